@@ -1,0 +1,1 @@
+//! xtask-go: build orchestration for repos with Rust crates and Go modules side by side.
