@@ -6,7 +6,6 @@
 //! entry names, `<mod>@<v>/<file>`); a line `<mod> <v>/go.mod h1:...` hashes one file named
 //! `go.mod` holding the `.mod` file the proxy served.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io;
 
@@ -207,19 +206,6 @@ impl GoSum {
             .iter()
             .find(|e| e.module == module && e.version == version && e.is_go_mod == is_go_mod)
             .map(|e| e.hash.as_str())
-    }
-
-    /// All versions recorded per module (zip or go.mod lines), sorted as strings.
-    pub fn versions(&self) -> BTreeMap<&str, Vec<&str>> {
-        let mut map: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for e in &self.entries {
-            let versions = map.entry(e.module.as_str()).or_default();
-            if !versions.contains(&e.version.as_str()) {
-                versions.push(&e.version);
-            }
-        }
-        map.values_mut().for_each(|v| v.sort_unstable());
-        map
     }
 }
 
@@ -447,7 +433,6 @@ mod tests {
             sum.entries[1].to_string(),
             "example.com/a v1.0.0/go.mod h1:mod="
         );
-        assert_eq!(sum.versions()["example.com/a"], ["v1.0.0"]);
 
         let err = GoSum::parse("a v1 h1:x=\nb v1\n", Utf8Path::new("/w/go.sum")).unwrap_err();
         assert_eq!(
