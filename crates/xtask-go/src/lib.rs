@@ -1,2 +1,19 @@
-//! xtask-go: build orchestration for repos with Rust crates and Go modules side by side.
+//! xtask-go: build orchestration for repos that hold Rust crates and Go modules side by side.
+//!
+//! A library for a repo's own `xtask`: find the Go modules and targets ([`session::Session`]),
+//! pin go's environment ([`goenv::PinnedEnv`]) and build ([`build::build`]). Every process
+//! is spawned by [`toolchain::run`]. See ARCHITECTURE.md for the map.
+
+pub mod build;
+pub mod discovery;
+pub mod goenv;
+pub mod gomod;
 pub mod gosum;
+pub mod platform;
+pub mod project;
+pub mod report;
+pub mod session;
+pub mod toolchain;
+
+pub use build::{BuildReport, BuildRequest};
+pub use session::Session;

@@ -1,0 +1,116 @@
+//! A loaded project: config, toolchain and modules, read once per command and shared by the steps.
+
+use anyhow::{bail, Result};
+use camino::Utf8Path;
+
+use crate::discovery::{self, GoModule, ModuleSet, Target};
+use crate::goenv::{EnvRequest, PinnedEnv};
+use crate::platform::{self, GoPlatform};
+use crate::project::Project;
+use crate::toolchain::Toolchain;
+
+/// Everything a command needs to know about the repo before it runs go.
+pub struct Session {
+    pub project: Project,
+    pub toolchain: Toolchain,
+    pub modules: ModuleSet,
+}
+
+impl Session {
+    /// Loads the project that contains `start`, finds go, checks its version against the modules.
+    pub fn load(start: &Utf8Path) -> Result<Session> {
+        let project = Project::discover(start)?;
+        let toolchain = Toolchain::discover()?;
+        Session::with(project, toolchain)
+    }
+
+    /// Uses an already-loaded project and toolchain (for a library user's own xtask).
+    pub fn with(project: Project, toolchain: Toolchain) -> Result<Session> {
+        let modules = ModuleSet::discover(&project)?;
+        if let Some((required, file)) = modules.required_go() {
+            toolchain.check_supports(&required, &file)?;
+        }
+        Ok(Session {
+            project,
+            toolchain,
+            modules,
+        })
+    }
+
+    /// The targets: configured, else discovered with `go list`.
+    pub fn targets(&self) -> Result<Vec<Target>> {
+        discovery::discover_targets(&self.project, &self.toolchain, &self.modules)
+    }
+
+    /// The targets named in `names` (all when empty), with an error naming the unknown ones.
+    pub fn select_targets(&self, names: &[String]) -> Result<Vec<Target>> {
+        let all = self.targets()?;
+        if names.is_empty() {
+            return Ok(all);
+        }
+        let unknown: Vec<&String> = names
+            .iter()
+            .filter(|n| !all.iter().any(|t| &t.name == *n))
+            .collect();
+        if !unknown.is_empty() {
+            let known = all
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            bail!(
+                "no Go target named {}; known targets: {known}",
+                unknown
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        Ok(all
+            .into_iter()
+            .filter(|t| names.contains(&t.name))
+            .collect())
+    }
+
+    pub fn module(&self, path: &str) -> Option<&GoModule> {
+        self.modules.modules.iter().find(|m| m.path == path)
+    }
+
+    /// The pinned environment a target builds with on `platform` (GOTMPDIR aside).
+    pub fn target_env(&self, target: &Target, platform: &GoPlatform, offline: bool) -> PinnedEnv {
+        let mod_mode = self
+            .module(&target.module)
+            .map(GoModule::mod_mode)
+            .unwrap_or(crate::goenv::ModMode::Readonly);
+        let request = EnvRequest {
+            platform,
+            cgo: target.cgo,
+            mod_mode,
+            gowork: self.modules.gowork.as_deref(),
+            offline,
+        };
+        PinnedEnv::new(&self.project, &self.toolchain, &request)
+    }
+
+    /// The environment for a triple with the project's defaults (what `go-env` shows).
+    pub fn platform_env(&self, triple: &str, offline: bool) -> Result<PinnedEnv> {
+        let platform = platform::go_platform(triple)?;
+        // A module with a committed vendor/ builds with -mod=vendor; shown here when all are.
+        let vendored =
+            !self.modules.modules.is_empty() && self.modules.modules.iter().all(|m| m.vendored);
+        let mod_mode = if vendored {
+            crate::goenv::ModMode::Vendor
+        } else {
+            crate::goenv::ModMode::Readonly
+        };
+        let request = EnvRequest {
+            platform: &platform,
+            cgo: self.project.config.cgo,
+            mod_mode,
+            gowork: self.modules.gowork.as_deref(),
+            offline,
+        };
+        Ok(PinnedEnv::new(&self.project, &self.toolchain, &request))
+    }
+}

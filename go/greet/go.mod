@@ -1,0 +1,3 @@
+module demo.local/greet
+
+go 1.22

@@ -1,0 +1,3 @@
+module demo.local/tools
+
+go 1.22

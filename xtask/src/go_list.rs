@@ -1,0 +1,49 @@
+//! `cargo xtask go-list`: the modules and targets that discovery finds.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use xshell::Shell;
+use xtask_go::Session;
+
+use crate::flags::GoList;
+
+impl GoList {
+    pub fn run(self, sh: &Shell) -> Result<ExitCode> {
+        let session = Session::load(&crate::current_dir(sh)?)?;
+        let targets = session.targets()?;
+        let project = &session.project;
+        if self.json {
+            let value = serde_json::json!({
+                "root": project.root,
+                "gowork": session.modules.gowork,
+                "modules": session.modules.modules,
+                "targets": targets,
+            });
+            println!("{}", serde_json::to_string_pretty(&value)?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        if let Some(work) = &session.modules.gowork {
+            println!("workspace: {}", project.display_path(work));
+        }
+        println!("modules:");
+        for m in &session.modules.modules {
+            let vendored = if m.vendored { "  (vendored)" } else { "" };
+            println!(
+                "  {:<40} {}{vendored}",
+                m.path,
+                project.display_path(&m.dir)
+            );
+        }
+        println!("targets:");
+        for t in &targets {
+            println!(
+                "  {:<20} {:<40} {}",
+                t.name,
+                t.package,
+                project.display_path(&t.package_dir)
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
