@@ -113,9 +113,13 @@ impl PinnedEnv {
     }
 }
 
-/// `<target>/go/<triple>/gocache`: one go build cache per platform.
+/// `<target>/go/<triple>/gocache`: one go build cache per platform. `XTASK_GO_GOCACHE`
+/// (an absolute directory) moves it, for a CI cache shared by several checkouts.
 pub fn gocache_dir(project: &Project, triple: &str) -> Utf8PathBuf {
-    project.go_dir().join(triple).join("gocache")
+    match std::env::var("XTASK_GO_GOCACHE") {
+        Ok(dir) if Utf8Path::new(&dir).is_absolute() => Utf8PathBuf::from(dir).join(triple),
+        _ => project.go_dir().join(triple).join("gocache"),
+    }
 }
 
 /// `<target>/go/<triple>/tmp`: parent of the per-target GOTMPDIRs.

@@ -1,0 +1,135 @@
+//! Discovery: modules from go.work or go.mod files, targets from go list or the config.
+
+use crate::support::Repo;
+
+fn list(repo: &Repo) -> serde_json::Value {
+    let out = repo.xtask(&["go-list", "--json"]).ok();
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
+fn names(value: &serde_json::Value, field: &str, key: &str) -> Vec<String> {
+    let mut names: Vec<String> = value[field]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v[key].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn finds_modules_and_main_packages_through_go_work() {
+    let repo = Repo::copy_of("workspace");
+    // A go.mod the go.work does not use is not a module of the workspace.
+    repo.write("go/stray/go.mod", "module demo.test/stray\n\ngo 1.21\n");
+    repo.write("go/stray/main.go", "package main\n\nfunc main() {}\n");
+    let value = list(&repo);
+    assert!(value["gowork"].as_str().unwrap().ends_with("go/go.work"));
+    assert_eq!(
+        names(&value, "modules", "path"),
+        ["demo.test/app", "demo.test/lib", "demo.test/tool"]
+    );
+    assert_eq!(names(&value, "targets", "name"), ["app", "other"]);
+    let other = value["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "other")
+        .unwrap();
+    assert_eq!(other["package"], "demo.test/tool/cmd/other");
+    assert_eq!(other["module"], "demo.test/tool");
+}
+
+#[test]
+fn without_go_work_every_go_mod_under_go_is_a_module_except_vendor_testdata_and_hidden() {
+    let repo = Repo::copy_of("workspace");
+    repo.remove("go/go.work");
+    repo.write(
+        "go/tool/testdata/fake/go.mod",
+        "module demo.test/fake\n\ngo 1.21\n",
+    );
+    repo.write("go/.hidden/go.mod", "module demo.test/hidden\n\ngo 1.21\n");
+    repo.write(
+        "go/app/vendor/x/go.mod",
+        "module demo.test/vendored\n\ngo 1.21\n",
+    );
+    let value = list(&repo);
+    assert!(value["gowork"].is_null());
+    assert_eq!(
+        names(&value, "modules", "path"),
+        ["demo.test/app", "demo.test/lib", "demo.test/tool"]
+    );
+    assert_eq!(names(&value, "targets", "name"), ["app", "other"]);
+}
+
+#[test]
+fn configured_targets_replace_discovery() {
+    let repo = Repo::copy_of("workspace");
+    repo.write(
+        "Cargo.toml",
+        r#"[workspace]
+members = []
+
+[[workspace.metadata.xtask-go.targets]]
+name = "renamed"
+module = "demo.test/tool"
+package = "./cmd/other"
+output = "other-bin"
+ldflags = "-X main.version=1"
+tags = ["netgo"]
+platforms = ["x86_64-unknown-linux-gnu"]
+"#,
+    );
+    let value = list(&repo);
+    assert_eq!(names(&value, "targets", "name"), ["renamed"]);
+    let t = &value["targets"][0];
+    assert_eq!(t["package"], "demo.test/tool/cmd/other");
+    assert_eq!(t["output"], "other-bin");
+    assert_eq!(t["tags"][0], "netgo");
+    repo.xtask(&["go-build"]).ok();
+    assert!(repo
+        .path("target/go/x86_64-unknown-linux-gnu/debug/other-bin")
+        .is_file());
+}
+
+#[test]
+fn a_config_typo_is_an_error_that_names_the_manifest() {
+    let repo = Repo::copy_of("workspace");
+    repo.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.xtask-go]\nrootz = [\"go\"]\n",
+    );
+    let out = repo.xtask(&["go-list"]).run();
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("Cargo.toml") && out.stderr.contains("rootz"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_malformed_go_mod_is_an_error_that_names_the_file_and_line() {
+    let repo = Repo::copy_of("workspace");
+    repo.write(
+        "go/lib/go.mod",
+        "module demo.test/lib\n\ngo 1.21\nrequire broken\n",
+    );
+    let out = repo.xtask(&["go-build"]).run();
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("go/lib/go.mod:4"), "{}", out.stderr);
+}
+
+#[test]
+fn a_go_directive_newer_than_the_toolchain_is_refused() {
+    let repo = Repo::copy_of("workspace");
+    repo.write("go/lib/go.mod", "module demo.test/lib\n\ngo 1.99\n");
+    let out = repo.xtask(&["go-build"]).run();
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("go/lib/go.mod requires go 1.99"),
+        "{}",
+        out.stderr
+    );
+}

@@ -1,0 +1,7 @@
+//! The one integration-test binary: runs the real `xtask` binary and the real `go` in temp repos.
+
+mod support;
+
+mod build;
+mod discovery;
+mod environment;
