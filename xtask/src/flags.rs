@@ -24,6 +24,14 @@ pub enum Command {
     GoList(GoList),
     /// Print the exact environment go runs with for a target triple
     GoEnv(GoEnv),
+    /// Download every Go module the repo needs, once, so that builds can run offline
+    GoFetch(GoFetch),
+    /// Report Go dependencies required at different versions by different modules
+    GoDeps(GoDeps),
+    /// Generate Go vendor trees, or check them file by file against go.mod and go.sum
+    GoVendor(GoVendor),
+    /// Run a benchmark suite against the tools a user would otherwise use
+    Bench(Bench),
 }
 
 #[derive(Args, Debug)]
@@ -66,4 +74,67 @@ pub struct GoEnv {
     /// Print JSON instead of NAME=value lines
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Downloads into the pinned GOMODCACHE, so that later builds can run with --offline.\n\
+                        Exit codes: 0 everything fetched (and verified), 1 a module failed to download or verify, 2 could not run."
+)]
+pub struct GoFetch {
+    /// Also check every module in the cache against go.sum (the h1: hashes), like `go mod verify`
+    #[arg(long)]
+    pub verify: bool,
+    /// Downloads to run at once (default: 8)
+    #[arg(long, short, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Write one JSON event per line to stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct GoDeps {
+    /// Exit 1 when a dependency is required at different versions by different modules
+    #[arg(long)]
+    pub deny_skew: bool,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Exit codes with --check: 0 the vendor trees are exactly what go.mod and go.sum say,\n\
+                        1 drift or tampering found, 2 could not check."
+)]
+pub struct GoVendor {
+    /// Modules to vendor or check (module path or directory; default: every module with a vendor/ tree)
+    pub modules: Vec<String>,
+    /// Change nothing: verify vendor/ against go.mod, go.sum and the module contents
+    #[arg(long)]
+    pub check: bool,
+    /// Print one JSON record per finding
+    #[arg(long)]
+    pub json: bool,
+    /// Do not touch the network (GOPROXY=off)
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Benchmarks, not tests: each suite times this tool and what a user would run instead, \
+                        side by side, and prints medians and ratios. Figures go to BENCHMARKS.md."
+)]
+pub struct Bench {
+    /// Which suite: build (cache: cold, no-op, fresh clone, one edit), fetch, vendor
+    #[arg(default_value = "build")]
+    pub suite: String,
+    /// Timed runs per measurement (the median is reported)
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    /// Also run the larger variant of the synthetic repo
+    #[arg(long)]
+    pub large: bool,
 }

@@ -4,10 +4,14 @@
 //! Exit codes: 0 success; 1 a build or check found a problem (a target failed to compile);
 //! 2 the tool could not do its job (bad flags, no go, malformed go.mod or config).
 
+mod bench;
 mod flags;
 mod go_build;
+mod go_deps;
 mod go_env;
+mod go_fetch;
 mod go_list;
+mod go_vendor;
 
 use std::process::ExitCode;
 
@@ -24,6 +28,10 @@ fn main() -> ExitCode {
         flags::Command::GoBuild(cmd) => cmd.run(&sh),
         flags::Command::GoList(cmd) => cmd.run(&sh),
         flags::Command::GoEnv(cmd) => cmd.run(&sh),
+        flags::Command::GoFetch(cmd) => cmd.run(&sh),
+        flags::Command::GoDeps(cmd) => cmd.run(&sh),
+        flags::Command::GoVendor(cmd) => cmd.run(&sh),
+        flags::Command::Bench(cmd) => cmd.run(&sh),
     };
     result.unwrap_or_else(fail)
 }

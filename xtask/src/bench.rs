@@ -1,0 +1,16 @@
+//! `cargo xtask bench`: benchmark suites that time this tool next to what a user would otherwise run.
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use xshell::Shell;
+
+use crate::flags::Bench;
+
+impl Bench {
+    pub fn run(self, _sh: &Shell) -> Result<ExitCode> {
+        match self.suite.as_str() {
+            other => bail!("unknown bench suite `{other}`; suites: build, fetch, vendor"),
+        }
+    }
+}
