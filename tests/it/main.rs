@@ -5,3 +5,4 @@ mod support;
 mod build;
 mod discovery;
 mod environment;
+mod tidy;

@@ -1,0 +1,100 @@
+//! Repo rules, enforced under `cargo test` (rust-analyzer's tidy): module docs, one place that
+//! spawns processes, gofmt'd Go code, documented subcommands.
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+fn repo_root() -> Utf8PathBuf {
+    Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+fn rust_files(dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let path = Utf8PathBuf::from_path_buf(entry.path()).unwrap();
+        let name = path.file_name().unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            if name != "target" && name != "fixtures" && !name.starts_with('.') {
+                rust_files(&path, out);
+            }
+        } else if name.ends_with(".rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn all_rust_files() -> Vec<Utf8PathBuf> {
+    let root = repo_root();
+    let mut files = Vec::new();
+    for dir in ["xtask", "crates", "tests"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    assert!(files.len() > 10, "found only {files:?}");
+    files
+}
+
+#[test]
+fn every_module_says_what_it_owns() {
+    let missing: Vec<_> = all_rust_files()
+        .into_iter()
+        .filter(|f| !std::fs::read_to_string(f).unwrap().trim_start().starts_with("//!"))
+        .collect();
+    assert!(missing.is_empty(), "these files do not open with a `//!` line: {missing:?}");
+}
+
+#[test]
+fn only_the_toolchain_module_spawns_processes() {
+    let root = repo_root();
+    let library = root.join("crates/xtask-go/src");
+    let offenders: Vec<_> = all_rust_files()
+        .into_iter()
+        .filter(|f| f.starts_with(&library) && f.file_name() != Some("toolchain.rs"))
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            text.contains("Command::new") || text.contains("process::Command")
+        })
+        .collect();
+    assert!(offenders.is_empty(), "spawn processes through toolchain::run only: {offenders:?}");
+}
+
+#[test]
+fn library_modules_stay_readable() {
+    let root = repo_root();
+    let long: Vec<_> = all_rust_files()
+        .into_iter()
+        .filter(|f| f.starts_with(root.join("crates")))
+        .filter_map(|f| {
+            let lines = std::fs::read_to_string(&f).unwrap().lines().count();
+            (lines > 600).then_some((f, lines))
+        })
+        .collect();
+    assert!(long.is_empty(), "split these by responsibility (over 600 lines): {long:?}");
+}
+
+#[test]
+fn go_code_is_gofmt_clean() {
+    let root = repo_root();
+    let out = std::process::Command::new("gofmt").arg("-l").arg(root.join("go")).arg(root.join("tests/fixtures")).output().unwrap();
+    assert!(out.status.success(), "gofmt failed: {}", String::from_utf8_lossy(&out.stderr));
+    let files = String::from_utf8_lossy(&out.stdout);
+    let files: Vec<_> = files.lines().filter(|l| !l.contains("/vendor/")).collect();
+    assert!(files.is_empty(), "run gofmt -w on: {files:?}");
+}
+
+#[test]
+fn every_subcommand_is_in_the_readme() {
+    let root = repo_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let flags = std::fs::read_to_string(root.join("xtask/src/flags.rs")).unwrap();
+    let enum_body = flags.split("pub enum Command {").nth(1).unwrap().split('}').next().unwrap();
+    for line in enum_body.lines().map(str::trim).filter(|l| l.ends_with("),")) {
+        let variant = line.split('(').next().unwrap();
+        let mut kebab = String::new();
+        for (i, c) in variant.chars().enumerate() {
+            if c.is_uppercase() && i > 0 {
+                kebab.push('-');
+            }
+            kebab.push(c.to_ascii_lowercase());
+        }
+        assert!(readme.contains(&format!("cargo xtask {kebab}")), "README.md does not document `cargo xtask {kebab}`");
+    }
+}
