@@ -30,6 +30,8 @@ pub enum Command {
     GoDeps(GoDeps),
     /// Generate Go vendor trees, or check them file by file against go.mod and go.sum
     GoVendor(GoVendor),
+    /// Inspect and trim the build cache: stats, gc, clean
+    Cache(Cache),
     /// Run a benchmark suite against the tools a user would otherwise use
     Bench(Bench),
 }
@@ -54,9 +56,43 @@ pub struct GoBuild {
     /// Do not touch the network (GOPROXY=off): every module must be in the module cache
     #[arg(long)]
     pub offline: bool,
+    /// Say for each target whether the cache had it, and for a miss what changed
+    #[arg(long)]
+    pub explain: bool,
+    /// Always run go; neither read nor write the build cache
+    #[arg(long)]
+    pub no_cache: bool,
     /// Write one JSON event per line to stdout
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "The store is target/go/cache unless XTASK_GO_CACHE_DIR or `cache-dir` in \
+                        [workspace.metadata.xtask-go] moves it. After every build the least recently \
+                        used entries are dropped beyond `cache-max-size` (default 2G)."
+)]
+pub struct Cache {
+    #[command(subcommand)]
+    pub action: CacheAction,
+    /// Print JSON instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CacheAction {
+    /// Where the build cache is, how many entries and blobs it holds, and their size
+    Stats,
+    /// Drop least recently used entries until the cache fits, then unreferenced blobs
+    Gc {
+        /// The size to shrink to (500M, 2G); default: `cache-max-size`, else 2G
+        #[arg(long, value_name = "SIZE")]
+        max_size: Option<String>,
+    },
+    /// Delete the whole build cache
+    Clean,
 }
 
 #[derive(Args, Debug)]

@@ -18,6 +18,8 @@ impl GoBuild {
             release: self.release,
             jobs: self.jobs.unwrap_or(0),
             offline: self.offline,
+            no_cache: self.no_cache,
+            explain: self.explain,
         };
         let reporter = Reporter::new(self.json);
         let report = xtask_go::build::build(&session, &request, &reporter)?;

@@ -5,6 +5,7 @@
 //! 2 the tool could not do its job (bad flags, no go, malformed go.mod or config).
 
 mod bench;
+mod cache;
 mod flags;
 mod go_build;
 mod go_deps;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         flags::Command::GoFetch(cmd) => cmd.run(&sh),
         flags::Command::GoDeps(cmd) => cmd.run(&sh),
         flags::Command::GoVendor(cmd) => cmd.run(&sh),
+        flags::Command::Cache(cmd) => cmd.run(&sh),
         flags::Command::Bench(cmd) => cmd.run(&sh),
     };
     result.unwrap_or_else(fail)

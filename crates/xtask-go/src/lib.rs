@@ -5,6 +5,7 @@
 //! is spawned by [`toolchain::run`]. See ARCHITECTURE.md for the map.
 
 pub mod build;
+pub mod cache;
 pub mod discovery;
 pub mod goenv;
 pub mod gomod;

@@ -31,6 +31,10 @@ pub struct Config {
     /// Extra flags for GOFLAGS, each `-flag` or `-flag=value`.
     #[serde(default)]
     pub goflags: Vec<String>,
+    /// The build cache's store; default `target/go/cache` (`XTASK_GO_CACHE_DIR` overrides).
+    pub cache_dir: Option<Utf8PathBuf>,
+    /// Size limit of the local store, applied after builds (`500M`, `2G`); default 2G.
+    pub cache_max_size: Option<String>,
     /// Explicit targets; when present, they replace discovery.
     #[serde(default)]
     pub targets: Vec<TargetConfig>,
@@ -75,6 +79,8 @@ impl Default for Config {
             trimpath: true,
             buildvcs: false,
             goflags: Vec::new(),
+            cache_dir: None,
+            cache_max_size: None,
             targets: Vec::new(),
         }
     }

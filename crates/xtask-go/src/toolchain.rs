@@ -244,6 +244,38 @@ impl Toolchain {
     }
 }
 
+/// What identifies a C compiler for a cache key: its resolved path and `--version` output.
+/// Asked once per compiler and process.
+pub fn c_compiler_identity(compiler: &str, env: &BTreeMap<String, String>) -> String {
+    static SEEN: std::sync::Mutex<BTreeMap<String, String>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    if let Some(known) = SEEN.lock().unwrap().get(compiler) {
+        return known.clone();
+    }
+    let program = compiler.split_whitespace().next().unwrap_or(compiler);
+    let path = env.get("PATH").cloned().unwrap_or_default();
+    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+    let resolved = which::which_in(program, Some(path), &cwd)
+        .ok()
+        .and_then(|p| Utf8PathBuf::from_path_buf(p).ok());
+    let identity = match resolved {
+        None => format!("{compiler}: not found"),
+        Some(resolved) => {
+            let cwd = Utf8PathBuf::from_path_buf(cwd).unwrap_or_else(|_| "/".into());
+            let version = run(&ProcessSpec::new(resolved.clone(), cwd)
+                .arg("--version")
+                .envs(env))
+            .map(|o| o.stdout_str())
+            .unwrap_or_default();
+            format!("{compiler} = {resolved}: {}", version.trim())
+        }
+    };
+    SEEN.lock()
+        .unwrap()
+        .insert(compiler.to_string(), identity.clone());
+    identity
+}
+
 /// Compares Go versions (`1.21`, `1.21.3`, `1.22rc1`) as go does: missing
 /// parts are zero, and a pre-release sorts before its release.
 pub fn compare_go_versions(a: &str, b: &str) -> std::cmp::Ordering {

@@ -1,23 +1,28 @@
-//! Building Go targets: one `go build` per (target, platform), in parallel, with outputs placed
-//! atomically in `target/go/<triple>/<profile>/`.
+//! Building Go targets: the plan of (target, platform) units and the parallel run over them,
+//! with outputs in `target/go/<triple>/<profile>/`. One unit's life is in `unit.rs`.
 //!
 //! Policy: every unit runs to the end even when another failed (cargo's `--keep-going`), so a
 //! single run reports every broken target; the run then fails as a whole.
+
+mod unit;
+
+pub use unit::{go_build_args, ScratchDir};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-use camino::{Utf8Path, Utf8PathBuf};
+use anyhow::Result;
+use camino::Utf8PathBuf;
 use serde::Serialize;
 
+use crate::cache::maintenance;
+use crate::cache::store::LocalStore;
+use crate::cache::{cache_dir, BuildCache, Verdict};
 use crate::discovery::Target;
-use crate::goenv;
 use crate::platform::{self, GoPlatform};
 use crate::report::{human_duration, Reporter};
 use crate::session::Session;
-use crate::toolchain;
 
 /// What `go-build` was asked to do.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +36,10 @@ pub struct BuildRequest {
     pub jobs: usize,
     /// GOPROXY=off: build only from the module cache.
     pub offline: bool,
+    /// Skip the build cache: always run go, store nothing.
+    pub no_cache: bool,
+    /// Say per unit why it was fresh, restored or rebuilt.
+    pub explain: bool,
 }
 
 /// One (target, platform) pair to build.
@@ -51,8 +60,10 @@ pub struct UnitResult {
     pub success: bool,
     /// go's own diagnostics, whole.
     pub stderr: String,
-    #[serde(serialize_with = "as_millis")]
+    #[serde(serialize_with = "as_millis", rename = "duration_ms")]
     pub duration: Duration,
+    /// What the build cache decided (absent with `--no-cache`).
+    pub cache: Option<crate::cache::Explanation>,
 }
 
 fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -82,6 +93,11 @@ enum Event<'a> {
         triple: &'a str,
         package: &'a str,
     },
+    TargetExplained {
+        target: &'a str,
+        triple: &'a str,
+        cache: &'a crate::cache::Explanation,
+    },
     TargetFinished(&'a UnitResult),
     BuildFinished {
         success: bool,
@@ -89,6 +105,14 @@ enum Event<'a> {
         failed: usize,
         duration_ms: u64,
     },
+}
+
+/// What every unit of one run shares.
+struct RunContext<'a> {
+    session: &'a Session,
+    request: &'a BuildRequest,
+    reporter: &'a Reporter,
+    cache: Option<&'a BuildCache>,
 }
 
 /// `debug` or `release`: the profile directory under `target/go/<triple>/`.
@@ -157,6 +181,13 @@ pub fn build(
     } else {
         request.jobs
     };
+    let cache = (!request.no_cache).then(|| BuildCache::open(&session.project));
+    let ctx = RunContext {
+        session,
+        request,
+        reporter,
+        cache: cache.as_ref(),
+    };
     reporter.start_progress("Building", units.len() as u64);
     let next = AtomicUsize::new(0);
     let running: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -169,7 +200,7 @@ pub fn build(
                 let label = format!("{} ({})", unit.target.name, unit.platform.triple);
                 running.lock().unwrap().push(label.clone());
                 reporter.set_running(&running.lock().unwrap().join(", "));
-                let result = build_unit(session, request, unit, reporter);
+                let result = unit::build_unit(&ctx, unit);
                 running.lock().unwrap().retain(|l| l != &label);
                 reporter.advance(&running.lock().unwrap().join(", "));
                 results.lock().unwrap()[index] = Some(result);
@@ -177,6 +208,20 @@ pub fn build(
         }
     });
     reporter.finish_progress();
+    if let Some(cache) = &cache {
+        cache.finish();
+        let max = session
+            .project
+            .config
+            .cache_max_size
+            .as_deref()
+            .map(maintenance::parse_size)
+            .transpose()?;
+        maintenance::auto_gc(
+            &LocalStore::open(&cache_dir(&session.project)),
+            max.unwrap_or(maintenance::DEFAULT_MAX_SIZE),
+        );
+    }
     let report = BuildReport {
         units: results
             .into_inner()
@@ -194,10 +239,30 @@ pub fn build(
     });
     if failed == 0 {
         let profile = profile_name(request.release);
+        let verdicts = |v: Verdict| {
+            report
+                .units
+                .iter()
+                .filter(|u| u.cache.as_ref().is_some_and(|c| c.verdict == v))
+                .count()
+        };
+        let (fresh, restored) = (verdicts(Verdict::Fresh), verdicts(Verdict::Restored));
+        let mut detail = Vec::new();
+        if fresh > 0 {
+            detail.push(format!("{fresh} fresh"));
+        }
+        if restored > 0 {
+            detail.push(format!("{restored} restored from cache"));
+        }
+        let detail = if detail.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", detail.join(", "))
+        };
         reporter.status(
             "Finished",
             &format!(
-                "`{profile}` profile [go] {} in {}",
+                "`{profile}` profile [go] {}{detail} in {}",
                 plural(report.units.len(), "target"),
                 human_duration(start.elapsed())
             ),
@@ -212,141 +277,4 @@ fn plural(n: usize, what: &str) -> String {
     } else {
         format!("{n} {what}s")
     }
-}
-
-/// Runs one `go build`, reporting it; never fails the whole run (errors become a failed result).
-fn build_unit(
-    session: &Session,
-    request: &BuildRequest,
-    unit: &BuildUnit,
-    reporter: &Reporter,
-) -> UnitResult {
-    let target = &unit.target;
-    let triple = unit.platform.triple.as_str();
-    reporter.status(
-        "Compiling",
-        &format!(
-            "{} ({}) for {triple}",
-            target.name,
-            session.project.display_path(&target.package_dir)
-        ),
-    );
-    reporter.event(&Event::TargetStarted {
-        target: &target.name,
-        triple,
-        package: &target.package,
-    });
-    let start = Instant::now();
-    let (success, stderr) = match run_go_build(session, request, unit) {
-        Ok(out) => out,
-        Err(e) => (false, format!("{e:#}")),
-    };
-    let result = UnitResult {
-        target: target.name.clone(),
-        triple: triple.to_string(),
-        output: unit.output.clone(),
-        success,
-        stderr,
-        duration: start.elapsed(),
-    };
-    if !success {
-        let where_ = session.project.display_path(&target.package_dir);
-        reporter.error_block(
-            &format!("could not build `{}` ({where_}) for {triple}:", target.name),
-            &result.stderr,
-        );
-    }
-    reporter.event(&Event::TargetFinished(&result));
-    result
-}
-
-/// The `go build` arguments for a unit, writing to `out`.
-pub fn go_build_args(unit: &BuildUnit, release: bool, out: &Utf8Path) -> Vec<String> {
-    let target = &unit.target;
-    let mut args = vec!["build".to_string(), "-o".into(), out.to_string()];
-    let ldflags: Vec<&str> = release
-        .then_some("-s -w")
-        .into_iter()
-        .chain(target.ldflags.as_deref())
-        .collect();
-    if !ldflags.is_empty() {
-        args.push(format!("-ldflags={}", ldflags.join(" ")));
-    }
-    if let Some(gcflags) = &target.gcflags {
-        args.push(format!("-gcflags={gcflags}"));
-    }
-    if !target.tags.is_empty() {
-        args.push(format!("-tags={}", target.tags.join(",")));
-    }
-    if target.buildmode != "exe" {
-        args.push(format!("-buildmode={}", target.buildmode));
-    }
-    args.push(target.package.clone());
-    args
-}
-
-/// A fresh GOTMPDIR for one go process: created now, removed when dropped.
-pub struct ScratchDir(pub Utf8PathBuf);
-
-impl ScratchDir {
-    pub fn create(parent: &Utf8Path, name: &str) -> Result<ScratchDir> {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let dir = parent.join(format!(
-            "{name}.{}.{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating GOTMPDIR {dir}"))?;
-        Ok(ScratchDir(dir))
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Builds into the scratch dir, then renames into place: a failed build leaves the old output alone.
-fn run_go_build(
-    session: &Session,
-    request: &BuildRequest,
-    unit: &BuildUnit,
-) -> Result<(bool, String)> {
-    let triple = &unit.platform.triple;
-    let scratch = ScratchDir::create(
-        &goenv::tmp_root(&session.project, triple),
-        &unit.target.name,
-    )?;
-    let env = session
-        .target_env(&unit.target, &unit.platform, request.offline)
-        .with_tmpdir(&scratch.0);
-    let staged = scratch
-        .0
-        .join("out")
-        .join(unit.output.file_name().expect("output has a file name"));
-    let spec = session
-        .toolchain
-        .go(&unit.target.module_dir, &env.vars)
-        .args(go_build_args(unit, request.release, &staged));
-    let out = toolchain::run(&spec)?;
-    if !out.success() {
-        return Ok((false, out.stderr_str()));
-    }
-    let dir = unit.output.parent().expect("output has a parent");
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))?;
-    for (from, to) in staged_outputs(&staged, &unit.output) {
-        std::fs::rename(&from, &to).with_context(|| format!("moving {from} to {to}"))?;
-    }
-    Ok((true, out.stderr_str()))
-}
-
-/// The staged files and where they go: the output, plus the C header of a c-archive / c-shared build.
-fn staged_outputs(staged: &Utf8Path, output: &Utf8Path) -> Vec<(Utf8PathBuf, Utf8PathBuf)> {
-    let mut moves = vec![(staged.to_owned(), output.to_owned())];
-    let header = staged.with_extension("h");
-    if header.is_file() {
-        moves.push((header, output.with_extension("h")));
-    }
-    moves
 }

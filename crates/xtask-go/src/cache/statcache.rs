@@ -1,0 +1,264 @@
+//! The stat cache: each input's (size, mtime, ctime, inode) and the sha256 of its content, so an
+//! unchanged file is never read twice; racy entries (changed within the timestamp granularity of
+//! when the cache was saved) are always re-hashed, as git does for its index.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::cache::fsutil;
+
+/// Bump when the file's layout changes; an old file is then ignored.
+const FORMAT: u32 = 1;
+
+/// How close to the save time a change must be for an entry to count as racy (ns). Generous:
+/// some file systems keep coarse timestamps, and a re-hash costs little.
+const RACY_WINDOW_NS: i128 = 2_000_000_000;
+
+/// What `stat` says of a file: enough to notice any change, including a restored mtime
+/// (`touch -d` cannot restore the ctime).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStamp {
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub ctime_ns: i128,
+    pub inode: u64,
+}
+
+impl FileStamp {
+    /// Stats `path`, following symlinks: a symlinked input is its target.
+    pub fn of(path: &Utf8Path) -> std::io::Result<FileStamp> {
+        let meta = std::fs::metadata(path)?;
+        Ok(FileStamp::from_metadata(&meta))
+    }
+
+    pub fn from_metadata(meta: &std::fs::Metadata) -> FileStamp {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            FileStamp {
+                size: meta.len(),
+                mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
+                ctime_ns: meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128,
+                inode: meta.ino(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let ns = |t: std::io::Result<SystemTime>| {
+                t.ok()
+                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos() as i128)
+            };
+            FileStamp {
+                size: meta.len(),
+                mtime_ns: ns(meta.modified()),
+                ctime_ns: ns(meta.created()),
+                inode: 0,
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Entry {
+    stamp: FileStamp,
+    sha256: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Saved {
+    format: u32,
+    saved_at_ns: i128,
+    entries: HashMap<Utf8PathBuf, Entry>,
+}
+
+/// Content hashes of files, reused while their stat is unchanged. Shared by the build's threads.
+pub struct StatCache {
+    file: Utf8PathBuf,
+    saved_at_ns: i128,
+    entries: Mutex<HashMap<Utf8PathBuf, Entry>>,
+    dirty: Mutex<bool>,
+}
+
+/// A file's content hash, or the fact that it does not exist.
+pub type Digest256 = Option<String>;
+
+impl StatCache {
+    /// Loads the cache at `file`; a missing, old or corrupt file is an empty cache.
+    pub fn load(file: &Utf8Path) -> StatCache {
+        let saved: Saved = std::fs::read(file)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .filter(|s: &Saved| s.format == FORMAT)
+            .unwrap_or_default();
+        StatCache {
+            file: file.to_owned(),
+            saved_at_ns: saved.saved_at_ns,
+            entries: Mutex::new(saved.entries),
+            dirty: Mutex::new(false),
+        }
+    }
+
+    /// The sha256 (hex) of each path's content, None for a missing file; hashes in parallel
+    /// what the cache cannot vouch for. Returns the stamps seen, for a later "did it move" check.
+    pub fn hash_all(&self, paths: &[Utf8PathBuf]) -> Vec<(Digest256, Option<FileStamp>)> {
+        let mut results: Vec<Option<(Digest256, Option<FileStamp>)>> = vec![None; paths.len()];
+        let mut to_hash = Vec::new();
+        {
+            let entries = self.entries.lock().unwrap();
+            for (i, path) in paths.iter().enumerate() {
+                match FileStamp::of(path) {
+                    Err(_) => results[i] = Some((None, None)),
+                    Ok(stamp) => match entries.get(path) {
+                        Some(e) if e.stamp == stamp && !self.is_racy(&stamp) => {
+                            results[i] = Some((Some(e.sha256.clone()), Some(stamp)))
+                        }
+                        _ => to_hash.push((i, stamp)),
+                    },
+                }
+            }
+        }
+        if !to_hash.is_empty() {
+            let hashed = hash_files_parallel(paths, &to_hash);
+            let mut entries = self.entries.lock().unwrap();
+            for (i, stamp, steady, digest) in hashed {
+                if let (Some(sha), true) = (&digest, steady) {
+                    entries.insert(
+                        paths[i].clone(),
+                        Entry {
+                            stamp,
+                            sha256: sha.clone(),
+                        },
+                    );
+                }
+                results[i] = Some((digest, Some(stamp)));
+            }
+            *self.dirty.lock().unwrap() = true;
+        }
+        results
+            .into_iter()
+            .map(|r| r.expect("every path was looked at"))
+            .collect()
+    }
+
+    /// Racy: modified so close to the last save that a later change within the same
+    /// timestamp tick could have kept the stamp; its hash cannot be trusted.
+    fn is_racy(&self, stamp: &FileStamp) -> bool {
+        stamp.mtime_ns.max(stamp.ctime_ns) + RACY_WINDOW_NS >= self.saved_at_ns
+    }
+
+    /// Writes the cache back if anything changed (atomically; a failure only costs re-hashing).
+    pub fn save(&self) -> Result<()> {
+        if !*self.dirty.lock().unwrap() {
+            return Ok(());
+        }
+        let entries = self.entries.lock().unwrap();
+        let saved = Saved {
+            format: FORMAT,
+            saved_at_ns: now_ns(),
+            entries: entries.clone(),
+        };
+        let bytes = serde_json::to_vec(&saved)?;
+        fsutil::write_atomic(&self.file, &bytes)
+            .with_context(|| format!("saving the stat cache {}", self.file))
+    }
+}
+
+pub fn now_ns() -> i128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128)
+}
+
+/// Hashes `paths[i]` for each `(i, stamp)` on up to one thread per core. Returns the stamp seen
+/// after reading and whether it was steady: a file that moved while it was read is not cached.
+fn hash_files_parallel(
+    paths: &[Utf8PathBuf],
+    work: &[(usize, FileStamp)],
+) -> Vec<(usize, FileStamp, bool, Digest256)> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(work.len())
+        .max(1);
+    let chunk = work.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = work
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|&(i, stamp)| {
+                            let digest = sha256_file(&paths[i]).ok();
+                            let after = FileStamp::of(&paths[i]).unwrap_or(stamp);
+                            (i, after, after == stamp, digest)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("hash thread panicked"))
+            .collect()
+    })
+}
+
+/// The sha256 of a file's content, hex (sha2 picks SHA-NI where the CPU has it).
+pub fn sha256_file(path: &Utf8Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reuses_hashes_until_the_stamp_moves_and_rehashes_racy_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(dir.path()).unwrap();
+        let file = dir.join("a.go");
+        std::fs::write(&file, "package a\n").unwrap();
+        let cache_file = dir.join("stat.json");
+        let cache = StatCache::load(&cache_file);
+        let first = cache.hash_all(std::slice::from_ref(&file));
+        assert_eq!(
+            first[0].0.as_deref(),
+            Some(sha256_file(&file).unwrap().as_str())
+        );
+        cache.save().unwrap();
+        // Same size, content changed: the ctime moves even if the mtime is put back.
+        let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+        std::fs::write(&file, "package b\n").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        let cache = StatCache::load(&cache_file);
+        let second = cache.hash_all(std::slice::from_ref(&file));
+        assert_ne!(first[0].0, second[0].0);
+        assert_eq!(cache.hash_all(&[dir.join("missing.go")])[0].0, None);
+    }
+}
