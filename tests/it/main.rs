@@ -3,6 +3,7 @@
 mod support;
 
 mod build;
+mod cache;
 mod discovery;
 mod environment;
 mod tidy;

@@ -76,6 +76,9 @@ impl PinnedEnv {
         for (k, v) in request.platform.env() {
             set(k, v);
         }
+        if let (Some(level), "amd64") = (&config.goamd64, request.platform.goarch) {
+            set("GOAMD64", level);
+        }
         set("CGO_ENABLED", if request.cgo { "1" } else { "0" });
         set("GOFLAGS", &goflags(config, request.mod_mode).join(" "));
         if request.offline {

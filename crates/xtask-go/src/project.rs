@@ -28,6 +28,8 @@ pub struct Config {
     /// `-buildvcs` (default off: outputs do not depend on the commit or a dirty tree).
     #[serde(default)]
     pub buildvcs: bool,
+    /// GOAMD64 for amd64 platforms (`v1`..`v4`); default `v1`, what every x86-64 CPU runs.
+    pub goamd64: Option<String>,
     /// Extra flags for GOFLAGS, each `-flag` or `-flag=value`.
     #[serde(default)]
     pub goflags: Vec<String>,
@@ -78,6 +80,7 @@ impl Default for Config {
             cgo: false,
             trimpath: true,
             buildvcs: false,
+            goamd64: None,
             goflags: Vec::new(),
             cache_dir: None,
             cache_max_size: None,

@@ -56,8 +56,13 @@ impl Repo {
 
     /// `cargo xtask <args>` in the repo root, with a controlled environment.
     pub fn xtask(&self, args: &[&str]) -> Xtask {
+        self.xtask_in(&self.root, args)
+    }
+
+    /// `cargo xtask <args>` in `dir` (a clone, say), with the same environment as `xtask`.
+    pub fn xtask_in(&self, dir: &Utf8Path, args: &[&str]) -> Xtask {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
-        cmd.args(args).current_dir(&self.root).env_clear();
+        cmd.args(args).current_dir(dir).env_clear();
         for name in ["PATH", "HOME", "TMPDIR"] {
             if let Some(value) = std::env::var_os(name) {
                 cmd.env(name, value);

@@ -1,0 +1,580 @@
+//! The build cache: every change that shapes the output misses (then hits), everything else hits,
+//! and faults (corrupt blobs and entries, kills, races, read-only or full disks) never serve a
+//! stale output.
+
+use std::time::Duration;
+
+use camino::Utf8PathBuf;
+
+use crate::support::{Outcome, Repo};
+
+const APP: &str = "target/go/x86_64-unknown-linux-gnu/debug/app";
+
+/// `go-build --json --explain` with extra args and env; returns the outcome and app's verdict.
+fn build(repo: &Repo, args: &[&str], env: &[(&str, &str)]) -> (Outcome, String) {
+    let mut all = vec!["go-build", "--json", "--explain"];
+    all.extend(args);
+    let mut cmd = repo
+        .xtask(&all)
+        .env("XTASK_GO_CACHE_DIR", repo.scratch("store"));
+    for (k, v) in env {
+        cmd = cmd.env(k, v);
+    }
+    let out = cmd.ok();
+    let verdict = verdict_of(&out, "app");
+    (out, verdict)
+}
+
+fn verdict_of(out: &Outcome, target: &str) -> String {
+    let events = out.json_lines();
+    let finished = events
+        .iter()
+        .find(|e| e["reason"] == "target-finished" && e["target"] == target);
+    let finished = finished
+        .unwrap_or_else(|| panic!("no target-finished event for {target}:\n{}", out.stdout));
+    finished["cache"]["verdict"]
+        .as_str()
+        .unwrap_or("none")
+        .to_string()
+}
+
+fn run_app(repo: &Repo) -> String {
+    let out = std::process::Command::new(repo.path(APP)).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A repo whose app was built once and then found fresh.
+fn warm_repo() -> Repo {
+    let repo = Repo::copy_of("cache");
+    assert_eq!(build(&repo, &[], &[]).1, "miss");
+    assert_eq!(build(&repo, &[], &[]).1, "fresh");
+    repo
+}
+
+fn append(repo: &Repo, rel: &str, text: &str) {
+    let mut content = std::fs::read_to_string(repo.path(rel)).unwrap();
+    content.push_str(text);
+    repo.write(rel, &content);
+}
+
+fn config(repo: &Repo, toml: &str) {
+    repo.write(
+        "Cargo.toml",
+        &format!("[workspace]\nmembers = []\n\n{toml}"),
+    );
+}
+
+fn configure_target(repo: &Repo, fields: &str) {
+    config(repo, &format!("[[workspace.metadata.xtask-go.targets]]\nname = \"app\"\nmodule = \"go/app\"\npackage = \".\"\n{fields}\n"));
+}
+
+/// Each change must miss, then hit on the next run.
+#[test]
+fn every_change_that_shapes_the_output_misses_then_hits() {
+    let second_go = second_toolchain();
+    type Change = Box<dyn Fn(&Repo) -> Vec<String>>;
+    let no_args = || Vec::<String>::new();
+    let cases: Vec<(&str, Change)> = vec![
+        (
+            "edit a .go file",
+            Box::new(move |r| {
+                append(r, "go/app/lib/other.go", "\n// edited\n");
+                no_args()
+            }),
+        ),
+        (
+            "same size, mtime restored",
+            Box::new(move |r| {
+                let path = r.path("go/app/lib/other.go");
+                let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+                let text = std::fs::read_to_string(&path)
+                    .unwrap()
+                    .replace("\"!\"", "\"?\"");
+                std::fs::write(&path, text).unwrap();
+                std::fs::File::options()
+                    .write(true)
+                    .open(&path)
+                    .unwrap()
+                    .set_modified(mtime)
+                    .unwrap();
+                no_args()
+            }),
+        ),
+        (
+            "add a file to a package dir",
+            Box::new(move |r| {
+                r.write("go/app/lib/extra.go", "package lib\n\nvar Extra = 1\n");
+                no_args()
+            }),
+        ),
+        (
+            "delete a file",
+            Box::new(move |r| {
+                r.remove("go/app/lib/tagged.go");
+                no_args()
+            }),
+        ),
+        (
+            "change an embedded file",
+            Box::new(move |r| {
+                r.write("go/app/lib/data/greeting.txt", "howdy\n");
+                no_args()
+            }),
+        ),
+        (
+            "flip a //go:build tag",
+            Box::new(move |r| {
+                let text = std::fs::read_to_string(r.path("go/app/lib/tagged.go"))
+                    .unwrap()
+                    .replace("//go:build never", "//go:build !never");
+                r.write("go/app/lib/tagged.go", &text);
+                no_args()
+            }),
+        ),
+        (
+            "edit a vendored file",
+            Box::new(move |r| {
+                append(
+                    r,
+                    "go/app/vendor/example.com/alpha/alpha.go",
+                    "\n// patched\n",
+                );
+                no_args()
+            }),
+        ),
+        (
+            "edit go.mod",
+            Box::new(move |r| {
+                append(r, "go/app/go.mod", "\n// a comment\n");
+                no_args()
+            }),
+        ),
+        (
+            "add go.sum",
+            Box::new(move |r| {
+                r.write("go/app/go.sum", "");
+                no_args()
+            }),
+        ),
+        (
+            "GOFLAGS",
+            Box::new(move |r| {
+                config(r, "[workspace.metadata.xtask-go]\ngoflags = [\"-p=1\"]\n");
+                no_args()
+            }),
+        ),
+        (
+            "CGO_ENABLED",
+            Box::new(move |r| {
+                config(r, "[workspace.metadata.xtask-go]\ncgo = true\n");
+                no_args()
+            }),
+        ),
+        (
+            "GOAMD64",
+            Box::new(move |r| {
+                config(r, "[workspace.metadata.xtask-go]\ngoamd64 = \"v3\"\n");
+                no_args()
+            }),
+        ),
+        (
+            "ldflags",
+            Box::new(move |r| {
+                configure_target(r, "ldflags = \"-X main.unused=1\"");
+                no_args()
+            }),
+        ),
+        (
+            "tags",
+            Box::new(move |r| {
+                configure_target(r, "tags = [\"never\"]");
+                no_args()
+            }),
+        ),
+        (
+            "a different go version",
+            Box::new(move |_| vec![format!("GO={second_go}")]),
+        ),
+    ];
+    for (name, change) in cases {
+        let repo = warm_repo();
+        let env_pairs = change(&repo);
+        let env: Vec<(&str, &str)> = env_pairs
+            .iter()
+            .map(|p| p.split_once('=').unwrap())
+            .collect();
+        let (out, verdict) = build(&repo, &[], &env);
+        assert_eq!(verdict, "miss", "{name}: expected a miss\n{}", out.stderr);
+        let (out, verdict) = build(&repo, &[], &env);
+        assert_eq!(
+            verdict, "fresh",
+            "{name}: expected a hit after the rebuild\n{}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn explain_names_what_changed() {
+    let repo = warm_repo();
+    append(&repo, "go/app/lib/other.go", "\n// edited\n");
+    let (out, _) = build(&repo, &[], &[]);
+    assert!(
+        out.stderr.contains(
+            "Explain app (x86_64-unknown-linux-gnu): miss: file changed: go/app/lib/other.go"
+        ),
+        "{}",
+        out.stderr
+    );
+    config(&repo, "[workspace.metadata.xtask-go]\ngoamd64 = \"v2\"\n");
+    let (out, _) = build(&repo, &[], &[]);
+    assert!(
+        out.stderr.contains("env GOAMD64: \"v1\" -> \"v2\""),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn other_triples_and_platforms_are_separate_keys() {
+    let repo = warm_repo();
+    let (out, _) = build(&repo, &["--target", "aarch64-unknown-linux-gnu"], &[]);
+    assert_eq!(verdict_of(&out, "app"), "miss");
+    let (out, _) = build(&repo, &["--target", "aarch64-unknown-linux-gnu"], &[]);
+    assert_eq!(verdict_of(&out, "app"), "fresh");
+    assert_eq!(build(&repo, &[], &[]).1, "fresh");
+}
+
+#[test]
+fn touch_an_unrelated_env_var_and_a_fresh_clone_all_hit() {
+    let repo = warm_repo();
+    let now = std::time::SystemTime::now() + Duration::from_secs(5);
+    for file in ["go/app/main.go", "go/app/lib/lib.go", "go/app/go.mod"] {
+        std::fs::File::options()
+            .write(true)
+            .open(repo.path(file))
+            .unwrap()
+            .set_modified(now)
+            .unwrap();
+    }
+    assert_eq!(build(&repo, &[], &[]).1, "fresh", "touch only");
+    assert_eq!(
+        build(
+            &repo,
+            &[],
+            &[
+                ("TERM", "xterm-kitty"),
+                ("CARGO_MAKEFLAGS", "-j8"),
+                ("UNRELATED", "1")
+            ]
+        )
+        .1,
+        "fresh"
+    );
+
+    // A fresh clone of the same commit at another path: new mtimes, no outputs, the same store.
+    git(&repo.root, &["init", "-q"]);
+    git(&repo.root, &["add", "-A", "go", "Cargo.toml"]);
+    git(
+        &repo.root,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "fixture",
+        ],
+    );
+    let clone_dir = repo.scratch("clone-parent").join("clone");
+    git(
+        &repo.scratch("clone-parent"),
+        &["clone", "-q", repo.root.as_str(), clone_dir.as_str()],
+    );
+    let store = repo.scratch("store");
+    let out = repo
+        .xtask_in(&clone_dir, &["go-build", "--json", "--explain"])
+        .env("XTASK_GO_CACHE_DIR", &store)
+        .ok();
+    assert_eq!(verdict_of(&out, "app"), "restored", "{}", out.stderr);
+    let restored = clone_dir.join(APP);
+    let run = std::process::Command::new(restored).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout).trim(),
+        "hello! Hi cache, from alpha v1.2.0"
+    );
+}
+
+fn git(dir: &camino::Utf8Path, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+/// The store's files of one kind (`entries` or `blobs`).
+fn store_files(repo: &Repo, kind: &str) -> Vec<Utf8PathBuf> {
+    let mut out = Vec::new();
+    let dir = repo.scratch("store").join("v1").join(kind);
+    for shard in std::fs::read_dir(dir).unwrap() {
+        for file in std::fs::read_dir(shard.unwrap().path()).unwrap() {
+            out.push(Utf8PathBuf::from_path_buf(file.unwrap().path()).unwrap());
+        }
+    }
+    out
+}
+
+#[test]
+fn a_corrupt_blob_or_entry_is_a_miss_that_repairs_itself() {
+    type Damage = fn(&Repo);
+    let damages: [(&str, Damage); 4] = [
+        ("truncated blob", |r| {
+            for blob in store_files(r, "blobs") {
+                let len = std::fs::metadata(&blob).unwrap().len();
+                std::fs::File::options()
+                    .write(true)
+                    .open(&blob)
+                    .unwrap()
+                    .set_len(len / 2)
+                    .unwrap();
+            }
+        }),
+        ("flipped byte", |r| {
+            for blob in store_files(r, "blobs") {
+                let mut bytes = std::fs::read(&blob).unwrap();
+                bytes[1000] ^= 0x40;
+                std::fs::write(&blob, bytes).unwrap();
+            }
+        }),
+        ("corrupt entry", |r| {
+            for entry in store_files(r, "entries") {
+                std::fs::write(&entry, b"{\"key\": \"nonsense").unwrap();
+            }
+        }),
+        ("output names escaping the output dir", |r| {
+            for entry in store_files(r, "entries") {
+                let text = std::fs::read_to_string(&entry).unwrap();
+                std::fs::write(
+                    &entry,
+                    text.replace("\"name\":\"app\"", "\"name\":\"../../../escaped\""),
+                )
+                .unwrap();
+            }
+        }),
+    ];
+    for (name, damage) in damages {
+        let repo = warm_repo();
+        std::fs::remove_file(repo.path(APP)).unwrap();
+        damage(&repo);
+        let (out, verdict) = build(&repo, &[], &[]);
+        assert_eq!(verdict, "miss", "{name}\n{}", out.stderr);
+        assert_eq!(
+            run_app(&repo),
+            "hello! Hi cache, from alpha v1.2.0",
+            "{name}"
+        );
+        assert!(
+            !repo.path("escaped").exists() && !repo.root.parent().unwrap().join("escaped").exists(),
+            "{name}"
+        );
+        // Repaired: with the outputs gone again, the store now restores them.
+        std::fs::remove_file(repo.path(APP)).unwrap();
+        assert_eq!(build(&repo, &[], &[]).1, "restored", "{name}");
+    }
+}
+
+#[test]
+fn a_replaced_output_is_restored_not_trusted() {
+    let repo = warm_repo();
+    std::fs::write(repo.path(APP), b"#!/bin/sh\necho tampered\n").unwrap();
+    assert_eq!(build(&repo, &[], &[]).1, "restored");
+    assert_eq!(run_app(&repo), "hello! Hi cache, from alpha v1.2.0");
+}
+
+#[test]
+fn a_symlinked_input_outside_the_repo_is_hashed_through_the_link() {
+    let repo = Repo::copy_of("cache");
+    let outside = repo.scratch("outside").join("linked.go");
+    std::fs::write(&outside, "package lib\n\nvar Linked = 1\n").unwrap();
+    std::os::unix::fs::symlink(&outside, repo.path("go/app/lib/linked.go")).unwrap();
+    assert_eq!(build(&repo, &[], &[]).1, "miss");
+    assert_eq!(build(&repo, &[], &[]).1, "fresh");
+    std::fs::write(&outside, "package lib\n\nvar Linked = 2\n").unwrap();
+    assert_eq!(build(&repo, &[], &[]).1, "miss");
+}
+
+#[test]
+fn two_builds_of_the_same_target_at_once_both_succeed() {
+    let repo = Repo::copy_of("cache");
+    let store = repo.scratch("store");
+    let spawn = || {
+        repo.xtask(&["go-build"])
+            .env("XTASK_GO_CACHE_DIR", &store)
+            .cmd
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    for child in [a, b] {
+        assert!(child.wait_with_output().unwrap().status.success());
+    }
+    assert_eq!(run_app(&repo), "hello! Hi cache, from alpha v1.2.0");
+    assert_eq!(build(&repo, &[], &[]).1, "fresh");
+}
+
+#[test]
+fn kill_9_during_a_build_then_a_correct_rebuild() {
+    let repo = Repo::copy_of("cache");
+    let store = repo.scratch("store");
+    // Kill at several moments; whatever was half-written, the next run must be correct.
+    for delay_ms in [50u64, 300, 800] {
+        let mut cmd = repo
+            .xtask(&["go-build"])
+            .env("XTASK_GO_CACHE_DIR", &store)
+            .cmd;
+        let mut child = cmd.stderr(std::process::Stdio::null()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let (out, _) = build(&repo, &[], &[]);
+        assert_eq!(out.code, 0);
+        assert_eq!(run_app(&repo), "hello! Hi cache, from alpha v1.2.0");
+        assert_eq!(build(&repo, &[], &[]).1, "fresh");
+        append(&repo, "go/app/lib/other.go", "\n// next round\n");
+    }
+}
+
+#[test]
+fn an_input_edited_while_go_runs_is_not_stored() {
+    let repo = Repo::copy_of("cache");
+    // A go that edits an input while it builds (fault injection: the real go does the work).
+    let real_go = which_go();
+    let fake = repo.scratch("fakego").join("go");
+    let victim = repo.path("go/app/lib/other.go");
+    std::fs::write(&fake, format!("#!/bin/sh\nif [ \"$1\" = build ]; then echo '// edited during the build' >> {victim}; fi\nexec {real_go} \"$@\"\n")).unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (out, verdict) = build(&repo, &[], &[("GO", fake.as_str())]);
+    assert_eq!(verdict, "miss");
+    assert!(
+        out.stderr
+            .contains("changed while `app` was building; not caching this build"),
+        "{}",
+        out.stderr
+    );
+    // The next run (with the real go) must not trust anything from that build.
+    let (_, verdict) = build(&repo, &[], &[]);
+    assert_eq!(verdict, "miss");
+    assert_eq!(build(&repo, &[], &[]).1, "fresh");
+}
+
+fn which_go() -> String {
+    let out = std::process::Command::new("sh")
+        .args(["-c", "command -v go"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The second toolchain `.ci/setup-go-toolchain.sh` installs (a real go of another version).
+fn second_toolchain() -> String {
+    let path = std::env::var("XTASK_GO_TEST_GO2").unwrap_or_else(|_| {
+        let home = std::env::var("XDG_CACHE_HOME")
+            .unwrap_or_else(|_| format!("{}/.cache", std::env::var("HOME").unwrap()));
+        format!("{home}/xtask-go-tests/go1.25.5/bin/go")
+    });
+    assert!(
+        std::path::Path::new(&path).is_file(),
+        "no second go toolchain at {path}: run `bash .ci/setup-go-toolchain.sh`"
+    );
+    path
+}
+
+/// A tmpfs mounted at `dir` for the life of the guard (the tests run as root, as CI does).
+struct Mount(Utf8PathBuf);
+
+impl Mount {
+    fn tmpfs(dir: &Utf8PathBuf, options: &str) -> Mount {
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs", dir.as_str()])
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "mount -t tmpfs -o {options} failed (these tests need root, as CI has)"
+        );
+        Mount(dir.clone())
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.as_str())
+            .status();
+    }
+}
+
+#[test]
+fn a_read_only_or_full_cache_dir_warns_and_still_builds() {
+    for options in ["ro,size=1m", "size=64k"] {
+        let repo = Repo::copy_of("cache");
+        let store = repo.scratch("store");
+        let _mount = Mount::tmpfs(&store, options);
+        let (out, verdict) = build(&repo, &[], &[]);
+        assert_eq!(verdict, "miss", "{options}");
+        assert!(
+            out.stderr.contains("could not write to the build cache"),
+            "{options}: {}",
+            out.stderr
+        );
+        assert_eq!(
+            run_app(&repo),
+            "hello! Hi cache, from alpha v1.2.0",
+            "{options}"
+        );
+        // Nothing half-written is trusted: with the outputs gone, it builds again.
+        std::fs::remove_file(repo.path(APP)).unwrap();
+        let (_, verdict) = build(&repo, &[], &[]);
+        assert_eq!(verdict, "miss", "{options}");
+        assert_eq!(
+            run_app(&repo),
+            "hello! Hi cache, from alpha v1.2.0",
+            "{options}"
+        );
+    }
+}
+
+#[test]
+fn cache_stats_gc_and_clean() {
+    let repo = warm_repo();
+    let store = repo.scratch("store");
+    let stats = repo
+        .xtask(&["cache", "stats", "--json"])
+        .env("XTASK_GO_CACHE_DIR", &store)
+        .ok();
+    let stats: serde_json::Value = serde_json::from_str(&stats.stdout).unwrap();
+    assert_eq!(stats["blobs"], 1);
+    assert_eq!(stats["entries"], 2, "an entry and the input set's manifest");
+    let gc = repo
+        .xtask(&["cache", "gc", "--max-size", "1K", "--json"])
+        .env("XTASK_GO_CACHE_DIR", &store)
+        .ok();
+    let gc: serde_json::Value = serde_json::from_str(&gc.stdout).unwrap();
+    assert_eq!(gc["removed_blobs"], 1, "{gc}");
+    repo.xtask(&["cache", "clean"])
+        .env("XTASK_GO_CACHE_DIR", &store)
+        .ok();
+    assert!(!store.join("v1").exists());
+    let out = repo
+        .xtask(&["cache", "clean"])
+        .env("XTASK_GO_CACHE_DIR", repo.path("go"))
+        .run();
+    assert_eq!(
+        out.code, 2,
+        "a directory without CACHEDIR.TAG is never deleted"
+    );
+    assert!(repo.path("go/app/main.go").is_file());
+}
