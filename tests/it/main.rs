@@ -4,6 +4,8 @@ mod support;
 
 mod build;
 mod cache;
+mod deps;
 mod discovery;
 mod environment;
+mod fetch;
 mod tidy;

@@ -124,12 +124,22 @@ pub struct GoFetch {
     /// Downloads to run at once (default: 8)
     #[arg(long, short, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Tries per module when the network or proxy fails transiently (default: 3)
+    #[arg(long, value_name = "N")]
+    pub tries: Option<u32>,
+    /// Wait before the first retry, doubled for each further one (default: 500)
+    #[arg(long, value_name = "MS")]
+    pub retry_delay_ms: Option<u64>,
     /// Write one JSON event per line to stdout
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Versions are the selected ones (`go list -m all` in each module on its own, GOWORK=off).\n\
+                        Exit codes: 0 done (skew is reported), 1 skew found under --deny-skew, 2 could not run."
+)]
 pub struct GoDeps {
     /// Exit 1 when a dependency is required at different versions by different modules
     #[arg(long)]

@@ -1,14 +1,23 @@
-//! `cargo xtask go-deps`: dependencies required at different versions (version skew).
+//! `cargo xtask go-deps`: dependencies selected at different versions by the repo's modules.
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use xshell::Shell;
+use xtask_go::report::Reporter;
+use xtask_go::Session;
 
 use crate::flags::GoDeps;
 
 impl GoDeps {
-    pub fn run(self, _sh: &Shell) -> Result<ExitCode> {
-        bail!("not implemented yet")
+    pub fn run(self, sh: &Shell) -> Result<ExitCode> {
+        let session = Session::load(&crate::current_dir(sh)?)?;
+        let report = xtask_go::deps::deps(&session)?;
+        xtask_go::deps::print(&report, &Reporter::new(self.json));
+        Ok(if self.deny_skew && !report.skewed.is_empty() {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        })
     }
 }

@@ -5,8 +5,10 @@
 //! is spawned by [`toolchain::run`]. See ARCHITECTURE.md for the map.
 
 pub mod build;
+pub mod deps;
 pub mod cache;
 pub mod discovery;
+pub mod fetch;
 pub mod goenv;
 pub mod gomod;
 pub mod gosum;

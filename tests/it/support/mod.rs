@@ -1,5 +1,7 @@
 //! Test support: temp copies of the fixture repos, and running the real `xtask` binary in them.
 
+pub mod proxy;
+
 use std::process::Command;
 
 use camino::{Utf8Path, Utf8PathBuf};
