@@ -9,3 +9,4 @@ mod discovery;
 mod environment;
 mod fetch;
 mod tidy;
+mod vendor;

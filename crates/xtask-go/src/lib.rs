@@ -17,6 +17,7 @@ pub mod project;
 pub mod report;
 pub mod session;
 pub mod toolchain;
+pub mod vendor;
 
 pub use build::{BuildReport, BuildRequest};
 pub use session::Session;

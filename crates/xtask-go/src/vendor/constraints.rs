@@ -1,0 +1,152 @@
+//! Build constraints as `go mod vendor` sees them: go's `imports.ShouldBuild` with `AnyTags`, where
+//! every valid tag but `ignore` counts as both set and unset; a file is left out of vendor/ only
+//! when no tag set selects it (`//go:build ignore`), or when go cannot parse its constraint.
+
+/// go's `imports.ShouldBuild(content, AnyTags())`: false only for files no tag set selects,
+/// i.e. whose constraint needs the `ignore` tag, or which go cannot parse.
+pub fn should_build_with_any_tags(content: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(content);
+    let mut go_build: Option<&str> = None;
+    let mut plus_build = Vec::new();
+    let mut in_block = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if in_block {
+            if line.contains("*/") {
+                in_block = false;
+            }
+            continue;
+        }
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(comment) = line.strip_prefix("//") {
+            if let Some(expr) = comment.strip_prefix("go:build") {
+                if expr.is_empty() || expr.starts_with([' ', '\t']) {
+                    if go_build.is_some() {
+                        return false; // multiple //go:build lines
+                    }
+                    go_build = Some(expr.trim());
+                }
+            } else if let Some(expr) = comment.trim_start().strip_prefix("+build") {
+                plus_build.push(expr.trim());
+            }
+            continue;
+        }
+        if line.starts_with("/*") {
+            in_block = !line.contains("*/");
+            continue;
+        }
+        break;
+    }
+    if let Some(expr) = go_build {
+        return BuildExpr::new(expr).parse().unwrap_or(false);
+    }
+    plus_build.iter().all(|line| {
+        line.split_whitespace().any(|term| {
+            term.split(',').all(|atom| match atom.strip_prefix('!') {
+                Some(tag) => !tag_value(tag, false),
+                None => tag_value(atom, true),
+            })
+        })
+    })
+}
+
+/// go's `matchTag` with `AnyTags`: every valid tag but `ignore` is both set and unset.
+fn tag_value(tag: &str, prefer: bool) -> bool {
+    let valid = !tag.is_empty()
+        && tag
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '.');
+    valid && tag != "ignore" && prefer
+}
+
+/// A tiny recursive-descent evaluator for `//go:build` expressions under `AnyTags`.
+struct BuildExpr<'a> {
+    tokens: Vec<&'a str>,
+    at: usize,
+}
+
+impl<'a> BuildExpr<'a> {
+    fn new(text: &'a str) -> BuildExpr<'a> {
+        let mut tokens = Vec::new();
+        let mut rest = text;
+        while let Some(c) = rest.chars().next() {
+            let len = if c.is_whitespace() {
+                rest = &rest[c.len_utf8()..];
+                continue;
+            } else if rest.starts_with("&&") || rest.starts_with("||") {
+                2
+            } else if matches!(c, '!' | '(' | ')') {
+                1
+            } else {
+                rest.find(|ch: char| ch.is_whitespace() || "!()&|".contains(ch))
+                    .unwrap_or(rest.len())
+                    .max(1)
+            };
+            tokens.push(&rest[..len]);
+            rest = &rest[len..];
+        }
+        BuildExpr { tokens, at: 0 }
+    }
+
+    fn parse(mut self) -> Option<bool> {
+        let value = self.or(true)?;
+        (self.at == self.tokens.len()).then_some(value)
+    }
+
+    fn or(&mut self, prefer: bool) -> Option<bool> {
+        let mut value = self.and(prefer)?;
+        while self.tokens.get(self.at) == Some(&"||") {
+            self.at += 1;
+            value = self.and(prefer)? || value;
+        }
+        Some(value)
+    }
+
+    fn and(&mut self, prefer: bool) -> Option<bool> {
+        let mut value = self.not(prefer)?;
+        while self.tokens.get(self.at) == Some(&"&&") {
+            self.at += 1;
+            value = self.not(prefer)? && value;
+        }
+        Some(value)
+    }
+
+    fn not(&mut self, prefer: bool) -> Option<bool> {
+        let token = *self.tokens.get(self.at)?;
+        self.at += 1;
+        match token {
+            "!" => Some(!self.not(!prefer)?),
+            "(" => {
+                let value = self.or(prefer)?;
+                (self.tokens.get(self.at) == Some(&")")).then(|| self.at += 1)?;
+                Some(value)
+            }
+            ")" | "&&" | "||" => None,
+            tag => Some(tag_value(tag, prefer)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_constraints_exclude_only_what_no_tags_select() {
+        let build = |s: &str| should_build_with_any_tags(s.as_bytes());
+        assert!(build("package a\n"));
+        assert!(!build("//go:build ignore\n\npackage a\n"));
+        assert!(build("//go:build windows && !linux\n\npackage a\n"));
+        assert!(build("//go:build !ignore\n\npackage a\n"));
+        assert!(!build("//go:build ignore && linux\n\npackage a\n"));
+        assert!(build("//go:build ignore || linux\n\npackage a\n"));
+        assert!(!build("// +build ignore\n\npackage a\n"));
+        assert!(build(
+            "// Copyright\n\n//go:build (a || b) && !c\n\npackage a\n"
+        ));
+        assert!(!build("//go:build (a\n\npackage a\n"));
+        assert!(build("package a\n\n//go:build ignore\n"));
+    }
+}

@@ -1,0 +1,195 @@
+//! Establishing each vendored module's trusted contents: the module cache zip if its `h1:` hash
+//! equals go.sum's; otherwise (missing, or tampered: never trusted) a fresh download into a private
+//! module cache, verified the same way; a local replacement directory as it is.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use camino::{Utf8Path, Utf8PathBuf};
+
+use super::contents;
+use super::modules_txt::VendoredModule;
+use super::source::{self, Origin, ZipState};
+use super::VendorTree;
+use crate::gomod::GoMod;
+use crate::gosum::GoSum;
+use crate::project::absolute_in;
+use crate::report::Reporter;
+use crate::session::Session;
+
+/// Where one module's reference contents are to come from.
+enum Plan {
+    Dir(Utf8PathBuf),
+    Zip {
+        path: String,
+        version: String,
+        want: String,
+    },
+}
+
+/// The outcome for the modules of one tree, by index into its module list.
+pub(super) struct Trusted {
+    pub origins: Vec<Option<Origin>>,
+    /// Modules whose contents could not be established, and why.
+    pub unchecked: BTreeMap<usize, String>,
+    /// Module cache zips that did not match go.sum: (module, zip, what is wrong).
+    pub tampered: Vec<(usize, Utf8PathBuf, String)>,
+    /// The private module cache of fresh downloads (remove with `source::remove_private_cache`).
+    pub private: Utf8PathBuf,
+}
+
+/// Finds trusted contents for every module of `modules`.
+pub(super) fn resolve(
+    session: &Session,
+    tree: &VendorTree,
+    shown: &str,
+    offline: bool,
+    reporter: &Reporter,
+    gomods: &[GoMod],
+    modules: &[&VendoredModule],
+) -> Result<Trusted> {
+    let mut sums = Vec::new();
+    for m in gomods {
+        let file = m.dir().join("go.sum");
+        if file.is_file() {
+            sums.push(GoSum::read(&file)?);
+        }
+    }
+    if let Some(work) = &tree.gowork {
+        let file = work.dir().join("go.work.sum");
+        if file.is_file() {
+            sums.push(GoSum::read(&file)?);
+        }
+    }
+    let mut unchecked: BTreeMap<usize, String> = BTreeMap::new();
+    let mut plans: Vec<Option<Plan>> = Vec::new();
+    for (i, m) in modules.iter().enumerate() {
+        let plan = match &m.replacement {
+            Some(r) if r.version.is_empty() => {
+                Some(Plan::Dir(absolute_in(&tree.root, Utf8Path::new(&r.path))))
+            }
+            other => {
+                let (path, version) = match other {
+                    Some(r) => (r.path.clone(), r.version.clone()),
+                    None => (m.key.path.clone(), m.key.version.clone()),
+                };
+                match source::want_hash(&sums, &path, &version) {
+                    Some(want) => Some(Plan::Zip {
+                        path,
+                        version,
+                        want: want.to_owned(),
+                    }),
+                    None => {
+                        unchecked.insert(i, format!("go.sum has no hash for {path}@{version}; run `go mod download {path}`"));
+                        None
+                    }
+                }
+            }
+        };
+        plans.push(plan);
+    }
+    let env = super::vendor_env(session, tree, offline)?;
+    let gomodcache = env.get("GOMODCACHE").unwrap_or_default().to_owned();
+    let states = contents::par_map(&plans, |plan| match plan {
+        Some(Plan::Zip {
+            path,
+            version,
+            want,
+        }) => Some(source::check_cached_zip(
+            Utf8Path::new(&gomodcache),
+            path,
+            version,
+            want,
+        )),
+        _ => None,
+    });
+    let mut origins: Vec<Option<Origin>> = vec![None; modules.len()];
+    let mut to_download = Vec::new();
+    let mut tampered = Vec::new();
+    for (i, state) in states.into_iter().enumerate() {
+        match (state, &plans[i]) {
+            (_, Some(Plan::Dir(dir))) => origins[i] = Some(Origin::Dir(dir.clone())),
+            (Some(Ok(ZipState::Verified(zip))), _) => {
+                origins[i] = Some(Origin::Zip { zip, fresh: false })
+            }
+            (Some(Ok(ZipState::Missing)), Some(Plan::Zip { path, version, .. })) => {
+                to_download.push((i, path.clone(), version.clone()))
+            }
+            (
+                Some(Ok(ZipState::Mismatch { zip, found })),
+                Some(Plan::Zip {
+                    path,
+                    version,
+                    want,
+                }),
+            ) => {
+                let detail = format!(
+                    "the module cache zip {zip} hashes to {found}, but go.sum says {want}: \
+                     the cache was tampered with or corrupted; it is not trusted"
+                );
+                tampered.push((i, zip.clone(), detail));
+                to_download.push((i, path.clone(), version.clone()));
+            }
+            (Some(Err(e)), _) => {
+                unchecked.insert(i, format!("{e:#}"));
+            }
+            _ => {}
+        }
+    }
+    let private = session
+        .project
+        .go_dir()
+        .join(format!("vendor-check-{}", std::process::id()));
+    if !to_download.is_empty() {
+        if offline {
+            for (i, path, version) in &to_download {
+                unchecked.insert(*i, format!("{path}@{version} has no trusted zip in the module cache, and --offline forbids a download"));
+            }
+        } else {
+            reporter.status(
+                "Downloading",
+                &format!(
+                    "{} modules afresh to check {shown}/vendor",
+                    to_download.len()
+                ),
+            );
+            let wanted: Vec<(String, String)> = to_download
+                .iter()
+                .map(|(_, p, v)| (p.clone(), v.clone()))
+                .collect();
+            let downloaded = source::download(&session.toolchain, &env.vars, &private, &wanted);
+            for (i, path, version) in &to_download {
+                let result = match &downloaded {
+                    Ok(map) => map[&(path.clone(), version.clone())].clone(),
+                    Err(e) => Err(format!("{e:#}")),
+                };
+                let Some(Plan::Zip { want, .. }) = &plans[*i] else {
+                    continue;
+                };
+                match result.map(|zip| {
+                    (
+                        crate::gosum::hash_zip(&zip).map_err(|e| format!("{e:#}")),
+                        zip,
+                    )
+                }) {
+                    Ok((Ok(found), zip)) if &found == want => {
+                        origins[*i] = Some(Origin::Zip { zip, fresh: true })
+                    }
+                    Ok((Ok(found), _)) => {
+                        unchecked.insert(*i, format!("a fresh download of {path}@{version} hashes to {found}, but go.sum says {want}"));
+                    }
+                    Ok((Err(e), _)) | Err(e) => {
+                        unchecked.insert(*i, format!("could not download {path}@{version}: {e}"));
+                    }
+                }
+            }
+        }
+    }
+
+    Ok(Trusted {
+        origins,
+        unchecked,
+        tampered,
+        private,
+    })
+}
