@@ -133,3 +133,36 @@ fn a_go_directive_newer_than_the_toolchain_is_refused() {
         out.stderr
     );
 }
+
+#[test]
+fn a_remembered_session_still_notices_new_packages_config_and_go_work_edits() {
+    let repo = Repo::copy_of("workspace");
+    // Stamps younger than the racy window are never trusted; let the copy settle.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert_eq!(names(&list(&repo), "targets", "name"), ["app", "other"]);
+    assert!(
+        repo.path("target/go/session.json").is_file(),
+        "the session snapshot is written"
+    );
+    assert_eq!(names(&list(&repo), "targets", "name"), ["app", "other"]);
+
+    repo.write(
+        "go/tool/cmd/third/main.go",
+        "package main\n\nfunc main() {}\n",
+    );
+    assert_eq!(
+        names(&list(&repo), "targets", "name"),
+        ["app", "other", "third"]
+    );
+
+    repo.write("go/go.work", "go 1.21\n\nuse (\n\t./app\n\t./lib\n)\n");
+    let value = list(&repo);
+    assert_eq!(
+        names(&value, "modules", "path"),
+        ["demo.test/app", "demo.test/lib"]
+    );
+    assert_eq!(names(&value, "targets", "name"), ["app"]);
+
+    repo.write("Cargo.toml", "[workspace]\nmembers = []\n\n[[workspace.metadata.xtask-go.targets]]\nname = \"only\"\nmodule = \"demo.test/app\"\npackage = \".\"\n");
+    assert_eq!(names(&list(&repo), "targets", "name"), ["only"]);
+}

@@ -34,7 +34,7 @@ pub struct ModuleSet {
 }
 
 /// One thing to build: a main package (or a library in a c-archive/c-shared buildmode).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Target {
     pub name: String,
     pub module: String,
@@ -93,6 +93,18 @@ impl ModuleSet {
             gowork: None,
             modules,
         })
+    }
+
+    /// The modules of known go.mod files (and the go.work that uses them), re-read from disk.
+    pub fn from_files(gowork: Option<Utf8PathBuf>, gomods: &[Utf8PathBuf]) -> Result<ModuleSet> {
+        let work_dir = gowork
+            .as_ref()
+            .and_then(|w| w.parent().map(Utf8Path::to_owned));
+        let modules = gomods
+            .iter()
+            .map(|f| load_module(f, work_dir.as_deref()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ModuleSet { gowork, modules })
     }
 
     /// The module whose directory is `dir` or whose path is `path_or_dir`.

@@ -16,6 +16,7 @@ pub mod platform;
 pub mod project;
 pub mod report;
 pub mod session;
+pub mod snapshot;
 pub mod toolchain;
 pub mod vendor;
 

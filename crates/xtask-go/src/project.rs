@@ -105,6 +105,11 @@ impl Project {
     /// Finds the project that contains `start`: the nearest ancestor with a
     /// Cargo.toml holding `[workspace]`, else with a Cargo.toml or a go.work.
     pub fn discover(start: &Utf8Path) -> Result<Project> {
+        Project::load(&Project::find_root(start)?)
+    }
+
+    /// The root of the project that contains `start` (see [`Project::discover`]), without loading it.
+    pub fn find_root(start: &Utf8Path) -> Result<Utf8PathBuf> {
         let start = absolute(start)?;
         let has_workspace = |dir: &Utf8Path| {
             std::fs::read_to_string(dir.join("Cargo.toml"))
@@ -120,7 +125,7 @@ impl Project {
             })
             .unwrap_or(&start)
             .to_owned();
-        Project::load(&root)
+        Ok(root)
     }
 
     /// Loads the project rooted at `root` (absolute).

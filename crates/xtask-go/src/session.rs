@@ -1,5 +1,7 @@
 //! A loaded project: config, toolchain and modules, read once per command and shared by the steps.
 
+use std::sync::OnceLock;
+
 use anyhow::{bail, Result};
 use camino::Utf8Path;
 
@@ -7,6 +9,7 @@ use crate::discovery::{self, GoModule, ModuleSet, Target};
 use crate::goenv::{EnvRequest, PinnedEnv};
 use crate::platform::{self, GoPlatform};
 use crate::project::Project;
+use crate::snapshot::Snapshot;
 use crate::toolchain::Toolchain;
 
 /// Everything a command needs to know about the repo before it runs go.
@@ -14,12 +17,26 @@ pub struct Session {
     pub project: Project,
     pub toolchain: Toolchain,
     pub modules: ModuleSet,
+    /// The targets, once known (from the snapshot, or the first `targets()`).
+    targets: OnceLock<Vec<Target>>,
 }
 
 impl Session {
     /// Loads the project that contains `start`, finds go, checks its version against the modules.
+    /// A snapshot of an earlier load is used when nothing it was learnt from changed.
     pub fn load(start: &Utf8Path) -> Result<Session> {
-        let project = Project::discover(start)?;
+        let root = Project::find_root(start)?;
+        if let Some((project, toolchain, modules, targets)) =
+            Snapshot::load(&root).and_then(|s| s.into_parts().ok())
+        {
+            return Ok(Session {
+                project,
+                toolchain,
+                modules,
+                targets: OnceLock::from(targets),
+            });
+        }
+        let project = Project::load(&root)?;
         let toolchain = Toolchain::discover()?;
         Session::with(project, toolchain)
     }
@@ -34,12 +51,18 @@ impl Session {
             project,
             toolchain,
             modules,
+            targets: OnceLock::new(),
         })
     }
 
-    /// The targets: configured, else discovered with `go list`.
+    /// The targets: configured, else discovered with `go list`; remembered in the snapshot.
     pub fn targets(&self) -> Result<Vec<Target>> {
-        discovery::discover_targets(&self.project, &self.toolchain, &self.modules)
+        if let Some(targets) = self.targets.get() {
+            return Ok(targets.clone());
+        }
+        let targets = discovery::discover_targets(&self.project, &self.toolchain, &self.modules)?;
+        Snapshot::save(&self.project, &self.toolchain, &self.modules, &targets);
+        Ok(self.targets.get_or_init(|| targets).clone())
     }
 
     /// The targets named in `names` (all when empty), with an error naming the unknown ones.

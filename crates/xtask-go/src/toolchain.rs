@@ -202,8 +202,18 @@ impl Toolchain {
         env.insert("GOENV".into(), "off".into());
         env.insert("GOTOOLCHAIN".into(), "local".into());
         let cwd = Utf8PathBuf::from_path_buf(std::env::temp_dir()).unwrap_or_else(|_| "/".into());
+        // Only the variables we read: a bare `go env` also probes the C compiler.
         let spec = ProcessSpec::new(go.clone(), cwd)
-            .args(["env", "-json"])
+            .args([
+                "env",
+                "-json",
+                "GOVERSION",
+                "GOROOT",
+                "GOHOSTOS",
+                "GOHOSTARCH",
+                "GOMODCACHE",
+                "GOPATH",
+            ])
             .envs(&env);
         let out = run(&spec).with_context(|| format!("running {go}: {INSTALL_HINT}"))?;
         if !out.success() {

@@ -235,13 +235,16 @@ impl InputSet {
         })
     }
 
-    /// The current stamps of the recorded directories (for `dirs_unchanged` next time).
+    /// The current stamps of the recorded directories (for `dirs_unchanged` next time), except
+    /// those changed too recently to prove anything (racy): those are listed again next time.
     pub fn dir_stamps(&self, root: &Utf8Path) -> BTreeMap<String, FileStamp> {
+        let now = crate::cache::statcache::now_ns();
         self.dirs
             .iter()
             .filter_map(|d| {
                 FileStamp::of(&resolve(root, &d.path))
                     .ok()
+                    .filter(|s| !s.is_recent(now))
                     .map(|s| (d.path.clone(), s))
             })
             .collect()

@@ -38,6 +38,12 @@ impl FileStamp {
         Ok(FileStamp::from_metadata(&meta))
     }
 
+    /// Changed so recently (within the racy window before `now_ns`) that a further change in the
+    /// same timestamp tick could keep this stamp: such a stamp proves nothing.
+    pub fn is_recent(&self, now_ns: i128) -> bool {
+        self.mtime_ns.max(self.ctime_ns) + RACY_WINDOW_NS >= now_ns
+    }
+
     pub fn from_metadata(meta: &std::fs::Metadata) -> FileStamp {
         #[cfg(unix)]
         {
@@ -151,7 +157,7 @@ impl StatCache {
     /// Racy: modified so close to the last save that a later change within the same
     /// timestamp tick could have kept the stamp; its hash cannot be trusted.
     fn is_racy(&self, stamp: &FileStamp) -> bool {
-        stamp.mtime_ns.max(stamp.ctime_ns) + RACY_WINDOW_NS >= self.saved_at_ns
+        stamp.is_recent(self.saved_at_ns)
     }
 
     /// Writes the cache back if anything changed (atomically; a failure only costs re-hashing).

@@ -1,0 +1,194 @@
+//! The session snapshot: what loading a session learnt (config, go's `go env`, the modules and
+//! targets), kept with the stamps of everything it was learnt from, so that a no-op run starts
+//! without spawning cargo or go. Any stamp that moved, or a variable that changed, means a full load.
+
+use std::collections::BTreeMap;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::{Deserialize, Serialize};
+
+use crate::cache::fsutil;
+use crate::cache::statcache::FileStamp;
+use crate::discovery::{ModuleSet, Target};
+use crate::project::{Config, Project};
+use crate::toolchain::{GoInfo, Toolchain};
+
+/// Bump when the layout changes.
+const FORMAT: u32 = 2;
+
+/// Variables that decide what a full load would find.
+const ENV: &[&str] = &[
+    "GO",
+    "PATH",
+    "HOME",
+    "GOMODCACHE",
+    "GOPATH",
+    "CARGO_HOME",
+    "CARGO_TARGET_DIR",
+    "CARGO_BUILD_TARGET_DIR",
+    "CARGO",
+];
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Snapshot {
+    format: u32,
+    env: BTreeMap<String, Option<String>>,
+    /// Files and directories the load read, and their stamps (None: absent).
+    stamps: BTreeMap<Utf8PathBuf, Option<FileStamp>>,
+    root: Utf8PathBuf,
+    target_dir: Utf8PathBuf,
+    config: Config,
+    go: Utf8PathBuf,
+    go_info: GoInfo,
+    gowork: Option<Utf8PathBuf>,
+    gomods: Vec<Utf8PathBuf>,
+    targets: Vec<Target>,
+}
+
+/// Where a project's snapshot lives: under the target dir cargo would use without config files.
+pub fn snapshot_file(root: &Utf8Path) -> Utf8PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(Utf8PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"));
+    crate::project::absolute_in(root, &target)
+        .join("go")
+        .join("session.json")
+}
+
+fn env_now() -> BTreeMap<String, Option<String>> {
+    ENV.iter()
+        .map(|name| (name.to_string(), std::env::var(name).ok()))
+        .collect()
+}
+
+fn stamp(path: &Utf8Path) -> Option<FileStamp> {
+    FileStamp::of(path).ok()
+}
+
+/// What a session was loaded from: cargo's inputs, go, go.work/go.mod, and every directory of
+/// the modules (a new file or package shows as a directory whose stamp moved).
+fn sources(project: &Project, go: &Utf8Path, modules: &ModuleSet) -> Vec<Utf8PathBuf> {
+    let cargo_home = std::env::var("CARGO_HOME")
+        .map(Utf8PathBuf::from)
+        .unwrap_or_else(|_| {
+            Utf8PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo")
+        });
+    let mut paths = vec![
+        project.root.join("Cargo.toml"),
+        project.root.join(".cargo/config.toml"),
+        project.root.join(".cargo/config"),
+        cargo_home.join("config.toml"),
+        go.to_owned(),
+    ];
+    paths.extend(
+        project
+            .config
+            .roots
+            .iter()
+            .map(|r| crate::project::absolute_in(&project.root, r).join("go.work")),
+    );
+    paths.push(project.root.join("go.work"));
+    for module in &modules.modules {
+        paths.push(module.gomod.file.clone());
+        paths.push(module.dir.join("vendor/modules.txt"));
+    }
+    let mut dirs: Vec<Utf8PathBuf> = project
+        .config
+        .roots
+        .iter()
+        .map(|r| crate::project::absolute_in(&project.root, r))
+        .collect();
+    dirs.extend(modules.modules.iter().map(|m| m.dir.clone()));
+    for dir in dirs {
+        walk_dirs(&dir, &mut paths);
+    }
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+/// `dir` and every directory below it that go would look into for packages.
+fn walk_dirs(dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) {
+    out.push(dir.to_owned());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let skip = name.starts_with('.')
+            || name.starts_with('_')
+            || name == "vendor"
+            || name == "testdata";
+        if !skip && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            walk_dirs(&dir.join(name), out);
+        }
+    }
+}
+
+impl Snapshot {
+    /// Records a loaded session (best effort: a failure to write only costs a full load next time).
+    pub fn save(project: &Project, toolchain: &Toolchain, modules: &ModuleSet, targets: &[Target]) {
+        let stamps: BTreeMap<Utf8PathBuf, Option<FileStamp>> =
+            sources(project, &toolchain.go, modules)
+                .into_iter()
+                .map(|p| (p.clone(), stamp(&p)))
+                .collect();
+        // A stamp from within the racy window proves nothing: keep no snapshot until all settle.
+        let now = crate::cache::statcache::now_ns();
+        if stamps.values().flatten().any(|s| s.is_recent(now)) {
+            let _ = std::fs::remove_file(snapshot_file(&project.root));
+            return;
+        }
+        let snapshot = Snapshot {
+            format: FORMAT,
+            env: env_now(),
+            stamps,
+            root: project.root.clone(),
+            target_dir: project.target_dir.clone(),
+            config: project.config.clone(),
+            go: toolchain.go.clone(),
+            go_info: toolchain.info.clone(),
+            gowork: modules.gowork.clone(),
+            gomods: modules
+                .modules
+                .iter()
+                .map(|m| m.gomod.file.clone())
+                .collect(),
+            targets: targets.to_vec(),
+        };
+        if let Ok(bytes) = serde_json::to_vec(&snapshot) {
+            let _ = fsutil::write_atomic(&snapshot_file(&project.root), &bytes);
+        }
+    }
+
+    /// The snapshot of the project at `root`, if nothing it was learnt from has changed.
+    pub fn load(root: &Utf8Path) -> Option<Snapshot> {
+        let bytes = std::fs::read(snapshot_file(root)).ok()?;
+        let snapshot: Snapshot = serde_json::from_slice(&bytes).ok()?;
+        let current = snapshot.format == FORMAT
+            && snapshot.root == root
+            && snapshot.env == env_now()
+            && snapshot
+                .stamps
+                .iter()
+                .all(|(path, before)| stamp(path) == *before);
+        current.then_some(snapshot)
+    }
+
+    /// The parts of a session, rebuilt without spawning anything (go.mod files are re-parsed).
+    pub fn into_parts(self) -> anyhow::Result<(Project, Toolchain, ModuleSet, Vec<Target>)> {
+        let project = Project {
+            root: self.root,
+            target_dir: self.target_dir,
+            config: self.config,
+            cargo: None,
+        };
+        let toolchain = Toolchain {
+            go: self.go,
+            info: self.go_info,
+        };
+        let modules = ModuleSet::from_files(self.gowork, &self.gomods)?;
+        Ok((project, toolchain, modules, self.targets))
+    }
+}
