@@ -51,7 +51,9 @@ fn clean_trees_pass_and_the_same_dependency_at_two_versions_is_listed() {
         human.stdout
     );
     assert!(
-        human.stdout.contains("example.com/alpha: v1.1.0 in go/app; v1.2.0 in go/svc"),
+        human
+            .stdout
+            .contains("example.com/alpha: v1.1.0 in go/app; v1.2.0 in go/svc"),
         "{}",
         human.stdout
     );
@@ -185,7 +187,11 @@ fn go_mod_bumped_without_re_vendoring_is_inconsistent_in_gos_words() {
 #[test]
 fn a_local_replacement_that_changed_is_caught() {
     let vr = vendored();
-    vr.edit("third_party/widget/widget.go", "BigCo widget", "Forked widget");
+    vr.edit(
+        "third_party/widget/widget.go",
+        "BigCo widget",
+        "Forked widget",
+    );
     let out = vr.check();
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(
@@ -206,8 +212,15 @@ fn a_local_replacement_that_changed_is_caught() {
     );
 
     // Pointing the replace directive elsewhere is a consistency problem, as go says.
-    vr.edit("third_party/widget/widget.go", "Forked widget", "BigCo widget");
-    crate::support::copy_dir(&vr.path("third_party/widget"), &vr.path("third_party/widget2"));
+    vr.edit(
+        "third_party/widget/widget.go",
+        "Forked widget",
+        "BigCo widget",
+    );
+    crate::support::copy_dir(
+        &vr.path("third_party/widget"),
+        &vr.path("third_party/widget2"),
+    );
     vr.edit("go/app/go.mod", "third_party/widget", "third_party/widget2");
     let out = vr.check();
     assert_eq!(out.code, 1, "{out:?}");
@@ -248,7 +261,8 @@ fn a_symlink_planted_in_vendor_pointing_outside_is_an_anomaly() {
     let vr = vendored();
     let outside = vr.repo.scratch("outside").join("evil.go");
     std::fs::write(&outside, "package beta\n").unwrap();
-    std::os::unix::fs::symlink(&outside, vr.path("go/app/vendor/example.com/beta/evil.go")).unwrap();
+    std::os::unix::fs::symlink(&outside, vr.path("go/app/vendor/example.com/beta/evil.go"))
+        .unwrap();
     let out = vr.check();
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(

@@ -8,8 +8,9 @@ use xshell::Shell;
 use crate::flags::Bench;
 
 impl Bench {
-    pub fn run(self, _sh: &Shell) -> Result<ExitCode> {
+    pub fn run(self, sh: &Shell) -> Result<ExitCode> {
         match self.suite.as_str() {
+            "vendor" => crate::bench_vendor::run(sh, self.runs).map(|()| ExitCode::SUCCESS),
             other => bail!("unknown bench suite `{other}`; suites: build, fetch, vendor"),
         }
     }

@@ -19,7 +19,8 @@ impl VendorRepo {
     pub fn new(name: &str) -> VendorRepo {
         let repo = Repo::copy_of(name);
         let proxy =
-            goproxy_fixture::build_proxy(&fixtures().join("modules"), &repo.scratch("proxy")).unwrap();
+            goproxy_fixture::build_proxy(&fixtures().join("modules"), &repo.scratch("proxy"))
+                .unwrap();
         let modcache = repo.scratch("modcache");
         let mut pending = vec![repo.path("go")];
         while let Some(dir) = pending.pop() {
@@ -74,14 +75,22 @@ impl VendorRepo {
 
     /// The zip a proxy would serve for `module@version` if the fixture file `file` of that module
     /// said `to` where it says `from`: a stand-in for a tampered module cache entry.
-    pub fn tampered_zip(&self, module: &str, version: &str, file: &str, from: &str, to: &str) -> Utf8PathBuf {
+    pub fn tampered_zip(
+        &self,
+        module: &str,
+        version: &str,
+        file: &str,
+        from: &str,
+        to: &str,
+    ) -> Utf8PathBuf {
         let sources = self.repo.scratch("tampered-sources");
         copy_dir(&fixtures().join("modules"), &sources);
         let rel = format!("{module}@{version}/{file}");
         let text = std::fs::read_to_string(sources.join(&rel)).unwrap();
         assert!(text.contains(from));
         std::fs::write(sources.join(&rel), text.replacen(from, to, 1)).unwrap();
-        let proxy = goproxy_fixture::build_proxy(&sources, &self.repo.scratch("tampered-proxy")).unwrap();
+        let proxy =
+            goproxy_fixture::build_proxy(&sources, &self.repo.scratch("tampered-proxy")).unwrap();
         proxy.dir.join(format!("{module}/@v/{version}.zip"))
     }
 
@@ -110,7 +119,9 @@ pub fn findings(out: &Outcome) -> Vec<serde_json::Value> {
 /// The single `summary` record of a `--json` run.
 pub fn summary(out: &Outcome) -> serde_json::Value {
     let lines = out.json_lines();
-    let last = lines.last().unwrap_or_else(|| panic!("no JSON output: {out:?}"));
+    let last = lines
+        .last()
+        .unwrap_or_else(|| panic!("no JSON output: {out:?}"));
     assert_eq!(last["reason"], "summary", "{out:?}");
     last.clone()
 }
