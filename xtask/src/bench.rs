@@ -11,6 +11,7 @@ impl Bench {
     pub fn run(self, sh: &Shell) -> Result<ExitCode> {
         match self.suite.as_str() {
             "vendor" => crate::bench_vendor::run(sh, self.runs).map(|()| ExitCode::SUCCESS),
+            "fetch" => crate::bench_fetch::run(sh, self.runs).map(|()| ExitCode::SUCCESS),
             other => bail!("unknown bench suite `{other}`; suites: build, fetch, vendor"),
         }
     }

@@ -5,6 +5,7 @@
 //! 2 the tool could not do its job (bad flags, no go, malformed go.mod or config).
 
 mod bench;
+mod bench_fetch;
 mod bench_vendor;
 mod cache;
 mod flags;

@@ -9,6 +9,7 @@
 mod download;
 mod offline;
 pub mod plan;
+mod problem;
 pub mod verify;
 
 use std::collections::BTreeMap;
@@ -25,8 +26,8 @@ use crate::report::{human_duration, Reporter};
 use crate::session::Session;
 use download::Outcome;
 pub use offline::explain_offline_failure;
-use plan::{CacheFiles, MissingSum, Need};
-use verify::Tampered;
+use plan::{CacheFiles, Need};
+pub use problem::Problem;
 
 /// What `go-fetch` was asked to do.
 #[derive(Debug, Clone)]
@@ -48,71 +49,6 @@ impl Default for FetchRequest {
             verify: false,
             tries: 3,
             retry_delay: Duration::from_millis(500),
-        }
-    }
-}
-
-/// Something found wrong: each makes the run fail (exit 1).
-#[derive(Debug, Clone)]
-pub enum Problem {
-    MissingSum(MissingSum),
-    /// A download (or a cached `.ziphash`) differs from go.sum.
-    Mismatch {
-        need: String,
-        go_sum_line: String,
-        seen: String,
-        proxy: String,
-    },
-    Failed {
-        need: String,
-        proxy: String,
-        tries: u32,
-        transient: bool,
-        message: String,
-    },
-    Tampered(Tampered),
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Problem::MissingSum(m) => {
-                let which = if m.zip_only { "the zip's hash of " } else { "" };
-                write!(
-                    f,
-                    "{} has no entry for {which}{} {} (required by {}): run `go mod tidy` in {}",
-                    m.go_sum,
-                    m.path,
-                    m.version,
-                    m.module_dir.join("go.mod"),
-                    m.module_dir
-                )
-            }
-            Problem::Mismatch { need, go_sum_line, seen, proxy } => write!(
-                f,
-                "checksum mismatch for {need}: downloaded from {proxy} with hash {seen}, but {go_sum_line}. \
-                 Nothing was written to the module cache. SECURITY: the proxy or the network served \
-                 different code than go.sum recorded; find out why before changing go.sum"
-            ),
-            Problem::Failed { need, proxy, tries, transient, message } => {
-                let after = if *transient { format!(" after {tries} tries") } else { String::new() };
-                write!(f, "could not download {need} from {proxy}{after}: {message}")
-            }
-            Problem::Tampered(t) => write!(f, "module cache differs from go.sum: {t}"),
-        }
-    }
-}
-
-impl Problem {
-    fn kind(&self) -> &'static str {
-        match self {
-            Problem::MissingSum(_) => "missing-sum",
-            Problem::Mismatch { .. } => "checksum-mismatch",
-            Problem::Failed {
-                transient: true, ..
-            } => "transient",
-            Problem::Failed { .. } => "download-error",
-            Problem::Tampered(_) => "cache-tampered",
         }
     }
 }
@@ -322,34 +258,35 @@ fn download_all(
         let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
         std::thread::scope(|s| {
             for _ in 0..request.jobs.clamp(1, batches.len()) {
-                s.spawn(|| loop {
-                    let Some((dir, batch)) = batches.get(next.fetch_add(1, Ordering::SeqCst))
-                    else {
-                        break;
-                    };
-                    match download::run_batch(&session.toolchain, env, dir, batch) {
-                        Ok(results) => {
-                            for (need, outcome) in batch.iter().zip(results) {
-                                if let Outcome::Done { bytes: b } = outcome {
-                                    let total = bytes.fetch_add(b, Ordering::SeqCst) + b;
-                                    let n = done.fetch_add(1, Ordering::SeqCst) + 1;
-                                    reporter.status(
-                                        "Downloaded",
-                                        &format!("{} {}", need.path, need.version),
-                                    );
-                                    reporter
-                                        .advance(&format!("{n} modules, {}", human_bytes(total)));
-                                    reporter.event(&Event::ModuleFetched {
-                                        module: &need.path,
-                                        version: &need.version,
-                                        bytes: b,
-                                        tries: attempt,
-                                    });
+                s.spawn(|| {
+                    while let Some((dir, batch)) = batches.get(next.fetch_add(1, Ordering::SeqCst))
+                    {
+                        match download::run_batch(&session.toolchain, env, dir, batch) {
+                            Ok(results) => {
+                                for (need, outcome) in batch.iter().zip(results) {
+                                    if let Outcome::Done { bytes: b } = outcome {
+                                        let total = bytes.fetch_add(b, Ordering::SeqCst) + b;
+                                        let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+                                        reporter.status(
+                                            "Downloaded",
+                                            &format!("{} {}", need.path, need.version),
+                                        );
+                                        reporter.advance(&format!(
+                                            "{n} modules, {}",
+                                            human_bytes(total)
+                                        ));
+                                        reporter.event(&Event::ModuleFetched {
+                                            module: &need.path,
+                                            version: &need.version,
+                                            bytes: b,
+                                            tries: attempt,
+                                        });
+                                    }
+                                    outcomes.lock().unwrap().push((need, outcome));
                                 }
-                                outcomes.lock().unwrap().push((need, outcome));
                             }
+                            Err(e) => *failure.lock().unwrap() = Some(e),
                         }
-                        Err(e) => *failure.lock().unwrap() = Some(e),
                     }
                 });
             }
