@@ -10,8 +10,11 @@ use crate::flags::Bench;
 impl Bench {
     pub fn run(self, sh: &Shell) -> Result<ExitCode> {
         match self.suite.as_str() {
-            "vendor" => crate::bench_vendor::run(sh, self.runs).map(|()| ExitCode::SUCCESS),
+            "build" => {
+                crate::bench_build::run(sh, self.runs, self.large).map(|()| ExitCode::SUCCESS)
+            }
             "fetch" => crate::bench_fetch::run(sh, self.runs).map(|()| ExitCode::SUCCESS),
+            "vendor" => crate::bench_vendor::run(sh, self.runs).map(|()| ExitCode::SUCCESS),
             other => bail!("unknown bench suite `{other}`; suites: build, fetch, vendor"),
         }
     }

@@ -1,0 +1,340 @@
+//! `cargo xtask bench build`: times xtask-go's `go-build` next to a plain `go build` loop, go-task
+//! and Turborepo on a synthetic repo (cold, no-op, fresh clone with a warm cache, one leaf edit),
+//! plus the floor (stat every input in-process); prints the table and writes target/bench/build.md.
+
+mod peers;
+mod repo;
+mod tools;
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::{cmd, Shell};
+
+use crate::bench_util::{self, markdown_table, ratio, text_table, Stats};
+use peers::Peers;
+use repo::Shape;
+use tools::{Kind, Tool};
+
+/// The scenarios, in the order they run for each tool (each leaves the state the next one needs).
+const SCENARIOS: [&str; 4] = [
+    "cold",
+    "no-op",
+    "fresh clone, warm cache",
+    "one leaf file edited",
+];
+/// The extra row: go alone, building only the module whose leaf was edited.
+const EDIT_ALONE: &str = "one leaf file edited, `go build` of that module only";
+
+/// What one tool measured: a `Stats` per scenario (None where it failed or does not apply).
+struct ToolResult {
+    tool: String,
+    scenarios: Vec<Option<Stats>>,
+}
+
+pub fn run(sh: &Shell, runs: usize, large: bool) -> Result<()> {
+    let runs = runs.max(3);
+    let root = Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("xtask has a parent dir")?
+        .to_owned();
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(Utf8PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"));
+    let xtask = build_release_xtask(sh, &root, &target)?;
+    let bench_dir = target.join("bench/build");
+    if bench_dir.exists() {
+        std::fs::remove_dir_all(&bench_dir).with_context(|| format!("wiping {bench_dir}"))?;
+    }
+    let peers = Peers::find_or_install(sh, &target.join("bench/tools"));
+    let mut markdown = machine(sh, &peers);
+    let shapes: &[(&str, Shape)] = if large {
+        &[("default", Shape::DEFAULT), ("large", Shape::LARGE)]
+    } else {
+        &[("default", Shape::DEFAULT)]
+    };
+    for (label, shape) in shapes {
+        let dir = bench_dir.join(label);
+        let section = bench_shape(sh, &dir, *shape, runs, &xtask, &peers)?;
+        markdown.push_str(&section);
+    }
+    let md = target.join("bench/build.md");
+    std::fs::write(&md, &markdown).with_context(|| format!("writing {md}"))?;
+    eprintln!("bench: wrote {md}");
+    Ok(())
+}
+
+/// `cargo build --release -p xtask`, so that timings exclude cargo's startup.
+fn build_release_xtask(sh: &Shell, root: &Utf8Path, target: &Utf8Path) -> Result<Utf8PathBuf> {
+    let _cd = sh.push_dir(root);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("bench: cargo build --release -p xtask");
+    cmd!(sh, "{cargo} build --release -p xtask")
+        .quiet()
+        .run()
+        .context("building xtask in release mode")?;
+    Ok(target.join("release/xtask"))
+}
+
+/// Generates the synthetic repo of one shape, measures every tool on it; returns its markdown.
+fn bench_shape(
+    sh: &Shell,
+    dir: &Utf8Path,
+    shape: Shape,
+    runs: usize,
+    xtask: &Utf8Path,
+    peers: &Peers,
+) -> Result<String> {
+    let src = dir.join("src");
+    std::fs::create_dir_all(&src).with_context(|| format!("creating {src}"))?;
+    eprintln!(
+        "bench: generating {} modules x {} packages x {} files ({} .go files) in {src}",
+        shape.modules,
+        shape.packages,
+        shape.files,
+        shape.go_files()
+    );
+    repo::write_sources(sh, &src, shape)?;
+    peers::write_configs(sh, &src, shape, peers)?;
+    repo::commit(sh, &src)?;
+
+    let inputs = repo::input_files(&src)?;
+    let floor = bench_util::time_runs(runs.max(10), |_| Ok(()), |_| stat_all(&inputs))?;
+    eprintln!(
+        "bench: floor, stat of {} inputs in-process: {} ms",
+        inputs.len(),
+        floor.summary()
+    );
+
+    let mut tools = vec![Tool::new(Kind::XtaskGo, xtask.to_owned(), dir, shape)];
+    tools.push(Tool::new(Kind::GoLoop, "go".into(), dir, shape));
+    match &peers.task {
+        Some(task) => tools.push(Tool::new(Kind::GoTask, task.clone(), dir, shape)),
+        None => eprintln!("bench: go-task is not available: its column stays empty"),
+    }
+    match &peers.turbo {
+        Some(turbo) => tools.push(Tool::new(Kind::Turbo, turbo.clone(), dir, shape)),
+        None => eprintln!("bench: Turborepo is not available: its column stays empty"),
+    }
+    let mut results = Vec::new();
+    for tool in &tools {
+        let scenarios = match measure(sh, tool, &src, shape, runs) {
+            Ok(scenarios) => scenarios,
+            Err(e) if tool.kind != Kind::XtaskGo => {
+                eprintln!("bench: {} failed, so it is left out: {e:#}", tool.name());
+                vec![None; SCENARIOS.len() + 1]
+            }
+            Err(e) => return Err(e),
+        };
+        results.push(ToolResult {
+            tool: tool.name().to_string(),
+            scenarios,
+        });
+    }
+    let title = format!(
+        "{} modules x {} packages x {} files + 1 main package each ({} .go files), {runs} runs",
+        shape.modules,
+        shape.packages,
+        shape.files,
+        shape.go_files()
+    );
+    Ok(report(&title, &results, &floor, inputs.len()))
+}
+
+/// Runs every scenario for one tool, `runs` times each, in its own clone of `src`.
+fn measure(
+    sh: &Shell,
+    tool: &Tool,
+    src: &Utf8Path,
+    shape: Shape,
+    runs: usize,
+) -> Result<Vec<Option<Stats>>> {
+    let work = tool.dir.join("work");
+    let clone = tool.dir.join("clone");
+    git_clone(sh, src, &work)?;
+    let progress = |scenario: &str, stats: &Stats| {
+        eprintln!(
+            "bench: {:<14} {:<26} {} ms",
+            tool.name(),
+            scenario,
+            stats.summary()
+        );
+    };
+    let cold = bench_util::time_runs(runs, |_| tool.wipe(&work), |_| tool.build(sh, &work))?;
+    progress(SCENARIOS[0], &cold);
+    let noop = bench_util::time_runs(runs, |_| Ok(()), |_| tool.build(sh, &work))?;
+    progress(SCENARIOS[1], &noop);
+    let fresh = bench_util::time_runs(
+        runs,
+        |_| {
+            remove(&clone)?;
+            git_clone(sh, src, &clone)?;
+            tool.keep_warm(&work, &clone)
+        },
+        |_| tool.build(sh, &clone),
+    )?;
+    remove(&clone)?;
+    progress(SCENARIOS[2], &fresh);
+    let stamp = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64 % 1_000_000_000_000)
+    };
+    let first = shape.module_name(0);
+    let before = tool.output_mtime(&work, &first);
+    let edit = bench_util::time_runs(
+        runs,
+        |_| repo::edit_leaf(&work, shape, stamp()),
+        |_| tool.build(sh, &work),
+    )?;
+    if tool.output_mtime(&work, &first) == before {
+        eprintln!(
+            "bench: warning: {} did not rewrite {first} after the edit",
+            tool.name()
+        );
+    }
+    progress(SCENARIOS[3], &edit);
+    let alone = if tool.kind == Kind::GoLoop {
+        let stats = bench_util::time_runs(
+            runs,
+            |_| repo::edit_leaf(&work, shape, stamp()),
+            |_| tool.build_one(sh, &work, &first),
+        )?;
+        progress("one edit, that module only", &stats);
+        Some(stats)
+    } else {
+        None
+    };
+    Ok(vec![Some(cold), Some(noop), Some(fresh), Some(edit), alone])
+}
+
+fn git_clone(sh: &Shell, src: &Utf8Path, dest: &Utf8Path) -> Result<()> {
+    cmd!(sh, "git clone -q {src} {dest}")
+        .quiet()
+        .run()
+        .with_context(|| format!("cloning {src} into {dest}"))
+}
+
+fn remove(path: &Utf8Path) -> Result<()> {
+    if path.exists() {
+        std::fs::remove_dir_all(path).with_context(|| format!("removing {path}"))?;
+    }
+    Ok(())
+}
+
+fn stat_all(files: &[Utf8PathBuf]) -> Result<()> {
+    for file in files {
+        std::fs::metadata(file).with_context(|| format!("stat {file}"))?;
+    }
+    Ok(())
+}
+
+/// nproc, CPU, RAM and the tools' versions, as markdown.
+fn machine(sh: &Shell, peers: &Peers) -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|v| v.trim_start_matches([' ', '\t', ':']))
+        })
+        .unwrap_or("?");
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let ram_gib = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").parse::<f64>().ok())
+        .map_or("?".to_string(), |kb| {
+            format!("{:.0} GiB", kb / 1024.0 / 1024.0)
+        });
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let go = cmd!(sh, "go version").quiet().read().unwrap_or_default();
+    let version = |tool: &Option<Utf8PathBuf>| {
+        tool.as_deref()
+            .map_or("not installed".to_string(), |t| peers::version(sh, t))
+    };
+    format!(
+        "Machine: {cores} cores ({cpu}), {ram_gib} RAM; {go}; Turborepo {}; go-task {}.\n",
+        version(&peers.turbo),
+        version(&peers.task)
+    )
+}
+
+/// The table (scenario x tool) and the ratios the goals are about: printed and returned as
+/// markdown.
+fn report(title: &str, results: &[ToolResult], floor: &Stats, inputs: usize) -> String {
+    let mut headers = vec!["scenario (median ms, min-max)".to_string()];
+    headers.extend(results.iter().map(|r| r.tool.clone()));
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for (i, scenario) in SCENARIOS.iter().chain([&EDIT_ALONE]).enumerate() {
+        let mut row = vec![scenario.to_string()];
+        row.extend(results.iter().map(|r| {
+            r.scenarios[i]
+                .as_ref()
+                .map_or("-".to_string(), Stats::summary)
+        }));
+        rows.push(row);
+    }
+    let median = |tool: &str, i: usize| -> Option<Duration> {
+        let result = results.iter().find(|r| r.tool == tool)?;
+        result.scenarios[i].as_ref().map(Stats::median)
+    };
+    let x = tools::Kind::XtaskGo.name();
+    let go = tools::Kind::GoLoop.name();
+    let turbo = tools::Kind::Turbo.name();
+    let ratios = [
+        (
+            "no-op: xtask-go / Turborepo",
+            median(x, 1),
+            median(turbo, 1),
+            "<= 0.40",
+        ),
+        (
+            "no-op: xtask-go / floor",
+            median(x, 1),
+            Some(floor.median()),
+            "<= 2.0",
+        ),
+        (
+            "fresh clone: xtask-go / Turborepo",
+            median(x, 2),
+            median(turbo, 2),
+            "<= 0.67",
+        ),
+        (
+            "one edit: xtask-go / go loop",
+            median(x, 3),
+            median(go, 3),
+            "-",
+        ),
+        (
+            "one edit: xtask-go / go build of that module alone",
+            median(x, 3),
+            median(go, 4),
+            "<= 1.10",
+        ),
+    ];
+    let ratio_headers = vec!["ratio".to_string(), "value".to_string(), "goal".to_string()];
+    let ratio_rows: Vec<Vec<String>> = ratios
+        .iter()
+        .map(|(what, a, b, goal)| vec![what.to_string(), ratio(*a, *b), goal.to_string()])
+        .collect();
+    let floor_line = format!(
+        "floor: stat of the {inputs} input files (go.work, go.mod, .go) in-process: {} ms",
+        floor.summary()
+    );
+    println!("\n{title}\n");
+    print!("{}", text_table(&headers, &rows));
+    println!("{floor_line}\n");
+    print!("{}", text_table(&ratio_headers, &ratio_rows));
+    let mut md = String::new();
+    let _ = write!(
+        md,
+        "\n### {title}\n\n{}\n{floor_line}; cold also compiles std (every tool starts from an empty GOCACHE).\n\n{}",
+        markdown_table(&headers, &rows),
+        markdown_table(&ratio_headers, &ratio_rows)
+    );
+    md
+}

@@ -1,0 +1,155 @@
+//! Timing helpers shared by the bench suites: timed runs, min/median/max, and text/markdown tables.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+/// The durations of several timed runs of one measurement.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub samples: Vec<Duration>,
+}
+
+impl Stats {
+    pub fn min(&self) -> Duration {
+        self.sorted().first().copied().unwrap_or_default()
+    }
+
+    pub fn max(&self) -> Duration {
+        self.sorted().last().copied().unwrap_or_default()
+    }
+
+    /// The median (the mean of the two middle samples for an even count).
+    pub fn median(&self) -> Duration {
+        let sorted = self.sorted();
+        match sorted.len() {
+            0 => Duration::ZERO,
+            n if n % 2 == 1 => sorted[n / 2],
+            n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2,
+        }
+    }
+
+    /// `median ms (min-max)`, e.g. `65.2 (61.0-70.3)`.
+    pub fn summary(&self) -> String {
+        if self.samples.len() < 2 {
+            return ms(self.median());
+        }
+        format!(
+            "{} ({}-{})",
+            ms(self.median()),
+            ms(self.min()),
+            ms(self.max())
+        )
+    }
+
+    fn sorted(&self) -> Vec<Duration> {
+        let mut sorted = self.samples.clone();
+        sorted.sort();
+        sorted
+    }
+}
+
+/// Runs `setup` then times `action`, `runs` times; only `action` is timed. Both get the run index.
+pub fn time_runs(
+    runs: usize,
+    mut setup: impl FnMut(usize) -> Result<()>,
+    mut action: impl FnMut(usize) -> Result<()>,
+) -> Result<Stats> {
+    let mut stats = Stats::default();
+    for run in 0..runs {
+        setup(run)?;
+        let start = Instant::now();
+        action(run)?;
+        stats.samples.push(start.elapsed());
+    }
+    Ok(stats)
+}
+
+/// Milliseconds with a precision that suits the size: `0.42`, `12.3`, `1234`.
+pub fn ms(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.2}")
+    } else if ms < 1000.0 {
+        format!("{ms:.1}")
+    } else {
+        format!("{ms:.0}")
+    }
+}
+
+/// `a / b` as `2.5x`, or `n/a` when either side is missing.
+pub fn ratio(a: Option<Duration>, b: Option<Duration>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if !b.is_zero() => format!("{:.2}x", a.as_secs_f64() / b.as_secs_f64()),
+        _ => "n/a".to_string(),
+    }
+}
+
+/// A GitHub-flavoured markdown table.
+pub fn markdown_table(headers: &[String], rows: &[Vec<String>]) -> String {
+    let line = |cells: &[String]| format!("| {} |\n", cells.join(" | "));
+    let mut out = line(headers);
+    out.push_str(&line(&vec!["---".to_string(); headers.len()]));
+    for row in rows {
+        out.push_str(&line(row));
+    }
+    out
+}
+
+/// A plain-text table with aligned columns, for the terminal.
+pub fn text_table(headers: &[String], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut out = line(headers);
+    out.push_str(&line(
+        &widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>(),
+    ));
+    for row in rows {
+        out.push_str(&line(row));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_min_max() {
+        let ms = |n| Duration::from_millis(n);
+        let stats = Stats {
+            samples: vec![ms(30), ms(10), ms(20)],
+        };
+        assert_eq!(
+            (stats.min(), stats.median(), stats.max()),
+            (ms(10), ms(20), ms(30))
+        );
+        let even = Stats {
+            samples: vec![ms(10), ms(40), ms(20), ms(30)],
+        };
+        assert_eq!(even.median(), ms(25));
+    }
+
+    #[test]
+    fn tables() {
+        let headers = vec!["a".to_string(), "bb".to_string()];
+        let rows = vec![vec!["xxx".to_string(), "y".to_string()]];
+        assert_eq!(
+            markdown_table(&headers, &rows),
+            "| a | bb |\n| --- | --- |\n| xxx | y |\n"
+        );
+        assert_eq!(text_table(&headers, &rows), "a    bb\n---  --\nxxx  y\n");
+    }
+}
