@@ -118,6 +118,10 @@ fn bench_shape(
         Some(turbo) => tools.push(Tool::new(Kind::Turbo, turbo.clone(), dir, shape)),
         None => eprintln!("bench: Turborepo is not available: its column stays empty"),
     }
+    // XTASK_BENCH_TOOLS=xtask-go,go,go-task,turbo picks some tools (e.g. to re-measure xtask-go alone).
+    if let Ok(only) = std::env::var("XTASK_BENCH_TOOLS") {
+        tools.retain(|t| only.split(',').any(|s| s.trim() == t.kind.slug()));
+    }
     let mut results = Vec::new();
     for tool in &tools {
         let scenarios = match measure(sh, tool, &src, shape, runs) {

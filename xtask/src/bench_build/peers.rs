@@ -60,6 +60,7 @@ fn install_turbo(sh: &Shell, tools: &Utf8Path) -> Result<Utf8PathBuf> {
         "{npm} install --prefix {tools} --no-audit --no-fund turbo"
     )
     .quiet()
+    .ignore_stdout()
     .run()?;
     existing(tools.join("node_modules/.bin/turbo")).context("npm installed no turbo binary")
 }
@@ -188,6 +189,7 @@ pub fn write_configs(sh: &Shell, repo: &Utf8Path, shape: Shape, peers: &Peers) -
             "{npm} install --package-lock-only --no-audit --no-fund --ignore-scripts"
         )
         .quiet()
+        .ignore_stdout()
         .ignore_stderr()
         .run()
         .with_context(|| format!("writing package-lock.json in {repo}"))?;

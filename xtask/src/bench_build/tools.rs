@@ -34,7 +34,8 @@ impl Kind {
         }
     }
 
-    fn slug(self) -> &'static str {
+    /// Its directory name, and its name in `XTASK_BENCH_TOOLS`.
+    pub fn slug(self) -> &'static str {
         match self {
             Kind::XtaskGo => "xtask-go",
             Kind::GoLoop => "go",
