@@ -30,6 +30,14 @@ pub enum Command {
     GoDeps(GoDeps),
     /// Generate Go vendor trees, or check them file by file against go.mod and go.sum
     GoVendor(GoVendor),
+    /// Build the Go targets (and the Go libraries Rust crates link), then the Rust workspace
+    Build(Build),
+    /// Run `cargo test` and `go test ./...` for every Go module, in the pinned environment
+    Test(Test),
+    /// What CI runs: go-fetch, go-vendor --check, build, test; then a summary table
+    Ci(Ci),
+    /// Check the toolchains, the environment and the cache, with a fix for each problem
+    Doctor(Doctor),
     /// Inspect and trim the build cache: stats, gc, clean
     Cache(Cache),
     /// Run a benchmark suite against the tools a user would otherwise use
@@ -183,4 +191,59 @@ pub struct Bench {
     /// Also run the larger variant of the synthetic repo
     #[arg(long)]
     pub large: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Go targets build first (a Go package a crate names in [package.metadata.xtask-go] as \
+                        c-archive or c-shared is built that way, cgo on); cargo then gets \
+                        XTASK_GO_<NAME>_LIB_DIR, _LIB_NAME and _LINK for each, which the crate's build.rs reads."
+)]
+pub struct Build {
+    /// Build the release profile
+    #[arg(long, short)]
+    pub release: bool,
+    /// Rust target triple (repeatable; default: the host)
+    #[arg(long = "target", value_name = "TRIPLE")]
+    pub triples: Vec<String>,
+    /// Parallel go builds (default: the number of cores)
+    #[arg(long, short, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Touch no network (GOPROXY=off, cargo --offline)
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct Test {
+    /// Test the release profile
+    #[arg(long, short)]
+    pub release: bool,
+    /// Touch no network (GOPROXY=off)
+    #[arg(long)]
+    pub offline: bool,
+    /// Arguments for `cargo test` instead of `--workspace` (e.g. `-- -p go-adder`)
+    #[arg(last = true, value_name = "CARGO_TEST_ARGS")]
+    pub cargo_args: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Exit codes: 0 every step passed, 1 a step failed, 2 could not run.")]
+pub struct Ci {
+    /// Touch no network: skip go-fetch, build with GOPROXY=off
+    #[arg(long)]
+    pub offline: bool,
+    /// Print one JSON event per step, then a summary event, on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Exit codes: 0 builds can work (warnings are things xtask-go ignores), 1 something must be fixed."
+)]
+pub struct Doctor {
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
 }

@@ -11,7 +11,8 @@ use crate::flags::GoBuild;
 
 impl GoBuild {
     pub fn run(self, sh: &Shell) -> Result<ExitCode> {
-        let session = Session::load(&crate::current_dir(sh)?)?;
+        let mut session = Session::load(&crate::current_dir(sh)?)?;
+        session.offline = self.offline;
         let request = BuildRequest {
             targets: self.targets,
             triples: self.triples,

@@ -10,6 +10,8 @@ mod bench_fetch;
 mod bench_util;
 mod bench_vendor;
 mod cache;
+mod ci;
+mod doctor;
 mod flags;
 mod go_build;
 mod go_deps;
@@ -17,6 +19,7 @@ mod go_env;
 mod go_fetch;
 mod go_list;
 mod go_vendor;
+mod plan;
 
 use std::process::ExitCode;
 
@@ -36,6 +39,10 @@ fn main() -> ExitCode {
         flags::Command::GoFetch(cmd) => cmd.run(&sh),
         flags::Command::GoDeps(cmd) => cmd.run(&sh),
         flags::Command::GoVendor(cmd) => cmd.run(&sh),
+        flags::Command::Build(cmd) => cmd.run(&sh),
+        flags::Command::Test(cmd) => cmd.run(&sh),
+        flags::Command::Ci(cmd) => cmd.run(&sh),
+        flags::Command::Doctor(cmd) => cmd.run(&sh),
         flags::Command::Cache(cmd) => cmd.run(&sh),
         flags::Command::Bench(cmd) => cmd.run(&sh),
     };

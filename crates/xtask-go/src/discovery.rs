@@ -208,11 +208,13 @@ struct ListError {
     err: String,
 }
 
-/// The targets of the project: the configured ones, else every main package.
+/// The targets of the project: the configured ones, else every main package. `allow_network`:
+/// whether listing may download modules when the module cache lacks some.
 pub fn discover_targets(
     project: &Project,
     toolchain: &Toolchain,
     modules: &ModuleSet,
+    allow_network: bool,
 ) -> Result<Vec<Target>> {
     if !project.config.targets.is_empty() {
         return configured_targets(project, modules);
@@ -222,7 +224,9 @@ pub fn discover_targets(
         let handles: Vec<_> = modules
             .modules
             .iter()
-            .map(|m| s.spawn(|| list_packages(project, toolchain, modules, m, &host)))
+            .map(|m| {
+                s.spawn(|| list_packages(project, toolchain, modules, m, &host, allow_network))
+            })
             .collect();
         handles
             .into_iter()
@@ -232,11 +236,14 @@ pub fn discover_targets(
     let mut targets = Vec::new();
     for (module, packages) in modules.modules.iter().zip(listed) {
         for pkg in packages? {
-            if pkg.name != "main" {
+            // A package whose files all need cgo (or other tags) is not a target of this config;
+            // any other error (a missing module, say) is go build's to report, in full.
+            let excluded = pkg
+                .error
+                .as_ref()
+                .is_some_and(|e| e.err.contains("build constraints exclude all Go files"));
+            if pkg.name != "main" || excluded {
                 continue;
-            }
-            if let Some(err) = pkg.error {
-                bail!("package {} in {}: {}", pkg.import_path, module.dir, err.err);
             }
             let name = pkg.dir.file_name().unwrap_or(&module.path).to_string();
             targets.push(Target {
@@ -278,34 +285,99 @@ fn list_packages(
     modules: &ModuleSet,
     module: &GoModule,
     host: &GoPlatform,
+    allow_network: bool,
 ) -> Result<Vec<ListedPackage>> {
     let request = EnvRequest {
         platform: host,
         cgo: project.config.cgo,
         mod_mode: module.mod_mode(),
         gowork: modules.gowork.as_deref(),
-        offline: false,
+        // Offline first: listing the repo's own packages rarely needs the network, and
+        // `--offline` must never touch it; only a failure may try again online.
+        offline: true,
     };
-    let env = PinnedEnv::new(project, toolchain, &request);
-    let spec = toolchain.go(&module.dir, &env.vars).args([
-        "list",
-        "-e",
-        "-json=Name,ImportPath,Dir,Error",
-        "./...",
-    ]);
-    let out = toolchain::run(&spec)?;
+    let args = ["list", "-e", "-json=Name,ImportPath,Dir,Error", "./..."];
+    let mut out = toolchain::run(
+        &toolchain
+            .go(
+                &module.dir,
+                &PinnedEnv::new(project, toolchain, &request).vars,
+            )
+            .args(args),
+    )?;
+    if !out.success() && allow_network {
+        let request = EnvRequest {
+            offline: false,
+            ..request
+        };
+        out = toolchain::run(
+            &toolchain
+                .go(
+                    &module.dir,
+                    &PinnedEnv::new(project, toolchain, &request).vars,
+                )
+                .args(args),
+        )?;
+    }
     if !out.success() {
+        let stderr = out.stderr_str();
+        let shown = crate::fetch::explain_offline_failure(&stderr).unwrap_or(stderr);
         bail!(
             "listing the packages of {} ({}) failed:\n{}",
             module.path,
             module.gomod.file,
-            out.stderr_str().trim_end()
+            shown.trim_end()
         );
     }
     serde_json::Deserializer::from_slice(&out.stdout)
         .into_iter::<ListedPackage>()
         .collect::<Result<Vec<_>, _>>()
         .with_context(|| format!("parsing `go list` output for {}", module.path))
+}
+
+/// A target for the package in `dir` (absolute), with default settings.
+pub fn target_for_dir(
+    project: &Project,
+    modules: &ModuleSet,
+    dir: &Utf8Path,
+    name: &str,
+) -> Result<Target> {
+    let module = modules
+        .modules
+        .iter()
+        .filter(|m| dir.starts_with(&m.dir))
+        .max_by_key(|m| m.dir.as_str().len())
+        .with_context(|| {
+            format!(
+                "{dir} is in none of the Go modules ({})",
+                modules
+                    .modules
+                    .iter()
+                    .map(|m| m.dir.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+    let rel = dir.strip_prefix(&module.dir).expect("checked above");
+    let package = if rel.as_str().is_empty() {
+        module.path.clone()
+    } else {
+        format!("{}/{rel}", module.path)
+    };
+    Ok(Target {
+        name: name.to_string(),
+        module: module.path.clone(),
+        module_dir: module.dir.clone(),
+        package,
+        package_dir: dir.to_owned(),
+        output: name.to_string(),
+        ldflags: None,
+        gcflags: None,
+        tags: Vec::new(),
+        cgo: project.config.cgo,
+        buildmode: "exe".into(),
+        platforms: Vec::new(),
+    })
 }
 
 fn configured_targets(project: &Project, modules: &ModuleSet) -> Result<Vec<Target>> {

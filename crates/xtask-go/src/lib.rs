@@ -5,16 +5,20 @@
 //! is spawned by [`toolchain::run`]. See ARCHITECTURE.md for the map.
 
 pub mod build;
-pub mod deps;
 pub mod cache;
+pub mod ci;
+pub mod deps;
 pub mod discovery;
+pub mod doctor;
 pub mod fetch;
 pub mod goenv;
 pub mod gomod;
 pub mod gosum;
+pub mod plan;
 pub mod platform;
 pub mod project;
 pub mod report;
+pub mod rust;
 pub mod session;
 pub mod snapshot;
 pub mod toolchain;

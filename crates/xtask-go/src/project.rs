@@ -169,20 +169,25 @@ impl Project {
     }
 }
 
-fn cargo_metadata(manifest: &Utf8Path) -> Result<cargo_metadata::Metadata> {
+/// The cargo that runs us (`$CARGO`), else the one on PATH.
+pub fn cargo_binary() -> Result<Utf8PathBuf> {
     let cargo = std::env::var("CARGO")
         .ok()
         .filter(|c| !c.is_empty())
         .map(Utf8PathBuf::from)
         .unwrap_or_else(|| "cargo".into());
-    let cargo = if cargo.is_absolute() {
-        cargo
-    } else {
-        which::which(cargo.as_str())
-            .ok()
-            .and_then(|p| Utf8PathBuf::from_path_buf(p).ok())
-            .context("no `cargo` on PATH: install Rust from https://rustup.rs")?
-    };
+    if cargo.is_absolute() {
+        return Ok(cargo);
+    }
+    which::which(cargo.as_str())
+        .ok()
+        .and_then(|p| Utf8PathBuf::from_path_buf(p).ok())
+        .context("no `cargo` on PATH: install Rust from https://rustup.rs")
+}
+
+/// `cargo metadata --no-deps` for `manifest`, spawned like every process through the toolchain module.
+pub fn cargo_metadata(manifest: &Utf8Path) -> Result<cargo_metadata::Metadata> {
+    let cargo = cargo_binary()?;
     let env: BTreeMap<String, String> = toolchain::passthrough_env(&[
         "CARGO_HOME",
         "RUSTUP_HOME",

@@ -19,6 +19,8 @@ pub struct Session {
     pub modules: ModuleSet,
     /// The targets, once known (from the snapshot, or the first `targets()`).
     targets: OnceLock<Vec<Target>>,
+    /// Never touch the network (`--offline`): discovery lists packages with GOPROXY=off.
+    pub offline: bool,
 }
 
 impl Session {
@@ -34,6 +36,7 @@ impl Session {
                 toolchain,
                 modules,
                 targets: OnceLock::from(targets),
+                offline: false,
             });
         }
         let project = Project::load(&root)?;
@@ -52,6 +55,7 @@ impl Session {
             toolchain,
             modules,
             targets: OnceLock::new(),
+            offline: false,
         })
     }
 
@@ -60,7 +64,31 @@ impl Session {
         if let Some(targets) = self.targets.get() {
             return Ok(targets.clone());
         }
-        let targets = discovery::discover_targets(&self.project, &self.toolchain, &self.modules)?;
+        let mut targets = discovery::discover_targets(
+            &self.project,
+            &self.toolchain,
+            &self.modules,
+            !self.offline,
+        )?;
+        // Packages that Rust crates link are built the way those crates need them.
+        for artifact in crate::rust::go_artifacts(&self.project)? {
+            match targets
+                .iter_mut()
+                .find(|t| t.package_dir == artifact.package_dir)
+            {
+                Some(target) => artifact.apply_to(target),
+                None => {
+                    let mut target = discovery::target_for_dir(
+                        &self.project,
+                        &self.modules,
+                        &artifact.package_dir,
+                        &artifact.name,
+                    )?;
+                    artifact.apply_to(&mut target);
+                    targets.push(target);
+                }
+            }
+        }
         Snapshot::save(&self.project, &self.toolchain, &self.modules, &targets);
         Ok(self.targets.get_or_init(|| targets).clone())
     }

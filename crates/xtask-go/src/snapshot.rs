@@ -88,6 +88,7 @@ fn sources(project: &Project, go: &Utf8Path, modules: &ModuleSet) -> Vec<Utf8Pat
             .map(|r| crate::project::absolute_in(&project.root, r).join("go.work")),
     );
     paths.push(project.root.join("go.work"));
+    paths.extend(crate::rust::manifests(project));
     for module in &modules.modules {
         paths.push(module.gomod.file.clone());
         paths.push(module.dir.join("vendor/modules.txt"));

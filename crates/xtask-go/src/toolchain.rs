@@ -111,6 +111,19 @@ pub fn run(spec: &ProcessSpec) -> Result<ProcessOutput> {
     })
 }
 
+/// Spawns `spec` with exactly its environment and the caller's stdout and stderr (for cargo and
+/// `go test`, whose own output is the point), and waits for it.
+pub fn run_inherit(spec: &ProcessSpec) -> Result<std::process::ExitStatus> {
+    Command::new(spec.program.as_std_path())
+        .args(&spec.args)
+        .current_dir(spec.cwd.as_std_path())
+        .env_clear()
+        .envs(&spec.env)
+        .stdin(Stdio::null())
+        .status()
+        .with_context(|| format!("could not run `{}`", spec.display()))
+}
+
 /// Variables of this process that are handed to every child unchanged:
 /// what a child needs to find tools, its home, the network and certificates.
 /// Everything else is dropped unless the pinned environment sets it.

@@ -1,0 +1,3 @@
+module demo.local/golib
+
+go 1.22

@@ -1,0 +1,33 @@
+//! `cargo xtask ci`: fetch, vendor check, build, test, and a summary table.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use xshell::Shell;
+use xtask_go::ci::{self, StepStatus};
+use xtask_go::plan::PlanRequest;
+use xtask_go::report::Reporter;
+use xtask_go::Session;
+
+use crate::flags::Ci;
+
+impl Ci {
+    pub fn run(self, sh: &Shell) -> Result<ExitCode> {
+        let mut session = Session::load(&crate::current_dir(sh)?)?;
+        session.offline = self.offline;
+        let request = PlanRequest {
+            offline: self.offline,
+            ..PlanRequest::default()
+        };
+        let results = ci::run(&session, &request, &Reporter::new(self.json))?;
+        if !self.json {
+            print!("{}", ci::summary_table(&results));
+        }
+        let failed = results.iter().any(|r| r.status == StepStatus::Failed);
+        Ok(if failed {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        })
+    }
+}

@@ -1,0 +1,53 @@
+//! `cargo xtask build` and `cargo xtask test`: Go and Rust together, through the library's plan.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use xshell::Shell;
+use xtask_go::plan::{self, PlanRequest};
+use xtask_go::report::Reporter;
+use xtask_go::Session;
+
+use crate::flags::{Build, Test};
+
+fn session(sh: &Shell, offline: bool) -> Result<Session> {
+    let mut session = Session::load(&crate::current_dir(sh)?)?;
+    session.offline = offline;
+    Ok(session)
+}
+
+fn exit(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+impl Build {
+    pub fn run(self, sh: &Shell) -> Result<ExitCode> {
+        let request = PlanRequest {
+            triples: self.triples,
+            release: self.release,
+            jobs: self.jobs.unwrap_or(0),
+            offline: self.offline,
+        };
+        Ok(exit(plan::build_all(
+            &session(sh, self.offline)?,
+            &request,
+            &Reporter::new(false),
+        )?))
+    }
+}
+
+impl Test {
+    pub fn run(self, sh: &Shell) -> Result<ExitCode> {
+        let request = PlanRequest {
+            release: self.release,
+            offline: self.offline,
+            ..PlanRequest::default()
+        };
+        let cargo_args = (!self.cargo_args.is_empty()).then_some(self.cargo_args);
+        Ok(exit(plan::test_all(&session(sh, self.offline)?, &request, cargo_args, &Reporter::new(false))?))
+    }
+}
