@@ -1,18 +1,30 @@
-# Recipes only call `cargo xtask ...`; run `just --list` to see them.
+# Recipes only call `cargo xtask ...`; `just --list` shows them, `cargo xtask --help` explains more.
 
-# Build every Go target of the repo (debug profile, host platform)
+# Build every Go target (debug, host), then nothing else
 build *ARGS:
     cargo xtask go-build {{ARGS}}
 
-# Build release binaries
+# Build release Go binaries
 release *ARGS:
     cargo xtask go-build --release {{ARGS}}
+
+# Build Go targets and the Rust workspace together
+build-all *ARGS:
+    cargo xtask build {{ARGS}}
+
+# Run cargo test and go test for every Go module
+test *ARGS:
+    cargo xtask test {{ARGS}}
+
+# What CI runs: fetch, vendor check, build, test, and a summary
+ci:
+    cargo xtask ci
 
 # List the Go modules and targets
 list:
     cargo xtask go-list
 
-# Show the pinned Go environment for a target triple
+# Show the pinned Go environment for a target triple (default: the host)
 env TRIPLE="":
     cargo xtask go-env {{ if TRIPLE == "" { "" } else { "--target " + TRIPLE } }}
 
@@ -24,6 +36,14 @@ fetch:
 vendor-check:
     cargo xtask go-vendor --check
 
-# Run the benchmarks (a suite: build, fetch, vendor)
+# Check toolchains, environment and cache
+doctor:
+    cargo xtask doctor
+
+# Build cache size and location
+cache-stats:
+    cargo xtask cache stats
+
+# Run a benchmark suite (build, fetch, vendor, remote)
 bench SUITE="build":
     cargo xtask bench {{SUITE}}

@@ -8,5 +8,6 @@ mod deps;
 mod discovery;
 mod environment;
 mod fetch;
+mod plan;
 mod tidy;
 mod vendor;

@@ -87,9 +87,12 @@ impl PinnedEnv {
         // GOEXPERIMENT is pinned empty: a leaked experiment changes the compiler.
         set("GOEXPERIMENT", "");
         if request.cgo {
+            for (var, table) in [("CC", &config.cc), ("CXX", &config.cxx)] {
+                if let Some(compiler) = c_compiler(table, var, &request.platform.triple) {
+                    set(var, &compiler);
+                }
+            }
             for name in [
-                "CC",
-                "CXX",
                 "CGO_CFLAGS",
                 "CGO_CPPFLAGS",
                 "CGO_CXXFLAGS",
@@ -114,6 +117,20 @@ impl PinnedEnv {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.vars.get(name).map(String::as_str)
     }
+}
+
+/// The C (or C++) compiler cgo uses for `triple`: the config's table (`cc` / `cxx`), else the
+/// convention of the cc crate: `CC_<triple>`, `CC_<triple with underscores>`, then `TARGET_CC`
+/// for a cross triple or `CC` for the host.
+pub fn c_compiler(table: &BTreeMap<String, String>, var: &str, triple: &str) -> Option<String> {
+    let env = |name: String| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let general = if triple == crate::platform::host_triple() { var.to_string() } else { format!("TARGET_{var}") };
+    table
+        .get(triple)
+        .cloned()
+        .or_else(|| env(format!("{var}_{triple}")))
+        .or_else(|| env(format!("{var}_{}", triple.replace('-', "_"))))
+        .or_else(|| env(general))
 }
 
 /// `<target>/go/<triple>/gocache`: one go build cache per platform. `XTASK_GO_GOCACHE`
@@ -184,4 +201,22 @@ pub fn ignored_variable_warnings(gocache: &Utf8Path) -> Vec<String> {
         ));
     }
     warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_compilers_follow_the_config_then_the_cc_crate_convention() {
+        // Triples no other test uses, so the process-wide variables cannot collide.
+        let mut table = BTreeMap::new();
+        table.insert("riscv64gc-unknown-linux-gnu".to_string(), "riscv64-linux-gnu-gcc".to_string());
+        std::env::set_var("CC_riscv64gc-unknown-linux-gnu", "ignored-because-config-wins");
+        assert_eq!(c_compiler(&table, "CC", "riscv64gc-unknown-linux-gnu").as_deref(), Some("riscv64-linux-gnu-gcc"));
+        std::env::set_var("CC_s390x-unknown-linux-gnu", "s390x-linux-gnu-gcc");
+        assert_eq!(c_compiler(&BTreeMap::new(), "CC", "s390x-unknown-linux-gnu").as_deref(), Some("s390x-linux-gnu-gcc"));
+        std::env::set_var("CXX_loongarch64_unknown_linux_gnu", "loong-g++");
+        assert_eq!(c_compiler(&BTreeMap::new(), "CXX", "loongarch64-unknown-linux-gnu").as_deref(), Some("loong-g++"));
+    }
 }

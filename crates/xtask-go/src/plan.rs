@@ -77,7 +77,7 @@ fn cargo(
         .args(args.iter().cloned())
         .envs(env);
     reporter.status("Running", &format!("cargo {}", args.join(" ")));
-    let status = toolchain::run_inherit(&spec)?;
+    let status = toolchain::run_inherit(&spec, reporter.json())?;
     Ok(status.success())
 }
 
@@ -91,6 +91,9 @@ pub fn build_all(session: &Session, request: &PlanRequest, reporter: &Reporter) 
     )?;
     if !report.success() {
         return Ok(false);
+    }
+    if !rust::has_crates(&session.project)? {
+        return Ok(true);
     }
     for triple in request.triples() {
         let mut args = vec!["build".to_string(), "--workspace".into()];
@@ -138,7 +141,7 @@ pub fn test_all(session: &Session, request: &PlanRequest, cargo_args: Option<Vec
         )?
         .success();
     }
-    if ok {
+    if ok && rust::has_crates(&session.project)? {
         let mut args = vec!["test".to_string()];
         args.extend(cargo_args.unwrap_or_else(|| vec!["--workspace".into()]));
         if request.release {
@@ -192,12 +195,8 @@ fn go_test(
         PinnedEnv::new(&session.project, &session.toolchain, &request).with_tmpdir(&scratch.0);
     let display = session.project.display_path(&module.dir).to_string();
     reporter.status("Testing", &format!("{} ({display})", module.path));
-    let status = toolchain::run_inherit(
-        &session
-            .toolchain
-            .go(&module.dir, &env.vars)
-            .args(["test", "./..."]),
-    )
+    let go_test = session.toolchain.go(&module.dir, &env.vars).args(["test", "./..."]);
+    let status = toolchain::run_inherit(&go_test, reporter.json())
     .with_context(|| format!("running go test in {display}"))?;
     if !status.success() {
         reporter.warn(&format!("go test failed in {display}"));

@@ -30,6 +30,12 @@ pub struct Config {
     pub buildvcs: bool,
     /// GOAMD64 for amd64 platforms (`v1`..`v4`); default `v1`, what every x86-64 CPU runs.
     pub goamd64: Option<String>,
+    /// The C compiler cgo uses, per target triple (else CC_<triple> / CC, as the cc crate).
+    #[serde(default)]
+    pub cc: BTreeMap<String, String>,
+    /// The C++ compiler, per triple (else CXX_<triple> / CXX).
+    #[serde(default)]
+    pub cxx: BTreeMap<String, String>,
     /// Extra flags for GOFLAGS, each `-flag` or `-flag=value`.
     #[serde(default)]
     pub goflags: Vec<String>,
@@ -81,6 +87,8 @@ impl Default for Config {
             trimpath: true,
             buildvcs: false,
             goamd64: None,
+            cc: BTreeMap::new(),
+            cxx: BTreeMap::new(),
             goflags: Vec::new(),
             cache_dir: None,
             cache_max_size: None,

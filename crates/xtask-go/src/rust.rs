@@ -86,18 +86,24 @@ impl GoArtifact {
     }
 }
 
-/// The Go artifacts the workspace's crates ask for (cargo metadata is read if the session came
-/// from a snapshot without it).
+/// The workspace's cargo metadata: the session's, else read now (a session from a snapshot has
+/// none); None without a Cargo.toml.
+pub fn metadata(project: &Project) -> Result<Option<cargo_metadata::Metadata>> {
+    match &project.cargo {
+        Some(metadata) => Ok(Some(metadata.clone())),
+        None if project.root.join("Cargo.toml").is_file() => Ok(Some(crate::project::cargo_metadata(&project.root.join("Cargo.toml"))?)),
+        None => Ok(None),
+    }
+}
+
+/// Whether the workspace has any crate for cargo to build.
+pub fn has_crates(project: &Project) -> Result<bool> {
+    Ok(metadata(project)?.is_some_and(|m| !m.workspace_members.is_empty()))
+}
+
+/// The Go artifacts the workspace's crates ask for.
 pub fn go_artifacts(project: &Project) -> Result<Vec<GoArtifact>> {
-    let loaded;
-    let metadata = match &project.cargo {
-        Some(metadata) => metadata,
-        None if project.root.join("Cargo.toml").is_file() => {
-            loaded = crate::project::cargo_metadata(&project.root.join("Cargo.toml"))?;
-            &loaded
-        }
-        None => return Ok(Vec::new()),
-    };
+    let Some(metadata) = metadata(project)? else { return Ok(Vec::new()) };
     let mut artifacts = Vec::new();
     for package in metadata.workspace_packages() {
         let Some(table) = package.metadata.get("xtask-go") else {

@@ -111,10 +111,13 @@ pub fn run(spec: &ProcessSpec) -> Result<ProcessOutput> {
     })
 }
 
-/// Spawns `spec` with exactly its environment and the caller's stdout and stderr (for cargo and
-/// `go test`, whose own output is the point), and waits for it.
-pub fn run_inherit(spec: &ProcessSpec) -> Result<std::process::ExitStatus> {
+/// Spawns `spec` with exactly its environment and the caller's stderr (for cargo and `go test`,
+/// whose own output is the point), and waits for it. Its stdout goes to ours, or to our stderr
+/// when ours carries JSON events (`stdout_to_stderr`).
+pub fn run_inherit(spec: &ProcessSpec, stdout_to_stderr: bool) -> Result<std::process::ExitStatus> {
+    let stdout = if stdout_to_stderr { Stdio::from(std::io::stderr()) } else { Stdio::inherit() };
     Command::new(spec.program.as_std_path())
+        .stdout(stdout)
         .args(&spec.args)
         .current_dir(spec.cwd.as_std_path())
         .env_clear()
