@@ -9,7 +9,7 @@ use crate::discovery::{self, GoModule, ModuleSet, Target};
 use crate::goenv::{EnvRequest, PinnedEnv};
 use crate::platform::{self, GoPlatform};
 use crate::project::Project;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{self, Snapshot};
 use crate::toolchain::Toolchain;
 
 /// Everything a command needs to know about the repo before it runs go.
@@ -64,12 +64,29 @@ impl Session {
         if let Some(targets) = self.targets.get() {
             return Ok(targets.clone());
         }
-        let mut targets = discovery::discover_targets(
-            &self.project,
-            &self.toolchain,
-            &self.modules,
-            !self.offline,
-        )?;
+        let configured = !self.project.config.targets.is_empty();
+        let recalled = (!configured)
+            .then(|| snapshot::recall_targets(&self.project, &self.toolchain, &self.modules))
+            .flatten();
+        let mut targets = match recalled {
+            Some(targets) => targets,
+            None if configured => discovery::discover_targets(
+                &self.project,
+                &self.toolchain,
+                &self.modules,
+                !self.offline,
+            )?,
+            None => {
+                let found = discovery::discover_targets(
+                    &self.project,
+                    &self.toolchain,
+                    &self.modules,
+                    !self.offline,
+                )?;
+                snapshot::remember_targets(&self.project, &self.toolchain, &self.modules, &found);
+                found
+            }
+        };
         // Packages that Rust crates link are built the way those crates need them.
         for artifact in crate::rust::go_artifacts(&self.project)? {
             match targets

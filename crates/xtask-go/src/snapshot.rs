@@ -1,14 +1,21 @@
 //! The session snapshot: what loading a session learnt (config, go's `go env`, the modules and
 //! targets), kept with the stamps of everything it was learnt from, so that a no-op run starts
 //! without spawning cargo or go. Any stamp that moved, or a variable that changed, means a full load.
+//! Discovery is also remembered in the build cache's store (`recall_targets`), for fresh clones.
 
 use std::collections::BTreeMap;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+
 use crate::cache::fsutil;
+use crate::cache::key::{CacheKey, KeyInputs};
+use crate::cache::statcache;
 use crate::cache::statcache::FileStamp;
+use crate::cache::store::{LocalStore, Storage};
 use crate::discovery::{ModuleSet, Target};
 use crate::project::{Config, Project};
 use crate::toolchain::{GoInfo, Toolchain};
@@ -191,5 +198,155 @@ impl Snapshot {
         };
         let modules = ModuleSet::from_files(self.gowork, &self.gomods)?;
         Ok((project, toolchain, modules, self.targets))
+    }
+}
+
+/// Bump when the discovery record's layout changes.
+const DISCOVERY_FORMAT: u32 = 1;
+
+/// Discovery remembered in the build cache's store, so that a fresh clone (no snapshot, new
+/// stamps everywhere) finds its targets without running `go list`. It is keyed by the config,
+/// the go version and the go.work/go.mod contents, and trusted only if every directory of the
+/// modules lists the same names and every .go file under them has the same content (a package
+/// clause is all it takes to make a main package). Paths are root-relative.
+#[derive(Debug, Serialize, Deserialize)]
+struct DiscoveryRecord {
+    format: u32,
+    targets: Vec<Target>,
+    tree: String,
+}
+
+fn discovery_key(
+    project: &Project,
+    toolchain: &Toolchain,
+    modules: &ModuleSet,
+) -> Result<CacheKey> {
+    let mut inputs = KeyInputs::default();
+    inputs.spec.insert("kind".into(), "discovery".into());
+    inputs
+        .spec
+        .insert("config".into(), serde_json::to_string(&project.config)?);
+    inputs
+        .spec
+        .insert("host".into(), crate::platform::host_triple().into());
+    inputs
+        .toolchain
+        .insert("GOVERSION".into(), toolchain.info.version.clone());
+    let mut files: Vec<Utf8PathBuf> = modules.gowork.iter().cloned().collect();
+    files.extend(modules.modules.iter().map(|m| m.gomod.file.clone()));
+    for file in files {
+        let rel = project.display_path(&file).to_string();
+        inputs.files.insert(
+            rel,
+            statcache::sha256_file(&file).with_context(|| format!("hashing {file}"))?,
+        );
+    }
+    Ok(inputs.key())
+}
+
+/// sha256 over every directory's listing and every .go file's content below the modules.
+fn tree_digest(project: &Project, modules: &ModuleSet) -> Result<String> {
+    let mut dirs = Vec::new();
+    for module in &modules.modules {
+        walk_dirs(&module.dir, &mut dirs);
+    }
+    dirs.sort();
+    dirs.dedup();
+    let mut lines = Vec::new();
+    let mut go_files = Vec::new();
+    for dir in &dirs {
+        lines.push(format!(
+            "dir {} {}",
+            project.display_path(dir),
+            crate::cache::inputs::listing_hash(dir)?
+        ));
+        for entry in std::fs::read_dir(dir)?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".go") {
+                go_files.push(dir.join(name));
+            }
+        }
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = go_files.len().div_ceil(threads).max(1);
+    let hashed: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = go_files
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|f| {
+                            format!(
+                                "file {} {}",
+                                project.display_path(f),
+                                statcache::sha256_file(f).unwrap_or_default()
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("hash thread panicked"))
+            .collect()
+    });
+    lines.extend(hashed);
+    lines.sort();
+    Ok(statcache::hex(&Sha256::digest(lines.join("\n").as_bytes())))
+}
+
+fn relative_targets(project: &Project, targets: &[Target], to_relative: bool) -> Vec<Target> {
+    let convert = |p: &Utf8Path| {
+        if to_relative {
+            project.display_path(p).to_owned()
+        } else {
+            project.root.join(p)
+        }
+    };
+    targets
+        .iter()
+        .map(|t| Target {
+            module_dir: convert(&t.module_dir),
+            package_dir: convert(&t.package_dir),
+            ..t.clone()
+        })
+        .collect()
+}
+
+/// The targets an earlier `go list` found for exactly this tree, if the store has them.
+pub fn recall_targets(
+    project: &Project,
+    toolchain: &Toolchain,
+    modules: &ModuleSet,
+) -> Option<Vec<Target>> {
+    let key = discovery_key(project, toolchain, modules).ok()?;
+    let store = LocalStore::open(&crate::cache::cache_dir(project));
+    let record: DiscoveryRecord = serde_json::from_slice(&store.get_entry(&key)?).ok()?;
+    let current =
+        record.format == DISCOVERY_FORMAT && tree_digest(project, modules).ok()? == record.tree;
+    current.then(|| relative_targets(project, &record.targets, false))
+}
+
+/// Keeps what `go list` found, for `recall_targets` in another checkout (best effort).
+pub fn remember_targets(
+    project: &Project,
+    toolchain: &Toolchain,
+    modules: &ModuleSet,
+    targets: &[Target],
+) {
+    let (Ok(key), Ok(tree)) = (
+        discovery_key(project, toolchain, modules),
+        tree_digest(project, modules),
+    ) else {
+        return;
+    };
+    let record = DiscoveryRecord {
+        format: DISCOVERY_FORMAT,
+        targets: relative_targets(project, targets, true),
+        tree,
+    };
+    if let Ok(bytes) = serde_json::to_vec(&record) {
+        let _ = LocalStore::open(&crate::cache::cache_dir(project)).put_entry(&key, &bytes);
     }
 }
