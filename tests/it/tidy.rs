@@ -4,7 +4,10 @@
 use camino::{Utf8Path, Utf8PathBuf};
 
 fn repo_root() -> Utf8PathBuf {
-    Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+    Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
 }
 
 fn rust_files(dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) {
@@ -36,9 +39,17 @@ fn all_rust_files() -> Vec<Utf8PathBuf> {
 fn every_module_says_what_it_owns() {
     let missing: Vec<_> = all_rust_files()
         .into_iter()
-        .filter(|f| !std::fs::read_to_string(f).unwrap().trim_start().starts_with("//!"))
+        .filter(|f| {
+            !std::fs::read_to_string(f)
+                .unwrap()
+                .trim_start()
+                .starts_with("//!")
+        })
         .collect();
-    assert!(missing.is_empty(), "these files do not open with a `//!` line: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "these files do not open with a `//!` line: {missing:?}"
+    );
 }
 
 #[test]
@@ -53,7 +64,10 @@ fn only_the_toolchain_module_spawns_processes() {
             text.contains("Command::new") || text.contains("process::Command")
         })
         .collect();
-    assert!(offenders.is_empty(), "spawn processes through toolchain::run only: {offenders:?}");
+    assert!(
+        offenders.is_empty(),
+        "spawn processes through toolchain::run only: {offenders:?}"
+    );
 }
 
 #[test]
@@ -67,14 +81,26 @@ fn library_modules_stay_readable() {
             (lines > 600).then_some((f, lines))
         })
         .collect();
-    assert!(long.is_empty(), "split these by responsibility (over 600 lines): {long:?}");
+    assert!(
+        long.is_empty(),
+        "split these by responsibility (over 600 lines): {long:?}"
+    );
 }
 
 #[test]
 fn go_code_is_gofmt_clean() {
     let root = repo_root();
-    let out = std::process::Command::new("gofmt").arg("-l").arg(root.join("go")).arg(root.join("tests/fixtures")).output().unwrap();
-    assert!(out.status.success(), "gofmt failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new("gofmt")
+        .arg("-l")
+        .arg(root.join("go"))
+        .arg(root.join("tests/fixtures"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "gofmt failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let files = String::from_utf8_lossy(&out.stdout);
     let files: Vec<_> = files.lines().filter(|l| !l.contains("/vendor/")).collect();
     assert!(files.is_empty(), "run gofmt -w on: {files:?}");
@@ -85,8 +111,18 @@ fn every_subcommand_is_in_the_readme() {
     let root = repo_root();
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     let flags = std::fs::read_to_string(root.join("xtask/src/flags.rs")).unwrap();
-    let enum_body = flags.split("pub enum Command {").nth(1).unwrap().split('}').next().unwrap();
-    for line in enum_body.lines().map(str::trim).filter(|l| l.ends_with("),")) {
+    let enum_body = flags
+        .split("pub enum Command {")
+        .nth(1)
+        .unwrap()
+        .split('}')
+        .next()
+        .unwrap();
+    for line in enum_body
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.ends_with("),"))
+    {
         let variant = line.split('(').next().unwrap();
         let mut kebab = String::new();
         for (i, c) in variant.chars().enumerate() {
@@ -95,6 +131,9 @@ fn every_subcommand_is_in_the_readme() {
             }
             kebab.push(c.to_ascii_lowercase());
         }
-        assert!(readme.contains(&format!("cargo xtask {kebab}")), "README.md does not document `cargo xtask {kebab}`");
+        assert!(
+            readme.contains(&format!("cargo xtask {kebab}")),
+            "README.md does not document `cargo xtask {kebab}`"
+        );
     }
 }

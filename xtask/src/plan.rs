@@ -48,6 +48,11 @@ impl Test {
             ..PlanRequest::default()
         };
         let cargo_args = (!self.cargo_args.is_empty()).then_some(self.cargo_args);
-        Ok(exit(plan::test_all(&session(sh, self.offline)?, &request, cargo_args, &Reporter::new(false))?))
+        Ok(exit(plan::test_all(
+            &session(sh, self.offline)?,
+            &request,
+            cargo_args,
+            &Reporter::new(false),
+        )?))
     }
 }

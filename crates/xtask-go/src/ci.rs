@@ -106,7 +106,10 @@ pub fn run(
     });
     let blocked = blocked.or((built == StepStatus::Failed).then_some("build failed"));
     step("test", blocked, &mut || {
-        Ok((plan::test_all(session, request, None, reporter)?, String::new()))
+        Ok((
+            plan::test_all(session, request, None, reporter)?,
+            String::new(),
+        ))
     });
     let success = results.iter().all(|r| r.status != StepStatus::Failed);
     reporter.event(&Event::CiFinished {

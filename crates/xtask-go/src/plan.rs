@@ -122,7 +122,12 @@ pub fn build_all(session: &Session, request: &PlanRequest, reporter: &Reporter) 
 /// with their locations, then `go test ./...` in every Go module (pinned environment).
 /// Runs every part even when one fails; true when all passed. `cargo_args` replace
 /// `--workspace` (to test one crate, say).
-pub fn test_all(session: &Session, request: &PlanRequest, cargo_args: Option<Vec<String>>, reporter: &Reporter) -> Result<bool> {
+pub fn test_all(
+    session: &Session,
+    request: &PlanRequest,
+    cargo_args: Option<Vec<String>>,
+    reporter: &Reporter,
+) -> Result<bool> {
     let start = Instant::now();
     let artifacts = rust::go_artifacts(&session.project)?;
     let host = host_triple().to_string();
@@ -195,9 +200,12 @@ fn go_test(
         PinnedEnv::new(&session.project, &session.toolchain, &request).with_tmpdir(&scratch.0);
     let display = session.project.display_path(&module.dir).to_string();
     reporter.status("Testing", &format!("{} ({display})", module.path));
-    let go_test = session.toolchain.go(&module.dir, &env.vars).args(["test", "./..."]);
+    let go_test = session
+        .toolchain
+        .go(&module.dir, &env.vars)
+        .args(["test", "./..."]);
     let status = toolchain::run_inherit(&go_test, reporter.json())
-    .with_context(|| format!("running go test in {display}"))?;
+        .with_context(|| format!("running go test in {display}"))?;
     if !status.success() {
         reporter.warn(&format!("go test failed in {display}"));
     }

@@ -91,7 +91,9 @@ impl GoArtifact {
 pub fn metadata(project: &Project) -> Result<Option<cargo_metadata::Metadata>> {
     match &project.cargo {
         Some(metadata) => Ok(Some(metadata.clone())),
-        None if project.root.join("Cargo.toml").is_file() => Ok(Some(crate::project::cargo_metadata(&project.root.join("Cargo.toml"))?)),
+        None if project.root.join("Cargo.toml").is_file() => Ok(Some(
+            crate::project::cargo_metadata(&project.root.join("Cargo.toml"))?,
+        )),
         None => Ok(None),
     }
 }
@@ -103,7 +105,9 @@ pub fn has_crates(project: &Project) -> Result<bool> {
 
 /// The Go artifacts the workspace's crates ask for.
 pub fn go_artifacts(project: &Project) -> Result<Vec<GoArtifact>> {
-    let Some(metadata) = metadata(project)? else { return Ok(Vec::new()) };
+    let Some(metadata) = metadata(project)? else {
+        return Ok(Vec::new());
+    };
     let mut artifacts = Vec::new();
     for package in metadata.workspace_packages() {
         let Some(table) = package.metadata.get("xtask-go") else {

@@ -115,7 +115,11 @@ pub fn run(spec: &ProcessSpec) -> Result<ProcessOutput> {
 /// whose own output is the point), and waits for it. Its stdout goes to ours, or to our stderr
 /// when ours carries JSON events (`stdout_to_stderr`).
 pub fn run_inherit(spec: &ProcessSpec, stdout_to_stderr: bool) -> Result<std::process::ExitStatus> {
-    let stdout = if stdout_to_stderr { Stdio::from(std::io::stderr()) } else { Stdio::inherit() };
+    let stdout = if stdout_to_stderr {
+        Stdio::from(std::io::stderr())
+    } else {
+        Stdio::inherit()
+    };
     Command::new(spec.program.as_std_path())
         .stdout(stdout)
         .args(&spec.args)
