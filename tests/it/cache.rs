@@ -355,6 +355,7 @@ fn a_corrupt_blob_or_entry_is_a_miss_that_repairs_itself() {
             }
         }),
         ("output names escaping the output dir", |r| {
+            // Every entry: the build entry and the discovery record (which names targets) alike.
             for entry in store_files(r, "entries") {
                 let text = std::fs::read_to_string(&entry).unwrap();
                 std::fs::write(
@@ -557,7 +558,7 @@ fn cache_stats_gc_and_clean() {
         .ok();
     let stats: serde_json::Value = serde_json::from_str(&stats.stdout).unwrap();
     assert_eq!(stats["blobs"], 1);
-    assert_eq!(stats["entries"], 2, "an entry and the input set's manifest");
+    assert_eq!(stats["entries"], 3, "the build entry, the input set's manifest and the discovery record");
     let gc = repo
         .xtask(&["cache", "gc", "--max-size", "1K", "--json"])
         .env("XTASK_GO_CACHE_DIR", &store)
@@ -577,4 +578,33 @@ fn cache_stats_gc_and_clean() {
         "a directory without CACHEDIR.TAG is never deleted"
     );
     assert!(repo.path("go/app/main.go").is_file());
+}
+
+/// Once stamps are older than the racy window, a no-op reads no file: it must still see a
+/// content change that kept size and mtime, a settings change, and a replaced output.
+#[test]
+fn the_no_op_fast_path_still_sees_every_change() {
+    let repo = warm_repo();
+    std::thread::sleep(Duration::from_millis(2100));
+    // The first no-op renews the stamps (they were racy when the build recorded them); the
+    // second is the fast path.
+    assert_eq!(build(&repo, &[], &[]).1, "fresh");
+    assert_eq!(build(&repo, &[], &[]).1, "fresh");
+    let path = repo.path("go/app/lib/other.go");
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap().replace("\"!\"", "\"?\"");
+    std::fs::write(&path, text).unwrap();
+    std::fs::File::options().write(true).open(&path).unwrap().set_modified(mtime).unwrap();
+    assert_eq!(build(&repo, &[], &[]).1, "miss", "same size, restored mtime");
+    assert_eq!(run_app(&repo), "hello? Hi cache, from alpha v1.2.0");
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(build(&repo, &[], &[]).1, "fresh");
+    assert_eq!(build(&repo, &[], &[]).1, "fresh");
+    config(&repo, "[workspace.metadata.xtask-go]\ngoamd64 = \"v2\"\n");
+    assert_eq!(build(&repo, &[], &[]).1, "miss", "a setting");
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(build(&repo, &[], &[]).1, "fresh");
+    assert_eq!(build(&repo, &[], &[]).1, "fresh");
+    repo.write("go/app/lib/new.go", "package lib\n\nvar New = 1\n");
+    assert_eq!(build(&repo, &[], &[]).1, "miss", "a new file");
 }

@@ -323,8 +323,15 @@ pub fn recall_targets(
     let key = discovery_key(project, toolchain, modules).ok()?;
     let store = LocalStore::open(&crate::cache::cache_dir(project));
     let record: DiscoveryRecord = serde_json::from_slice(&store.get_entry(&key)?).ok()?;
-    let current =
-        record.format == DISCOVERY_FORMAT && tree_digest(project, modules).ok()? == record.tree;
+    // A record is data from a store: names must stay plain files, paths inside the root.
+    let plain = |t: &Target| {
+        crate::cache::store::is_plain_file_name(&t.name)
+            && crate::cache::store::is_plain_file_name(&t.output)
+            && [&t.module_dir, &t.package_dir].iter().all(|p| p.is_relative() && !p.components().any(|c| matches!(c, camino::Utf8Component::ParentDir)))
+    };
+    let current = record.format == DISCOVERY_FORMAT
+        && record.targets.iter().all(plain)
+        && tree_digest(project, modules).ok()? == record.tree;
     current.then(|| relative_targets(project, &record.targets, false))
 }
 

@@ -17,6 +17,7 @@ pub mod store;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -29,7 +30,7 @@ use statcache::{FileStamp, StatCache};
 use store::{CacheEntry, LocalStore, OutputRecord, Storage};
 
 /// Bump when the depfile layout changes.
-const DEPFILE_FORMAT: u32 = 1;
+const DEPFILE_FORMAT: u32 = 2;
 
 /// The store directory: `XTASK_GO_CACHE_DIR`, else the config's `cache-dir`, else `target/go/cache`.
 pub fn cache_dir(project: &Project) -> Utf8PathBuf {
@@ -76,6 +77,17 @@ struct LastBuild {
     key: CacheKey,
     key_inputs: KeyInputs,
     outputs: Vec<PlacedOutput>,
+    /// Each input file's stamp when the key was computed (None: absent), and when that was:
+    /// a no-op run that finds every stamp unchanged (and none racy) reads no file at all.
+    stamps: BTreeMap<String, Option<FileStamp>>,
+    stamped_at_ns: i128,
+}
+
+impl LastBuild {
+    fn new(key: CacheKey, key_inputs: KeyInputs, outputs: Vec<PlacedOutput>, set: &InputSet, stamps: Vec<Option<FileStamp>>) -> LastBuild {
+        let stamps = set.files.iter().cloned().zip(stamps).collect();
+        LastBuild { key, key_inputs, outputs, stamps, stamped_at_ns: statcache::now_ns() }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -91,7 +103,9 @@ struct Depfile {
 pub struct BuildCache {
     root: Utf8PathBuf,
     store: Box<dyn Storage>,
-    stats: StatCache,
+    /// Loaded on first use: a no-op run never needs it.
+    stats: OnceLock<StatCache>,
+    stat_file: Utf8PathBuf,
     write_warned: AtomicBool,
 }
 
@@ -117,18 +131,25 @@ impl BuildCache {
     }
 
     pub fn with_store(project: &Project, store: Box<dyn Storage>) -> BuildCache {
-        let stats = StatCache::load(&project.go_dir().join("stat-cache.json"));
+        let stat_file = project.go_dir().join("stat-cache.json");
         BuildCache {
             root: project.root.clone(),
             store,
-            stats,
+            stats: OnceLock::new(),
+            stat_file,
             write_warned: AtomicBool::new(false),
         }
     }
 
     /// Saves the stat cache (a failure only costs re-hashing next time).
     pub fn finish(&self) {
-        let _ = self.stats.save();
+        if let Some(stats) = self.stats.get() {
+            let _ = stats.save();
+        }
+    }
+
+    fn stats(&self) -> &StatCache {
+        self.stats.get_or_init(|| StatCache::load(&self.stat_file))
     }
 
     /// Hashes `paths` into the `files` map of key inputs, root-relative; a missing file is `absent`.
@@ -137,7 +158,7 @@ impl BuildCache {
             .iter()
             .map(|p| inputs::resolve(&self.root, p))
             .collect();
-        let hashed = self.stats.hash_all(&absolute);
+        let hashed = self.stats().hash_all(&absolute);
         let mut files = BTreeMap::new();
         let mut stamps = Vec::new();
         for (name, (digest, stamp)) in paths.iter().zip(hashed) {
@@ -185,6 +206,11 @@ impl BuildCache {
     /// Returns the input set when it is known to be current (so the build need not list again).
     pub fn lookup(&self, unit: &UnitKey) -> (Explanation, Option<InputSet>) {
         let depfile = self.load_depfile(unit);
+        if let Some(depfile) = depfile.as_ref().filter(|d| self.unchanged_since_last_build(unit, d)) {
+            let key = depfile.last.as_ref().map(|l| l.key.to_string());
+            let fresh = Explanation { verdict: Verdict::Fresh, key, reason: None, changes: Vec::new() };
+            return (fresh, Some(depfile.inputs.clone()));
+        }
         let manifest_key = self.manifest_key(unit);
         let last = depfile.as_ref().and_then(|d| d.last.clone());
         let local_set = depfile
@@ -203,10 +229,14 @@ impl BuildCache {
             };
             return (miss(None, Some(reason.into()), Vec::new()), None);
         };
-        let (key_inputs, _) = self.key_inputs(unit, &set);
+        let (key_inputs, stamps) = self.key_inputs(unit, &set);
         let key = key_inputs.key();
         if let Some(last) = last.as_ref().filter(|l| l.key == key) {
             if outputs_in_place(&unit.output_dir, &last.outputs) {
+                // The stamps the fast path missed (racy then, or touched): renew them, so that
+                // the next no-op reads nothing.
+                let renewed = LastBuild::new(key.clone(), key_inputs, last.outputs.clone(), &set, stamps);
+                self.write_depfile(unit, &manifest_key, &set, Some(renewed));
                 return (
                     Explanation {
                         verdict: Verdict::Fresh,
@@ -228,11 +258,7 @@ impl BuildCache {
                     unit,
                     &manifest_key,
                     &set,
-                    Some(LastBuild {
-                        key: key.clone(),
-                        key_inputs,
-                        outputs: placed,
-                    }),
+                    Some(LastBuild::new(key.clone(), key_inputs, placed, &set, stamps)),
                 );
                 return (
                     Explanation {
@@ -250,6 +276,25 @@ impl BuildCache {
             .unwrap_or_default();
         let reason = changes.is_empty().then(|| "not in the cache".to_string());
         (miss(Some(key), reason, changes), Some(set))
+    }
+
+    /// The no-op fast path: the spec, environment and toolchain are those of the last build, no
+    /// directory gained or lost an entry, every input (control files included) has the stamp it
+    /// had when the key was computed, none of those stamps is racy, and the outputs are in place.
+    /// Then the key cannot have changed, and nothing needs reading or hashing.
+    fn unchanged_since_last_build(&self, unit: &UnitKey, depfile: &Depfile) -> bool {
+        let Some(last) = &depfile.last else { return false };
+        let same_settings = last.key_inputs.spec == unit.base.spec
+            && last.key_inputs.env == unit.base.env
+            && last.key_inputs.toolchain == unit.base.toolchain;
+        same_settings
+            && unit.control.iter().all(|c| last.stamps.contains_key(&self.relative(c)))
+            && last.stamps.iter().all(|(path, before)| {
+                before.is_none_or(|s| !s.is_recent(last.stamped_at_ns))
+                    && FileStamp::of(&inputs::resolve(&self.root, path)).ok() == *before
+            })
+            && depfile.inputs.dirs_unchanged(&self.root, &depfile.dir_stamps)
+            && outputs_in_place(&unit.output_dir, &last.outputs)
     }
 
     /// Whether the files that decide the package closure still hold what go listed with.
@@ -346,11 +391,7 @@ impl BuildCache {
             unit,
             &manifest_key,
             set,
-            Some(LastBuild {
-                key: key.clone(),
-                key_inputs: key_inputs.clone(),
-                outputs,
-            }),
+            Some(LastBuild::new(key.clone(), key_inputs.clone(), outputs, set, stamps)),
         );
         Ok((stored.then_some(key), key_inputs))
     }
