@@ -86,6 +86,15 @@ impl PinnedEnv {
         }
         // GOEXPERIMENT is pinned empty: a leaked experiment changes the compiler.
         set("GOEXPERIMENT", "");
+        // go's own cache through `cacheprog` when the config asks (cache/cacheprog.rs).
+        if let Some(prog) = crate::cache::cacheprog::command_line(project) {
+            set("GOCACHEPROG", &prog);
+            for name in crate::cache::cacheprog::PASSTHROUGH {
+                if let Ok(value) = std::env::var(name) {
+                    set(name, &value);
+                }
+            }
+        }
         if request.cgo {
             for (var, table) in [("CC", &config.cc), ("CXX", &config.cxx)] {
                 if let Some(compiler) = c_compiler(table, var, &request.platform.triple) {

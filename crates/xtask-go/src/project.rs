@@ -43,6 +43,14 @@ pub struct Config {
     pub cache_dir: Option<Utf8PathBuf>,
     /// Size limit of the local store, applied after builds (`500M`, `2G`); default 2G.
     pub cache_max_size: Option<String>,
+    /// Base URL of a Bazel HTTP remote cache (`XTASK_GO_REMOTE_CACHE` overrides); default: none.
+    pub remote_cache: Option<String>,
+    /// Read the remote cache, never write it (as `--remote-read-only`).
+    #[serde(default)]
+    pub remote_read_only: bool,
+    /// Let go's own per-package cache go through `cargo xtask cacheprog` (GOCACHEPROG, go 1.24+).
+    #[serde(default)]
+    pub gocacheprog: bool,
     /// Explicit targets; when present, they replace discovery.
     #[serde(default)]
     pub targets: Vec<TargetConfig>,
@@ -92,6 +100,9 @@ impl Default for Config {
             goflags: Vec::new(),
             cache_dir: None,
             cache_max_size: None,
+            remote_cache: None,
+            remote_read_only: false,
+            gocacheprog: false,
             targets: Vec::new(),
         }
     }

@@ -40,6 +40,10 @@ pub struct BuildRequest {
     pub no_cache: bool,
     /// Say per unit why it was fresh, restored or rebuilt.
     pub explain: bool,
+    /// A remote cache that fails makes the run fail (instead of a warning and a local build).
+    pub remote_required: bool,
+    /// Read the remote cache, never write to it.
+    pub remote_read_only: bool,
 }
 
 /// One (target, platform) pair to build.
@@ -181,7 +185,19 @@ pub fn build(
     } else {
         request.jobs
     };
-    let cache = (!request.no_cache).then(|| BuildCache::open(&session.project));
+    let remote_flags = crate::cache::remote::RemoteFlags {
+        read_only: request.remote_read_only,
+        required: request.remote_required,
+    };
+    crate::cache::remote::set_run_flags(remote_flags);
+    let cache = if request.no_cache {
+        None
+    } else {
+        Some(BuildCache::open_with_remote(
+            &session.project,
+            remote_flags,
+        )?)
+    };
     let ctx = RunContext {
         session,
         request,
@@ -208,8 +224,9 @@ pub fn build(
         }
     });
     reporter.finish_progress();
+    let mut remote_result = Ok(());
     if let Some(cache) = &cache {
-        cache.finish();
+        remote_result = cache.finish();
         let max = session
             .project
             .config
@@ -268,6 +285,7 @@ pub fn build(
             ),
         );
     }
+    remote_result?;
     Ok(report)
 }
 

@@ -8,12 +8,15 @@
 //! input sets under a "manifest key" (spec, env, toolchain, go.mod/go.sum/go.work contents), so
 //! a fresh clone finds its input sets, and then its outputs, without running go.
 
+pub mod cacheprog;
 pub mod fsutil;
 pub mod inputs;
 pub mod key;
 pub mod maintenance;
+pub mod remote;
 pub mod statcache;
 pub mod store;
+pub mod tiered;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -107,6 +110,8 @@ pub struct BuildCache {
     stats: OnceLock<StatCache>,
     stat_file: Utf8PathBuf,
     write_warned: AtomicBool,
+    /// The remote tier's uploads and failures, finished by `finish`.
+    remote: Option<tiered::RemoteHandle>,
 }
 
 /// The part of a unit's key known before any file is read, and where its depfile lives.
@@ -130,6 +135,15 @@ impl BuildCache {
         BuildCache::with_store(project, Box::new(store))
     }
 
+    /// Like `open`, with the remote tier when one is configured (see `remote/`). Fails only
+    /// when `--remote-required` and the remote is unusable.
+    pub fn open_with_remote(project: &Project, flags: remote::RemoteFlags) -> Result<BuildCache> {
+        let (store, handle) = tiered::open(project, &cache_dir(project), flags)?;
+        let mut cache = BuildCache::with_store(project, store);
+        cache.remote = handle;
+        Ok(cache)
+    }
+
     pub fn with_store(project: &Project, store: Box<dyn Storage>) -> BuildCache {
         let stat_file = project.go_dir().join("stat-cache.json");
         BuildCache {
@@ -138,14 +152,17 @@ impl BuildCache {
             stats: OnceLock::new(),
             stat_file,
             write_warned: AtomicBool::new(false),
+            remote: None,
         }
     }
 
-    /// Saves the stat cache (a failure only costs re-hashing next time).
-    pub fn finish(&self) {
+    /// Saves the stat cache (a failure only costs re-hashing next time) and waits for the
+    /// remote's uploads; an error only when a required remote failed.
+    pub fn finish(&self) -> Result<()> {
         if let Some(stats) = self.stats.get() {
             let _ = stats.save();
         }
+        self.remote.as_ref().map_or(Ok(()), |r| r.finish())
     }
 
     fn stats(&self) -> &StatCache {
