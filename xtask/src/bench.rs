@@ -15,7 +15,8 @@ impl Bench {
             }
             "fetch" => crate::bench_fetch::run(sh, self.runs).map(|()| ExitCode::SUCCESS),
             "vendor" => crate::bench_vendor::run(sh, self.runs).map(|()| ExitCode::SUCCESS),
-            other => bail!("unknown bench suite `{other}`; suites: build, fetch, vendor"),
+            "remote" => crate::bench_remote::run(sh, self.runs).map(|()| ExitCode::SUCCESS),
+            other => bail!("unknown bench suite `{other}`; suites: build, fetch, vendor, remote"),
         }
     }
 }

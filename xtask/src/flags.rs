@@ -42,6 +42,9 @@ pub enum Command {
     Cache(Cache),
     /// Run a benchmark suite against the tools a user would otherwise use
     Bench(Bench),
+    /// Serve go's build cache over the GOCACHEPROG protocol (go-build starts it; see README)
+    #[command(hide = true)]
+    Cacheprog(Cacheprog),
 }
 
 #[derive(Args, Debug)]
@@ -70,9 +73,33 @@ pub struct GoBuild {
     /// Always run go; neither read nor write the build cache
     #[arg(long)]
     pub no_cache: bool,
+    /// Fail the run when the remote cache fails (default: warn and build locally)
+    #[arg(long)]
+    pub remote_required: bool,
+    /// Read the remote cache but never write to it (for untrusted jobs such as pull requests)
+    #[arg(long)]
+    pub remote_read_only: bool,
     /// Write one JSON event per line to stdout
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Speaks go's GOCACHEPROG protocol (JSON lines) on stdin/stdout. go-build sets \
+                        GOCACHEPROG to this command when `gocacheprog = true` is in the config; \
+                        XTASK_GO_REMOTE_TOKEN and XTASK_GO_CACHE_SIGNING_KEY come from the environment."
+)]
+pub struct Cacheprog {
+    /// The store directory (the build cache's, absolute)
+    #[arg(long, value_name = "DIR")]
+    pub dir: camino::Utf8PathBuf,
+    /// Base URL of a Bazel HTTP remote cache behind the local store
+    #[arg(long, value_name = "URL")]
+    pub remote: Option<String>,
+    /// Read the remote, never write to it
+    #[arg(long)]
+    pub read_only: bool,
 }
 
 #[derive(Args, Debug)]

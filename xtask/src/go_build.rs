@@ -21,6 +21,8 @@ impl GoBuild {
             offline: self.offline,
             no_cache: self.no_cache,
             explain: self.explain,
+            remote_required: self.remote_required,
+            remote_read_only: self.remote_read_only,
         };
         let reporter = Reporter::new(self.json);
         let report = xtask_go::build::build(&session, &request, &reporter)?;

@@ -7,9 +7,11 @@
 mod bench;
 mod bench_build;
 mod bench_fetch;
+mod bench_remote;
 mod bench_util;
 mod bench_vendor;
 mod cache;
+mod cacheprog;
 mod ci;
 mod doctor;
 mod flags;
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         flags::Command::Doctor(cmd) => cmd.run(&sh),
         flags::Command::Cache(cmd) => cmd.run(&sh),
         flags::Command::Bench(cmd) => cmd.run(&sh),
+        flags::Command::Cacheprog(cmd) => cmd.run(),
     };
     result.unwrap_or_else(fail)
 }
