@@ -9,5 +9,6 @@ mod discovery;
 mod environment;
 mod fetch;
 mod plan;
+mod remote;
 mod tidy;
 mod vendor;
