@@ -8,15 +8,12 @@
 //! input sets under a "manifest key" (spec, env, toolchain, go.mod/go.sum/go.work contents), so
 //! a fresh clone finds its input sets, and then its outputs, without running go.
 
-pub mod cacheprog;
 pub mod fsutil;
 pub mod inputs;
 pub mod key;
 pub mod maintenance;
-pub mod remote;
 pub mod statcache;
 pub mod store;
-pub mod tiered;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -102,6 +99,25 @@ struct Depfile {
     last: Option<LastBuild>,
 }
 
+/// What the no-op fast path needs of the last build, beside the depfile (`<target>.stamps.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StampFile {
+    format: u32,
+    key: CacheKey,
+    spec: BTreeMap<String, String>,
+    env: BTreeMap<String, String>,
+    toolchain: BTreeMap<String, String>,
+    stamps: BTreeMap<String, Option<FileStamp>>,
+    stamped_at_ns: i128,
+    /// Every directory of the input set; None where its stamp was too recent to trust.
+    dir_stamps: BTreeMap<String, Option<FileStamp>>,
+    outputs: Vec<PlacedOutput>,
+}
+
+fn stamp_file(unit: &UnitKey) -> Utf8PathBuf {
+    unit.depfile.with_extension("stamps.json")
+}
+
 /// The cache of one build run: the store, the stat cache, and the project root.
 pub struct BuildCache {
     root: Utf8PathBuf,
@@ -110,8 +126,6 @@ pub struct BuildCache {
     stats: OnceLock<StatCache>,
     stat_file: Utf8PathBuf,
     write_warned: AtomicBool,
-    /// The remote tier's uploads and failures, finished by `finish`.
-    remote: Option<tiered::RemoteHandle>,
 }
 
 /// The part of a unit's key known before any file is read, and where its depfile lives.
@@ -135,15 +149,6 @@ impl BuildCache {
         BuildCache::with_store(project, Box::new(store))
     }
 
-    /// Like `open`, with the remote tier when one is configured (see `remote/`). Fails only
-    /// when `--remote-required` and the remote is unusable.
-    pub fn open_with_remote(project: &Project, flags: remote::RemoteFlags) -> Result<BuildCache> {
-        let (store, handle) = tiered::open(project, &cache_dir(project), flags)?;
-        let mut cache = BuildCache::with_store(project, store);
-        cache.remote = handle;
-        Ok(cache)
-    }
-
     pub fn with_store(project: &Project, store: Box<dyn Storage>) -> BuildCache {
         let stat_file = project.go_dir().join("stat-cache.json");
         BuildCache {
@@ -152,17 +157,14 @@ impl BuildCache {
             stats: OnceLock::new(),
             stat_file,
             write_warned: AtomicBool::new(false),
-            remote: None,
         }
     }
 
-    /// Saves the stat cache (a failure only costs re-hashing next time) and waits for the
-    /// remote's uploads; an error only when a required remote failed.
-    pub fn finish(&self) -> Result<()> {
+    /// Saves the stat cache (a failure only costs re-hashing next time).
+    pub fn finish(&self) {
         if let Some(stats) = self.stats.get() {
             let _ = stats.save();
         }
-        self.remote.as_ref().map_or(Ok(()), |r| r.finish())
     }
 
     fn stats(&self) -> &StatCache {
@@ -222,12 +224,11 @@ impl BuildCache {
     /// Decides whether `unit` needs a go build; restores its outputs from the store when it can.
     /// Returns the input set when it is known to be current (so the build need not list again).
     pub fn lookup(&self, unit: &UnitKey) -> (Explanation, Option<InputSet>) {
-        let depfile = self.load_depfile(unit);
-        if let Some(depfile) = depfile.as_ref().filter(|d| self.unchanged_since_last_build(unit, d)) {
-            let key = depfile.last.as_ref().map(|l| l.key.to_string());
-            let fresh = Explanation { verdict: Verdict::Fresh, key, reason: None, changes: Vec::new() };
-            return (fresh, Some(depfile.inputs.clone()));
+        if let Some(key) = self.unchanged_since_last_build(unit) {
+            let fresh = Explanation { verdict: Verdict::Fresh, key: Some(key.to_string()), reason: None, changes: Vec::new() };
+            return (fresh, None);
         }
+        let depfile = self.load_depfile(unit);
         let manifest_key = self.manifest_key(unit);
         let last = depfile.as_ref().and_then(|d| d.last.clone());
         let local_set = depfile
@@ -295,23 +296,25 @@ impl BuildCache {
         (miss(Some(key), reason, changes), Some(set))
     }
 
-    /// The no-op fast path: the spec, environment and toolchain are those of the last build, no
-    /// directory gained or lost an entry, every input (control files included) has the stamp it
-    /// had when the key was computed, none of those stamps is racy, and the outputs are in place.
-    /// Then the key cannot have changed, and nothing needs reading or hashing.
-    fn unchanged_since_last_build(&self, unit: &UnitKey, depfile: &Depfile) -> bool {
-        let Some(last) = &depfile.last else { return false };
-        let same_settings = last.key_inputs.spec == unit.base.spec
-            && last.key_inputs.env == unit.base.env
-            && last.key_inputs.toolchain == unit.base.toolchain;
-        same_settings
+    /// The no-op fast path, from the stamp file alone: the spec, environment and toolchain are
+    /// those of the last build, no directory's stamp moved, every input (control files included)
+    /// has the stamp it had when the key was computed, none of those stamps is racy, and the
+    /// outputs are in place. Then the key cannot have changed: nothing is read or hashed.
+    fn unchanged_since_last_build(&self, unit: &UnitKey) -> Option<CacheKey> {
+        let bytes = std::fs::read(stamp_file(unit)).ok()?;
+        let last: StampFile = serde_json::from_slice(&bytes).ok()?;
+        let stamp_holds = |path: &String, before: &Option<FileStamp>| {
+            before.is_none_or(|s| !s.is_recent(last.stamped_at_ns)) && FileStamp::of(&inputs::resolve(&self.root, path)).ok() == *before
+        };
+        let unchanged = last.format == DEPFILE_FORMAT
+            && last.spec == unit.base.spec
+            && last.env == unit.base.env
+            && last.toolchain == unit.base.toolchain
             && unit.control.iter().all(|c| last.stamps.contains_key(&self.relative(c)))
-            && last.stamps.iter().all(|(path, before)| {
-                before.is_none_or(|s| !s.is_recent(last.stamped_at_ns))
-                    && FileStamp::of(&inputs::resolve(&self.root, path)).ok() == *before
-            })
-            && depfile.inputs.dirs_unchanged(&self.root, &depfile.dir_stamps)
-            && outputs_in_place(&unit.output_dir, &last.outputs)
+            && last.stamps.iter().all(|(path, before)| stamp_holds(path, before))
+            && last.dir_stamps.iter().all(|(path, before)| before.is_some() && stamp_holds(path, before))
+            && outputs_in_place(&unit.output_dir, &last.outputs);
+        unchanged.then_some(last.key)
     }
 
     /// Whether the files that decide the package closure still hold what go listed with.
@@ -376,6 +379,7 @@ impl BuildCache {
                 unit.target
             ));
             let _ = std::fs::remove_file(&unit.depfile);
+            let _ = std::fs::remove_file(stamp_file(unit));
             return Ok((None, key_inputs));
         }
         let key = key_inputs.key();
@@ -458,6 +462,24 @@ impl BuildCache {
         };
         if let Ok(bytes) = serde_json::to_vec(&depfile) {
             let _ = fsutil::write_atomic(&unit.depfile, &bytes);
+        }
+        // The fast path's projection of it, small enough that a no-op parses little.
+        let _ = std::fs::remove_file(stamp_file(unit));
+        if let Some(last) = &depfile.last {
+            let stamps = StampFile {
+                format: DEPFILE_FORMAT,
+                key: last.key.clone(),
+                spec: last.key_inputs.spec.clone(),
+                env: last.key_inputs.env.clone(),
+                toolchain: last.key_inputs.toolchain.clone(),
+                stamps: last.stamps.clone(),
+                stamped_at_ns: last.stamped_at_ns,
+                dir_stamps: depfile.inputs.dirs.iter().map(|d| (d.path.clone(), depfile.dir_stamps.get(&d.path).copied())).collect(),
+                outputs: last.outputs.clone(),
+            };
+            if let Ok(bytes) = serde_json::to_vec(&stamps) {
+                let _ = fsutil::write_atomic(&stamp_file(unit), &bytes);
+            }
         }
     }
 
