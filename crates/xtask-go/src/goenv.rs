@@ -133,7 +133,11 @@ impl PinnedEnv {
 /// for a cross triple or `CC` for the host.
 pub fn c_compiler(table: &BTreeMap<String, String>, var: &str, triple: &str) -> Option<String> {
     let env = |name: String| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let general = if triple == crate::platform::host_triple() { var.to_string() } else { format!("TARGET_{var}") };
+    let general = if triple == crate::platform::host_triple() {
+        var.to_string()
+    } else {
+        format!("TARGET_{var}")
+    };
     table
         .get(triple)
         .cloned()
@@ -220,12 +224,27 @@ mod tests {
     fn c_compilers_follow_the_config_then_the_cc_crate_convention() {
         // Triples no other test uses, so the process-wide variables cannot collide.
         let mut table = BTreeMap::new();
-        table.insert("riscv64gc-unknown-linux-gnu".to_string(), "riscv64-linux-gnu-gcc".to_string());
-        std::env::set_var("CC_riscv64gc-unknown-linux-gnu", "ignored-because-config-wins");
-        assert_eq!(c_compiler(&table, "CC", "riscv64gc-unknown-linux-gnu").as_deref(), Some("riscv64-linux-gnu-gcc"));
+        table.insert(
+            "riscv64gc-unknown-linux-gnu".to_string(),
+            "riscv64-linux-gnu-gcc".to_string(),
+        );
+        std::env::set_var(
+            "CC_riscv64gc-unknown-linux-gnu",
+            "ignored-because-config-wins",
+        );
+        assert_eq!(
+            c_compiler(&table, "CC", "riscv64gc-unknown-linux-gnu").as_deref(),
+            Some("riscv64-linux-gnu-gcc")
+        );
         std::env::set_var("CC_s390x-unknown-linux-gnu", "s390x-linux-gnu-gcc");
-        assert_eq!(c_compiler(&BTreeMap::new(), "CC", "s390x-unknown-linux-gnu").as_deref(), Some("s390x-linux-gnu-gcc"));
+        assert_eq!(
+            c_compiler(&BTreeMap::new(), "CC", "s390x-unknown-linux-gnu").as_deref(),
+            Some("s390x-linux-gnu-gcc")
+        );
         std::env::set_var("CXX_loongarch64_unknown_linux_gnu", "loong-g++");
-        assert_eq!(c_compiler(&BTreeMap::new(), "CXX", "loongarch64-unknown-linux-gnu").as_deref(), Some("loong-g++"));
+        assert_eq!(
+            c_compiler(&BTreeMap::new(), "CXX", "loongarch64-unknown-linux-gnu").as_deref(),
+            Some("loong-g++")
+        );
     }
 }

@@ -8,12 +8,15 @@
 //! input sets under a "manifest key" (spec, env, toolchain, go.mod/go.sum/go.work contents), so
 //! a fresh clone finds its input sets, and then its outputs, without running go.
 
+pub mod cacheprog;
 pub mod fsutil;
 pub mod inputs;
 pub mod key;
 pub mod maintenance;
+pub mod remote;
 pub mod statcache;
 pub mod store;
+pub mod tiered;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -84,9 +87,21 @@ struct LastBuild {
 }
 
 impl LastBuild {
-    fn new(key: CacheKey, key_inputs: KeyInputs, outputs: Vec<PlacedOutput>, set: &InputSet, stamps: Vec<Option<FileStamp>>) -> LastBuild {
+    fn new(
+        key: CacheKey,
+        key_inputs: KeyInputs,
+        outputs: Vec<PlacedOutput>,
+        set: &InputSet,
+        stamps: Vec<Option<FileStamp>>,
+    ) -> LastBuild {
         let stamps = set.files.iter().cloned().zip(stamps).collect();
-        LastBuild { key, key_inputs, outputs, stamps, stamped_at_ns: statcache::now_ns() }
+        LastBuild {
+            key,
+            key_inputs,
+            outputs,
+            stamps,
+            stamped_at_ns: statcache::now_ns(),
+        }
     }
 }
 
@@ -126,6 +141,8 @@ pub struct BuildCache {
     stats: OnceLock<StatCache>,
     stat_file: Utf8PathBuf,
     write_warned: AtomicBool,
+    /// The remote tier's uploads and failures, finished by `finish`.
+    remote: Option<tiered::RemoteHandle>,
 }
 
 /// The part of a unit's key known before any file is read, and where its depfile lives.
@@ -149,6 +166,15 @@ impl BuildCache {
         BuildCache::with_store(project, Box::new(store))
     }
 
+    /// Like `open`, with the remote tier when one is configured (see `remote/`). Fails only
+    /// when `--remote-required` and the remote is unusable.
+    pub fn open_with_remote(project: &Project, flags: remote::RemoteFlags) -> Result<BuildCache> {
+        let (store, handle) = tiered::open(project, &cache_dir(project), flags)?;
+        let mut cache = BuildCache::with_store(project, store);
+        cache.remote = handle;
+        Ok(cache)
+    }
+
     pub fn with_store(project: &Project, store: Box<dyn Storage>) -> BuildCache {
         let stat_file = project.go_dir().join("stat-cache.json");
         BuildCache {
@@ -157,14 +183,17 @@ impl BuildCache {
             stats: OnceLock::new(),
             stat_file,
             write_warned: AtomicBool::new(false),
+            remote: None,
         }
     }
 
-    /// Saves the stat cache (a failure only costs re-hashing next time).
-    pub fn finish(&self) {
+    /// Saves the stat cache (a failure only costs re-hashing next time) and waits for the
+    /// remote's uploads; an error only when a required remote failed.
+    pub fn finish(&self) -> Result<()> {
         if let Some(stats) = self.stats.get() {
             let _ = stats.save();
         }
+        self.remote.as_ref().map_or(Ok(()), |r| r.finish())
     }
 
     fn stats(&self) -> &StatCache {
@@ -225,7 +254,12 @@ impl BuildCache {
     /// Returns the input set when it is known to be current (so the build need not list again).
     pub fn lookup(&self, unit: &UnitKey) -> (Explanation, Option<InputSet>) {
         if let Some(key) = self.unchanged_since_last_build(unit) {
-            let fresh = Explanation { verdict: Verdict::Fresh, key: Some(key.to_string()), reason: None, changes: Vec::new() };
+            let fresh = Explanation {
+                verdict: Verdict::Fresh,
+                key: Some(key.to_string()),
+                reason: None,
+                changes: Vec::new(),
+            };
             return (fresh, None);
         }
         let depfile = self.load_depfile(unit);
@@ -253,7 +287,8 @@ impl BuildCache {
             if outputs_in_place(&unit.output_dir, &last.outputs) {
                 // The stamps the fast path missed (racy then, or touched): renew them, so that
                 // the next no-op reads nothing.
-                let renewed = LastBuild::new(key.clone(), key_inputs, last.outputs.clone(), &set, stamps);
+                let renewed =
+                    LastBuild::new(key.clone(), key_inputs, last.outputs.clone(), &set, stamps);
                 self.write_depfile(unit, &manifest_key, &set, Some(renewed));
                 return (
                     Explanation {
@@ -276,7 +311,13 @@ impl BuildCache {
                     unit,
                     &manifest_key,
                     &set,
-                    Some(LastBuild::new(key.clone(), key_inputs, placed, &set, stamps)),
+                    Some(LastBuild::new(
+                        key.clone(),
+                        key_inputs,
+                        placed,
+                        &set,
+                        stamps,
+                    )),
                 );
                 return (
                     Explanation {
@@ -304,15 +345,25 @@ impl BuildCache {
         let bytes = std::fs::read(stamp_file(unit)).ok()?;
         let last: StampFile = serde_json::from_slice(&bytes).ok()?;
         let stamp_holds = |path: &String, before: &Option<FileStamp>| {
-            before.is_none_or(|s| !s.is_recent(last.stamped_at_ns)) && FileStamp::of(&inputs::resolve(&self.root, path)).ok() == *before
+            before.is_none_or(|s| !s.is_recent(last.stamped_at_ns))
+                && FileStamp::of(&inputs::resolve(&self.root, path)).ok() == *before
         };
         let unchanged = last.format == DEPFILE_FORMAT
             && last.spec == unit.base.spec
             && last.env == unit.base.env
             && last.toolchain == unit.base.toolchain
-            && unit.control.iter().all(|c| last.stamps.contains_key(&self.relative(c)))
-            && last.stamps.iter().all(|(path, before)| stamp_holds(path, before))
-            && last.dir_stamps.iter().all(|(path, before)| before.is_some() && stamp_holds(path, before))
+            && unit
+                .control
+                .iter()
+                .all(|c| last.stamps.contains_key(&self.relative(c)))
+            && last
+                .stamps
+                .iter()
+                .all(|(path, before)| stamp_holds(path, before))
+            && last
+                .dir_stamps
+                .iter()
+                .all(|(path, before)| before.is_some() && stamp_holds(path, before))
             && outputs_in_place(&unit.output_dir, &last.outputs);
         unchanged.then_some(last.key)
     }
@@ -412,7 +463,13 @@ impl BuildCache {
             unit,
             &manifest_key,
             set,
-            Some(LastBuild::new(key.clone(), key_inputs.clone(), outputs, set, stamps)),
+            Some(LastBuild::new(
+                key.clone(),
+                key_inputs.clone(),
+                outputs,
+                set,
+                stamps,
+            )),
         );
         Ok((stored.then_some(key), key_inputs))
     }
@@ -474,7 +531,12 @@ impl BuildCache {
                 toolchain: last.key_inputs.toolchain.clone(),
                 stamps: last.stamps.clone(),
                 stamped_at_ns: last.stamped_at_ns,
-                dir_stamps: depfile.inputs.dirs.iter().map(|d| (d.path.clone(), depfile.dir_stamps.get(&d.path).copied())).collect(),
+                dir_stamps: depfile
+                    .inputs
+                    .dirs
+                    .iter()
+                    .map(|d| (d.path.clone(), depfile.dir_stamps.get(&d.path).copied()))
+                    .collect(),
                 outputs: last.outputs.clone(),
             };
             if let Ok(bytes) = serde_json::to_vec(&stamps) {
