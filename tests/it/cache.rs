@@ -558,7 +558,10 @@ fn cache_stats_gc_and_clean() {
         .ok();
     let stats: serde_json::Value = serde_json::from_str(&stats.stdout).unwrap();
     assert_eq!(stats["blobs"], 1);
-    assert_eq!(stats["entries"], 3, "the build entry, the input set's manifest and the discovery record");
+    assert_eq!(
+        stats["entries"], 3,
+        "the build entry, the input set's manifest and the discovery record"
+    );
     let gc = repo
         .xtask(&["cache", "gc", "--max-size", "1K", "--json"])
         .env("XTASK_GO_CACHE_DIR", &store)
@@ -592,10 +595,21 @@ fn the_no_op_fast_path_still_sees_every_change() {
     assert_eq!(build(&repo, &[], &[]).1, "fresh");
     let path = repo.path("go/app/lib/other.go");
     let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
-    let text = std::fs::read_to_string(&path).unwrap().replace("\"!\"", "\"?\"");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("\"!\"", "\"?\"");
     std::fs::write(&path, text).unwrap();
-    std::fs::File::options().write(true).open(&path).unwrap().set_modified(mtime).unwrap();
-    assert_eq!(build(&repo, &[], &[]).1, "miss", "same size, restored mtime");
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    assert_eq!(
+        build(&repo, &[], &[]).1,
+        "miss",
+        "same size, restored mtime"
+    );
     assert_eq!(run_app(&repo), "hello? Hi cache, from alpha v1.2.0");
     std::thread::sleep(Duration::from_millis(2100));
     assert_eq!(build(&repo, &[], &[]).1, "fresh");

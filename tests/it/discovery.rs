@@ -172,18 +172,36 @@ fn discovery_remembered_in_the_store_is_reused_only_for_the_same_tree() {
     let first = Repo::copy_of("workspace");
     let store = first.scratch("store");
     let list_with_store = |repo: &Repo| {
-        let out = repo.xtask(&["go-list", "--json"]).env("XTASK_GO_CACHE_DIR", &store).ok();
+        let out = repo
+            .xtask(&["go-list", "--json"])
+            .env("XTASK_GO_CACHE_DIR", &store)
+            .ok();
         serde_json::from_str::<serde_json::Value>(&out.stdout).unwrap()
     };
-    assert_eq!(names(&list_with_store(&first), "targets", "name"), ["app", "other"]);
+    assert_eq!(
+        names(&list_with_store(&first), "targets", "name"),
+        ["app", "other"]
+    );
     // Another checkout of the same tree: the remembered targets, rebased on its own root.
     let second = Repo::copy_of("workspace");
     let value = list_with_store(&second);
     assert_eq!(names(&value, "targets", "name"), ["app", "other"]);
-    let app = value["targets"].as_array().unwrap().iter().find(|t| t["name"] == "app").unwrap().clone();
-    assert_eq!(app["package_dir"].as_str().unwrap(), second.path("go/app").as_str());
+    let app = value["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "app")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        app["package_dir"].as_str().unwrap(),
+        second.path("go/app").as_str()
+    );
     // The same directories, but a package clause changed: the record must not be trusted.
     let third = Repo::copy_of("workspace");
-    third.write("go/tool/cmd/other/main.go", "package other\n\n// Other is no longer a command.\nfunc Other() {}\n");
+    third.write(
+        "go/tool/cmd/other/main.go",
+        "package other\n\n// Other is no longer a command.\nfunc Other() {}\n",
+    );
     assert_eq!(names(&list_with_store(&third), "targets", "name"), ["app"]);
 }

@@ -327,7 +327,12 @@ pub fn recall_targets(
     let plain = |t: &Target| {
         crate::cache::store::is_plain_file_name(&t.name)
             && crate::cache::store::is_plain_file_name(&t.output)
-            && [&t.module_dir, &t.package_dir].iter().all(|p| p.is_relative() && !p.components().any(|c| matches!(c, camino::Utf8Component::ParentDir)))
+            && [&t.module_dir, &t.package_dir].iter().all(|p| {
+                p.is_relative()
+                    && !p
+                        .components()
+                        .any(|c| matches!(c, camino::Utf8Component::ParentDir))
+            })
     };
     let current = record.format == DISCOVERY_FORMAT
         && record.targets.iter().all(plain)
