@@ -267,29 +267,12 @@ fn tree_digest(project: &Project, modules: &ModuleSet) -> Result<String> {
             }
         }
     }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = go_files.len().div_ceil(threads).max(1);
-    let hashed: Vec<String> = std::thread::scope(|s| {
-        let handles: Vec<_> = go_files
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|f| {
-                            format!(
-                                "file {} {}",
-                                project.display_path(f),
-                                statcache::sha256_file(f).unwrap_or_default()
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("hash thread panicked"))
-            .collect()
+    let hashed = statcache::parallel_map(&go_files, |f| {
+        format!(
+            "file {} {}",
+            project.display_path(f),
+            statcache::sha256_file(f).unwrap_or_default()
+        )
     });
     lines.extend(hashed);
     lines.sort();

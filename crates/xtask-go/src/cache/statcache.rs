@@ -189,25 +189,25 @@ fn hash_files_parallel(
     paths: &[Utf8PathBuf],
     work: &[(usize, FileStamp)],
 ) -> Vec<(usize, FileStamp, bool, Digest256)> {
+    parallel_map(work, |&(i, stamp)| {
+        let digest = sha256_file(&paths[i]).ok();
+        let after = FileStamp::of(&paths[i]).unwrap_or(stamp);
+        (i, after, after == stamp, digest)
+    })
+}
+
+/// `items.iter().map(f)` on up to one thread per core, in order: hashing is CPU-bound.
+pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(work.len())
+        .min(items.len())
         .max(1);
-    let chunk = work.len().div_ceil(threads);
+    let chunk = items.len().div_ceil(threads).max(1);
+    let f = &f;
     std::thread::scope(|s| {
-        let handles: Vec<_> = work
+        let handles: Vec<_> = items
             .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|&(i, stamp)| {
-                            let digest = sha256_file(&paths[i]).ok();
-                            let after = FileStamp::of(&paths[i]).unwrap_or(stamp);
-                            (i, after, after == stamp, digest)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
+            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<_>>()))
             .collect();
         handles
             .into_iter()
