@@ -94,11 +94,11 @@ pub fn run(sh: &Shell, runs: usize) -> Result<()> {
     go_prog(1000)?;
     let _ = sh;
     eprintln!("bench remote: go build, empty GOCACHE");
-    let cold = time_runs(runs, wipe_out, |r| go_build(r))?;
+    let cold = time_runs(runs, wipe_out, go_build)?;
     eprintln!("bench remote: go build with GOCACHEPROG on the warm remote, empty GOCACHE");
-    let prog_warm = time_runs(runs, wipe_out, |r| go_prog(r))?;
+    let prog_warm = time_runs(runs, wipe_out, go_prog)?;
     eprintln!("bench remote: xtask go-build on a fresh clone, warm remote");
-    let xtask_warm = time_runs(runs, clone, |r| xtask_build(r))?;
+    let xtask_warm = time_runs(runs, clone, xtask_build)?;
     let rows: Vec<(&str, &Stats)> = vec![
         ("`go build`, empty GOCACHE", &cold),
         (

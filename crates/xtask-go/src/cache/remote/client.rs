@@ -18,7 +18,7 @@ const MAX_ENTRY_BYTES: u64 = 16 << 20;
 
 /// How a request ended, when it did not fail.
 enum Answer {
-    Found(ureq::Response),
+    Found(Box<ureq::Response>),
     Missing,
 }
 
@@ -43,7 +43,7 @@ impl RemoteStore {
     /// GET or HEAD: 200 is found, 404 a miss, anything else (or no answer) an error.
     fn fetch(&self, method: &str, url: &str, blob: bool) -> Result<Answer> {
         match self.request(method, url, blob).call() {
-            Ok(response) if response.status() == 200 => Ok(Answer::Found(response)),
+            Ok(response) if response.status() == 200 => Ok(Answer::Found(Box::new(response))),
             Ok(response) => bail!("{method} {url} answered {}", response.status()),
             Err(ureq::Error::Status(404, _)) => Ok(Answer::Missing),
             Err(ureq::Error::Status(code, _)) => bail!("{method} {url} answered {code}"),
@@ -71,7 +71,7 @@ impl RemoteStore {
     /// sha256 is `sha256`.
     fn place_verified(
         &self,
-        response: ureq::Response,
+        response: Box<ureq::Response>,
         sha256: &str,
         dest: &Utf8Path,
         mode: u32,

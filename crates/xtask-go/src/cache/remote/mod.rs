@@ -92,7 +92,7 @@ impl RemoteSettings {
         let rest = url
             .strip_prefix("http://")
             .or_else(|| url.strip_prefix("https://"));
-        if rest.map_or(true, str::is_empty) {
+        if rest.filter(|r| !r.is_empty()).is_none() {
             bail!(
                 "{source} is `{url}`, which is not an http:// or https:// URL; \
                  set it to the base URL of a Bazel HTTP cache (e.g. http://cache.internal:8080)"
