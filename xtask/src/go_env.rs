@@ -17,7 +17,13 @@ impl GoEnv {
             .unwrap_or(xtask_go::platform::host_triple());
         let env = session.platform_env(triple, false)?;
         let tmp = xtask_go::goenv::tmp_root(&session.project, triple).join("<target>.<pid>.<n>");
-        let env = env.with_tmpdir(&tmp);
+        let mut env = env.with_tmpdir(&tmp);
+        // Secrets go passes to `cacheprog` are real in the environment, never on a screen.
+        for secret in ["XTASK_GO_REMOTE_TOKEN", "XTASK_GO_CACHE_SIGNING_KEY"] {
+            if let Some(value) = env.vars.get_mut(secret) {
+                *value = "<redacted>".into();
+            }
+        }
         if self.json {
             println!("{}", serde_json::to_string_pretty(&env.vars)?);
         } else {
