@@ -95,10 +95,11 @@ pub(super) fn build_unit(ctx: &RunContext<'_>, unit: &BuildUnit) -> UnitResult {
             success: true,
             stderr,
             set,
+            started,
         }) => {
             result.stderr = stderr;
             if let (Some(cache), Some(set)) = (ctx.cache, set) {
-                match cache.record(&unit_key, &set, set_started(&unit_key)) {
+                match cache.record(&unit_key, &set, started) {
                     Ok((_, key_inputs)) => {
                         if let Some(e) = explanation.as_mut().filter(|e| e.changes.is_empty()) {
                             e.changes = previous
@@ -288,17 +289,8 @@ struct GoRun {
     stderr: String,
     /// The input set go built from: the known one, or the one `go list` gave beside the build.
     set: Option<InputSet>,
-}
-
-/// Where the marker of a unit's build start lives, between `run_go` and `record`.
-fn set_started(unit_key: &UnitKey) -> crate::cache::statcache::FileStamp {
-    let marker = unit_key.depfile.with_extension("started");
-    crate::cache::statcache::FileStamp::of(&marker).unwrap_or(crate::cache::statcache::FileStamp {
-        size: 0,
-        mtime_ns: 0,
-        ctime_ns: 0,
-        inode: 0,
-    })
+    /// The stamp of the marker written as the build began: an input stamped later moved.
+    started: crate::cache::statcache::FileStamp,
 }
 
 /// Builds into the scratch dir (listing the inputs at the same time when they are unknown),
@@ -319,7 +311,7 @@ fn run_go(
     std::fs::create_dir_all(unit_key.depfile.parent().expect("depfile has a parent"))?;
     // The build-start marker: any input stamped at or after it moved during the build.
     let marker = unit_key.depfile.with_extension("started");
-    cache::start_stamp_at(&marker)?;
+    let started = cache::start_stamp_at(&marker)?;
     let env = env.clone().with_tmpdir(&scratch.0);
     let staged_dir = scratch.0.join("out");
     let staged = staged_dir.join(&unit_key.output_names[0]);
@@ -351,6 +343,7 @@ fn run_go(
             success: false,
             stderr: out.stderr_str(),
             set: None,
+            started,
         });
     }
     std::fs::create_dir_all(&unit_key.output_dir)
@@ -374,6 +367,7 @@ fn run_go(
         success: true,
         stderr: out.stderr_str(),
         set,
+        started,
     })
 }
 
