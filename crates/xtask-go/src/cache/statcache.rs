@@ -82,14 +82,14 @@ struct Entry {
 struct Saved {
     format: u32,
     saved_at_ns: i128,
-    entries: HashMap<Utf8PathBuf, Entry>,
+    entries: HashMap<String, Entry>,
 }
 
 /// Content hashes of files, reused while their stat is unchanged. Shared by the build's threads.
 pub struct StatCache {
     file: Utf8PathBuf,
     saved_at_ns: i128,
-    entries: Mutex<HashMap<Utf8PathBuf, Entry>>,
+    entries: Mutex<HashMap<String, Entry>>,
     dirty: Mutex<bool>,
 }
 
@@ -122,7 +122,7 @@ impl StatCache {
             for (i, path) in paths.iter().enumerate() {
                 match FileStamp::of(path) {
                     Err(_) => results[i] = Some((None, None)),
-                    Ok(stamp) => match entries.get(path) {
+                    Ok(stamp) => match entries.get(path.as_str()) {
                         Some(e) if e.stamp == stamp && !self.is_racy(&stamp) => {
                             results[i] = Some((Some(e.sha256.clone()), Some(stamp)))
                         }
@@ -137,7 +137,7 @@ impl StatCache {
             for (i, stamp, steady, digest) in hashed {
                 if let (Some(sha), true) = (&digest, steady) {
                     entries.insert(
-                        paths[i].clone(),
+                        paths[i].to_string(),
                         Entry {
                             stamp,
                             sha256: sha.clone(),
