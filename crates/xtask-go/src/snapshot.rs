@@ -21,7 +21,7 @@ use crate::project::{Config, Project};
 use crate::toolchain::{GoInfo, Toolchain};
 
 /// Bump when the layout changes.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// Variables that decide what a full load would find.
 const ENV: &[&str] = &[

@@ -33,7 +33,7 @@ use statcache::{FileStamp, StatCache};
 use store::{CacheEntry, LocalStore, OutputRecord, Storage};
 
 /// Bump when the depfile layout changes.
-const DEPFILE_FORMAT: u32 = 2;
+const DEPFILE_FORMAT: u32 = 3;
 
 /// The store directory: `XTASK_GO_CACHE_DIR`, else the config's `cache-dir`, else `target/go/cache`.
 pub fn cache_dir(project: &Project) -> Utf8PathBuf {
