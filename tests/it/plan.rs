@@ -262,11 +262,15 @@ fn main() -> anyhow::Result<()> {
     .unwrap();
     // A target dir of its own that survives between runs (the first build compiles the library).
     let target = Utf8PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("adoption-target");
+    // Its Rust build is kept between runs; its Go outputs and records are not, so go must run.
+    let _ = std::fs::remove_dir_all(target.join("go"));
     let out = std::process::Command::new(env!("CARGO"))
         .args(["xtask"])
         .current_dir(&repo.root)
         .env("CARGO_TARGET_DIR", &target)
         .env("XTASK_GO_GOCACHE", crate::support::shared_gocache())
+        // A store of its own: the target dir (and its default store) outlives this run.
+        .env("XTASK_GO_CACHE_DIR", repo.scratch("store"))
         .env("GOPROXY", "off")
         .env("CARGO_NET_OFFLINE", "true")
         .output()

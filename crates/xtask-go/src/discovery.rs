@@ -287,37 +287,27 @@ fn list_packages(
     host: &GoPlatform,
     allow_network: bool,
 ) -> Result<Vec<ListedPackage>> {
-    let request = EnvRequest {
-        platform: host,
-        cgo: project.config.cgo,
-        mod_mode: module.mod_mode(),
-        gowork: modules.gowork.as_deref(),
-        // Offline first: listing the repo's own packages rarely needs the network, and
-        // `--offline` must never touch it; only a failure may try again online.
-        offline: true,
-    };
-    let args = ["list", "-e", "-json=Name,ImportPath,Dir,Error", "./..."];
-    let mut out = toolchain::run(
-        &toolchain
-            .go(
-                &module.dir,
-                &PinnedEnv::new(project, toolchain, &request).vars,
-            )
-            .args(args),
-    )?;
-    if !out.success() && allow_network {
+    let list = |offline: bool| {
         let request = EnvRequest {
-            offline: false,
-            ..request
+            platform: host,
+            cgo: project.config.cgo,
+            mod_mode: module.mod_mode(),
+            gowork: modules.gowork.as_deref(),
+            offline,
         };
-        out = toolchain::run(
-            &toolchain
-                .go(
-                    &module.dir,
-                    &PinnedEnv::new(project, toolchain, &request).vars,
-                )
-                .args(args),
-        )?;
+        let env = PinnedEnv::new(project, toolchain, &request);
+        toolchain::run(&toolchain.go(&module.dir, &env.vars).args([
+            "list",
+            "-e",
+            "-json=Name,ImportPath,Dir,Error",
+            "./...",
+        ]))
+    };
+    // Offline first: listing the repo's own packages rarely needs the network, and `--offline`
+    // must never touch it; only a failure may try again online.
+    let mut out = list(true)?;
+    if !out.success() && allow_network {
+        out = list(false)?;
     }
     if !out.success() {
         let stderr = out.stderr_str();
