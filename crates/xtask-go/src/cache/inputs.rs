@@ -93,7 +93,7 @@ pub fn list_inputs(
     gomodcache: &Utf8Path,
     control: &[Utf8PathBuf],
 ) -> Result<InputSet> {
-    let out = toolchain::run(&spec)?;
+    let out = toolchain::run(spec)?;
     if !out.success() {
         bail!(
             "`{}` failed:\n{}",
