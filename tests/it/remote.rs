@@ -12,9 +12,8 @@ use std::time::{Duration, Instant};
 use camino::Utf8PathBuf;
 
 use crate::support::nginx::Nginx;
-use crate::support::{Outcome, Repo};
+use crate::support::{real_go, Outcome, Repo};
 
-const APP: &str = "target/go/x86_64-unknown-linux-gnu/debug/app";
 const HELLO: &str = "hello! Hi cache, from alpha v1.2.0";
 
 /// `go-build --json --explain` with its own store and the remote at `url`.
@@ -38,31 +37,6 @@ fn ok(out: Outcome) -> Outcome {
         out.stdout, out.stderr
     );
     out
-}
-
-fn verdict(out: &Outcome) -> String {
-    let events = out.json_lines();
-    let finished = events
-        .iter()
-        .find(|e| e["reason"] == "target-finished" && e["target"] == "app")
-        .unwrap_or_else(|| panic!("no target-finished event:\n{}\n{}", out.stdout, out.stderr));
-    finished["cache"]["verdict"]
-        .as_str()
-        .unwrap_or("none")
-        .to_string()
-}
-
-fn run_app(repo: &Repo) -> String {
-    let out = std::process::Command::new(repo.path(APP)).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn real_go() -> String {
-    let out = std::process::Command::new("which")
-        .arg("go")
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// A GO that logs its arguments to `<scratch>/go.log`, runs `before_build` (shell) before a
@@ -91,7 +65,7 @@ fn logging_go(repo: &Repo, before_build: &str) -> (Utf8PathBuf, Utf8PathBuf) {
 fn uploaded(url: &str, env: &[(&str, &str)]) -> Repo {
     let repo = Repo::copy_of("cache");
     let out = ok(build(&repo, url, &[], env));
-    assert_eq!(verdict(&out), "miss");
+    assert_eq!(out.verdict("app"), "miss");
     repo
 }
 
@@ -104,13 +78,13 @@ fn a_second_clone_downloads_and_runs_no_go_build() {
     let second = Repo::copy_of("cache");
     let (go, log) = logging_go(&second, "");
     let out = ok(build(&second, &nginx.url, &[], &[("GO", go.as_str())]));
-    assert_eq!(verdict(&out), "restored", "{}", out.stderr);
+    assert_eq!(out.verdict("app"), "restored", "{}", out.stderr);
     let calls = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(
         !calls.lines().any(|l| l.starts_with("build")),
         "go ran: {calls}"
     );
-    assert_eq!(run_app(&second), HELLO);
+    assert_eq!(second.run_app(), HELLO);
     // The remote hit filled the local store: the next clone on this store needs no server.
     assert!(
         std::fs::read_dir(second.scratch("store").join("v1/blobs"))
@@ -127,13 +101,13 @@ fn the_server_stopped_mid_run_only_warns() {
     // Lookups reach the live server; it is gone by the time the uploads start.
     let (go, _) = logging_go(&repo, &format!("kill {}; sleep 0.3;", nginx.pid()));
     let out = ok(build(&repo, &nginx.url, &[], &[("GO", go.as_str())]));
-    assert_eq!(verdict(&out), "miss");
+    assert_eq!(out.verdict("app"), "miss");
     assert!(
         out.stderr.contains("warning: remote cache"),
         "{}",
         out.stderr
     );
-    assert_eq!(run_app(&repo), HELLO);
+    assert_eq!(repo.run_app(), HELLO);
 }
 
 /// A loopback server that answers every request with `reply` (or never, when None).
@@ -189,9 +163,9 @@ fn a_server_answering_500_warns_unless_required() {
     let stub = Stub::start(Some(ERROR_500));
     let repo = Repo::copy_of("cache");
     let out = ok(build(&repo, &stub.url, &[], &[]));
-    assert_eq!(verdict(&out), "miss");
+    assert_eq!(out.verdict("app"), "miss");
     assert!(out.stderr.contains("answered 500"), "{}", out.stderr);
-    assert_eq!(run_app(&repo), HELLO);
+    assert_eq!(repo.run_app(), HELLO);
     let out = build(&repo, &stub.url, &["--remote-required"], &[]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
@@ -217,13 +191,13 @@ fn a_hanging_server_is_given_up_on_within_the_timeouts() {
         "{:?}",
         start.elapsed()
     );
-    assert_eq!(verdict(&out), "miss");
+    assert_eq!(out.verdict("app"), "miss");
     assert!(
         out.stderr.contains("warning: remote cache"),
         "{}",
         out.stderr
     );
-    assert_eq!(run_app(&repo), HELLO);
+    assert_eq!(repo.run_app(), HELLO);
 }
 
 #[test]
@@ -235,9 +209,9 @@ fn wrong_bytes_for_a_blob_are_a_miss_and_a_correct_local_build() {
     }
     let repo = Repo::copy_of("cache");
     let out = ok(build(&repo, &nginx.url, &[], &[]));
-    assert_eq!(verdict(&out), "miss", "{}", out.stderr);
+    assert_eq!(out.verdict("app"), "miss", "{}", out.stderr);
     assert!(out.stderr.contains("sha256"), "{}", out.stderr);
-    assert_eq!(run_app(&repo), HELLO);
+    assert_eq!(repo.run_app(), HELLO);
 }
 
 #[test]
@@ -252,13 +226,13 @@ fn a_remote_entry_naming_a_file_outside_the_output_dir_is_rejected_whole() {
         }
         let repo = Repo::copy_of("cache");
         let out = ok(build(&repo, &nginx.url, &[], &[]));
-        assert_eq!(verdict(&out), "miss", "{evil}: {}", out.stderr);
+        assert_eq!(out.verdict("app"), "miss", "{evil}: {}", out.stderr);
         assert!(
             out.stderr.contains("outside the output directory"),
             "{}",
             out.stderr
         );
-        assert_eq!(run_app(&repo), HELLO);
+        assert_eq!(repo.run_app(), HELLO);
         assert!(!repo.root.parent().unwrap().join("escaped").exists());
         assert!(!Utf8PathBuf::from("/tmp/xtask-go-escaped").exists());
     }
@@ -276,25 +250,25 @@ fn entries_are_signed_and_a_bad_or_missing_signature_is_a_miss() {
     }
     let good = Repo::copy_of("cache");
     assert_eq!(
-        verdict(&ok(build(&good, &nginx.url, &[], &key))),
+        ok(build(&good, &nginx.url, &[], &key)).verdict("app"),
         "restored"
     );
     let bad = Repo::copy_of("cache");
     let wrong = [("XTASK_GO_CACHE_SIGNING_KEY", "a-forged-key")];
     let out = ok(build(&bad, &nginx.url, &[], &wrong));
-    assert_eq!(verdict(&out), "miss");
+    assert_eq!(out.verdict("app"), "miss");
     assert!(
         out.stderr.contains("signature does not match"),
         "{}",
         out.stderr
     );
-    assert_eq!(run_app(&bad), HELLO);
+    assert_eq!(bad.run_app(), HELLO);
     // An unsigned entry is a miss for a reader that holds a key.
     let unsigned_server = Nginx::start();
     uploaded(&unsigned_server.url, &[]);
     let reader = Repo::copy_of("cache");
     let out = ok(build(&reader, &unsigned_server.url, &[], &key));
-    assert_eq!(verdict(&out), "miss");
+    assert_eq!(out.verdict("app"), "miss");
     assert!(out.stderr.contains("not signed"), "{}", out.stderr);
 }
 
@@ -303,13 +277,13 @@ fn read_only_mode_writes_nothing() {
     let nginx = Nginx::start();
     let repo = Repo::copy_of("cache");
     let out = ok(build(&repo, &nginx.url, &["--remote-read-only"], &[]));
-    assert_eq!(verdict(&out), "miss");
+    assert_eq!(out.verdict("app"), "miss");
     assert!(nginx.files("ac").is_empty() && nginx.files("cas").is_empty());
     // And it still reads what a trusted build uploaded.
     uploaded(&nginx.url, &[]);
     let reader = Repo::copy_of("cache");
     let out = ok(build(&reader, &nginx.url, &["--remote-read-only"], &[]));
-    assert_eq!(verdict(&out), "restored");
+    assert_eq!(out.verdict("app"), "restored");
 }
 
 /// The lines of go's `-x` output that run the compiler.
@@ -357,8 +331,8 @@ fn gocacheprog_shares_go_package_cache_across_clones() {
     });
     let (first, second) = (ok(first), ok(second));
     assert!(compile_actions(&first) + compile_actions(&second) > 0);
-    assert_eq!(run_app(&a), HELLO);
-    assert_eq!(run_app(&b), HELLO);
+    assert_eq!(a.run_app(), HELLO);
+    assert_eq!(b.run_app(), HELLO);
     // A fresh machine: empty GOCACHE, empty local store, the same remote.
     let (c, c_cache) = clone("c");
     let out = ok(c
@@ -368,5 +342,5 @@ fn gocacheprog_shares_go_package_cache_across_clones() {
         .env("XTASK_GO_REMOTE_CACHE", &nginx.url)
         .run());
     assert_eq!(compile_actions(&out), 0, "{}", out.stdout);
-    assert_eq!(run_app(&c), HELLO);
+    assert_eq!(c.run_app(), HELLO);
 }

@@ -140,6 +140,32 @@ impl ModuleSet {
     }
 }
 
+impl Target {
+    /// A target with the project's defaults: an executable named after `name`.
+    pub fn plain(
+        project: &Project,
+        module: &GoModule,
+        package: String,
+        package_dir: Utf8PathBuf,
+        name: &str,
+    ) -> Target {
+        Target {
+            name: name.to_string(),
+            module: module.path.clone(),
+            module_dir: module.dir.clone(),
+            package,
+            package_dir,
+            output: name.to_string(),
+            ldflags: None,
+            gcflags: None,
+            tags: Vec::new(),
+            cgo: project.config.cgo,
+            buildmode: "exe".into(),
+            platforms: Vec::new(),
+        }
+    }
+}
+
 impl GoModule {
     pub fn mod_mode(&self) -> ModMode {
         if self.vendored {
@@ -246,20 +272,13 @@ pub fn discover_targets(
                 continue;
             }
             let name = pkg.dir.file_name().unwrap_or(&module.path).to_string();
-            targets.push(Target {
-                output: name.clone(),
-                name,
-                module: module.path.clone(),
-                module_dir: module.dir.clone(),
-                package: pkg.import_path,
-                package_dir: pkg.dir,
-                ldflags: None,
-                gcflags: None,
-                tags: Vec::new(),
-                cgo: project.config.cgo,
-                buildmode: "exe".into(),
-                platforms: Vec::new(),
-            });
+            targets.push(Target::plain(
+                project,
+                module,
+                pkg.import_path,
+                pkg.dir,
+                &name,
+            ));
         }
     }
     disambiguate_names(&mut targets);
@@ -354,20 +373,13 @@ pub fn target_for_dir(
     } else {
         format!("{}/{rel}", module.path)
     };
-    Ok(Target {
-        name: name.to_string(),
-        module: module.path.clone(),
-        module_dir: module.dir.clone(),
+    Ok(Target::plain(
+        project,
+        module,
         package,
-        package_dir: dir.to_owned(),
-        output: name.to_string(),
-        ldflags: None,
-        gcflags: None,
-        tags: Vec::new(),
-        cgo: project.config.cgo,
-        buildmode: "exe".into(),
-        platforms: Vec::new(),
-    })
+        dir.to_owned(),
+        name,
+    ))
 }
 
 fn configured_targets(project: &Project, modules: &ModuleSet) -> Result<Vec<Target>> {

@@ -24,7 +24,25 @@ pub struct Repo {
     pub root: Utf8PathBuf,
 }
 
+/// The `app` binary that the cache and remote fixtures build for the host.
+pub const APP: &str = "target/go/x86_64-unknown-linux-gnu/debug/app";
+
+/// The absolute path of the go on PATH (for wrappers that inject faults, then run the real go).
+pub fn real_go() -> String {
+    let out = Command::new("sh")
+        .args(["-c", "command -v go"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 impl Repo {
+    /// Runs the fixture's `app` binary and returns its trimmed stdout.
+    pub fn run_app(&self) -> String {
+        let out = Command::new(self.path(APP)).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     /// Copies `tests/fixtures/repos/<name>` into a fresh temp dir.
     pub fn copy_of(name: &str) -> Repo {
         let dir = tempfile::Builder::new()
@@ -126,6 +144,24 @@ impl Xtask {
 }
 
 impl Outcome {
+    /// The build cache's verdict for `target` (`miss`, `fresh`, `restored`) in a `--json` run.
+    pub fn verdict(&self, target: &str) -> String {
+        let events = self.json_lines();
+        let finished = events
+            .iter()
+            .find(|e| e["reason"] == "target-finished" && e["target"] == target);
+        let finished = finished.unwrap_or_else(|| {
+            panic!(
+                "no target-finished event for {target}:\n{}\n{}",
+                self.stdout, self.stderr
+            )
+        });
+        finished["cache"]["verdict"]
+            .as_str()
+            .unwrap_or("none")
+            .to_string()
+    }
+
     /// The stdout parsed as JSON lines.
     pub fn json_lines(&self) -> Vec<serde_json::Value> {
         self.stdout
