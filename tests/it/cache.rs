@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use camino::Utf8PathBuf;
 
-use crate::support::{Outcome, Repo};
-
-const APP: &str = "target/go/x86_64-unknown-linux-gnu/debug/app";
+use crate::support::{real_go, Outcome, Repo, APP};
 
 /// `go-build --json --explain` with extra args and env; returns the outcome and app's verdict.
 fn build(repo: &Repo, args: &[&str], env: &[(&str, &str)]) -> (Outcome, String) {
@@ -21,26 +19,8 @@ fn build(repo: &Repo, args: &[&str], env: &[(&str, &str)]) -> (Outcome, String) 
         cmd = cmd.env(k, v);
     }
     let out = cmd.ok();
-    let verdict = verdict_of(&out, "app");
+    let verdict = out.verdict("app");
     (out, verdict)
-}
-
-fn verdict_of(out: &Outcome, target: &str) -> String {
-    let events = out.json_lines();
-    let finished = events
-        .iter()
-        .find(|e| e["reason"] == "target-finished" && e["target"] == target);
-    let finished = finished
-        .unwrap_or_else(|| panic!("no target-finished event for {target}:\n{}", out.stdout));
-    finished["cache"]["verdict"]
-        .as_str()
-        .unwrap_or("none")
-        .to_string()
-}
-
-fn run_app(repo: &Repo) -> String {
-    let out = std::process::Command::new(repo.path(APP)).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// A repo whose app was built once and then found fresh.
@@ -239,9 +219,9 @@ fn explain_names_what_changed() {
 fn other_triples_and_platforms_are_separate_keys() {
     let repo = warm_repo();
     let (out, _) = build(&repo, &["--target", "aarch64-unknown-linux-gnu"], &[]);
-    assert_eq!(verdict_of(&out, "app"), "miss");
+    assert_eq!(out.verdict("app"), "miss");
     let (out, _) = build(&repo, &["--target", "aarch64-unknown-linux-gnu"], &[]);
-    assert_eq!(verdict_of(&out, "app"), "fresh");
+    assert_eq!(out.verdict("app"), "fresh");
     assert_eq!(build(&repo, &[], &[]).1, "fresh");
 }
 
@@ -297,7 +277,7 @@ fn touch_an_unrelated_env_var_and_a_fresh_clone_all_hit() {
         .xtask_in(&clone_dir, &["go-build", "--json", "--explain"])
         .env("XTASK_GO_CACHE_DIR", &store)
         .ok();
-    assert_eq!(verdict_of(&out, "app"), "restored", "{}", out.stderr);
+    assert_eq!(out.verdict("app"), "restored", "{}", out.stderr);
     let restored = clone_dir.join(APP);
     let run = std::process::Command::new(restored).output().unwrap();
     assert_eq!(
@@ -373,7 +353,7 @@ fn a_corrupt_blob_or_entry_is_a_miss_that_repairs_itself() {
         let (out, verdict) = build(&repo, &[], &[]);
         assert_eq!(verdict, "miss", "{name}\n{}", out.stderr);
         assert_eq!(
-            run_app(&repo),
+            repo.run_app(),
             "hello! Hi cache, from alpha v1.2.0",
             "{name}"
         );
@@ -392,7 +372,7 @@ fn a_replaced_output_is_restored_not_trusted() {
     let repo = warm_repo();
     std::fs::write(repo.path(APP), b"#!/bin/sh\necho tampered\n").unwrap();
     assert_eq!(build(&repo, &[], &[]).1, "restored");
-    assert_eq!(run_app(&repo), "hello! Hi cache, from alpha v1.2.0");
+    assert_eq!(repo.run_app(), "hello! Hi cache, from alpha v1.2.0");
 }
 
 #[test]
@@ -422,7 +402,7 @@ fn two_builds_of_the_same_target_at_once_both_succeed() {
     for child in [a, b] {
         assert!(child.wait_with_output().unwrap().status.success());
     }
-    assert_eq!(run_app(&repo), "hello! Hi cache, from alpha v1.2.0");
+    assert_eq!(repo.run_app(), "hello! Hi cache, from alpha v1.2.0");
     assert_eq!(build(&repo, &[], &[]).1, "fresh");
 }
 
@@ -442,7 +422,7 @@ fn kill_9_during_a_build_then_a_correct_rebuild() {
         let _ = child.wait();
         let (out, _) = build(&repo, &[], &[]);
         assert_eq!(out.code, 0);
-        assert_eq!(run_app(&repo), "hello! Hi cache, from alpha v1.2.0");
+        assert_eq!(repo.run_app(), "hello! Hi cache, from alpha v1.2.0");
         assert_eq!(build(&repo, &[], &[]).1, "fresh");
         append(&repo, "go/app/lib/other.go", "\n// next round\n");
     }
@@ -452,7 +432,7 @@ fn kill_9_during_a_build_then_a_correct_rebuild() {
 fn an_input_edited_while_go_runs_is_not_stored() {
     let repo = Repo::copy_of("cache");
     // A go that edits an input while it builds (fault injection: the real go does the work).
-    let real_go = which_go();
+    let real_go = real_go();
     let fake = repo.scratch("fakego").join("go");
     let victim = repo.path("go/app/lib/other.go");
     std::fs::write(&fake, format!("#!/bin/sh\nif [ \"$1\" = build ]; then echo '// edited during the build' >> {victim}; fi\nexec {real_go} \"$@\"\n")).unwrap();
@@ -469,14 +449,6 @@ fn an_input_edited_while_go_runs_is_not_stored() {
     let (_, verdict) = build(&repo, &[], &[]);
     assert_eq!(verdict, "miss");
     assert_eq!(build(&repo, &[], &[]).1, "fresh");
-}
-
-fn which_go() -> String {
-    let out = std::process::Command::new("sh")
-        .args(["-c", "command -v go"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// The second toolchain `.ci/setup-go-toolchain.sh` installs (a real go of another version).
@@ -532,7 +504,7 @@ fn a_read_only_or_full_cache_dir_warns_and_still_builds() {
             out.stderr
         );
         assert_eq!(
-            run_app(&repo),
+            repo.run_app(),
             "hello! Hi cache, from alpha v1.2.0",
             "{options}"
         );
@@ -541,7 +513,7 @@ fn a_read_only_or_full_cache_dir_warns_and_still_builds() {
         let (_, verdict) = build(&repo, &[], &[]);
         assert_eq!(verdict, "miss", "{options}");
         assert_eq!(
-            run_app(&repo),
+            repo.run_app(),
             "hello! Hi cache, from alpha v1.2.0",
             "{options}"
         );
@@ -585,14 +557,19 @@ fn cache_stats_gc_and_clean() {
 
 /// Once stamps are older than the racy window, a no-op reads no file: it must still see a
 /// content change that kept size and mtime, a settings change, and a replaced output.
+/// Waits out the racy window, then builds once to renew the recorded stamps (that build may
+/// rebuild: an edit in the same clock tick as the last build's start was, rightly, not stored),
+/// after which a no-op must take the fast path.
+fn settle(repo: &Repo) {
+    std::thread::sleep(Duration::from_millis(2100));
+    build(repo, &[], &[]);
+    assert_eq!(build(repo, &[], &[]).1, "fresh");
+}
+
 #[test]
 fn the_no_op_fast_path_still_sees_every_change() {
     let repo = warm_repo();
-    std::thread::sleep(Duration::from_millis(2100));
-    // The first no-op renews the stamps (they were racy when the build recorded them); the
-    // second is the fast path.
-    assert_eq!(build(&repo, &[], &[]).1, "fresh");
-    assert_eq!(build(&repo, &[], &[]).1, "fresh");
+    settle(&repo);
     let path = repo.path("go/app/lib/other.go");
     let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
     let text = std::fs::read_to_string(&path)
@@ -610,15 +587,11 @@ fn the_no_op_fast_path_still_sees_every_change() {
         "miss",
         "same size, restored mtime"
     );
-    assert_eq!(run_app(&repo), "hello? Hi cache, from alpha v1.2.0");
-    std::thread::sleep(Duration::from_millis(2100));
-    assert_eq!(build(&repo, &[], &[]).1, "fresh");
-    assert_eq!(build(&repo, &[], &[]).1, "fresh");
+    assert_eq!(repo.run_app(), "hello? Hi cache, from alpha v1.2.0");
+    settle(&repo);
     config(&repo, "[workspace.metadata.xtask-go]\ngoamd64 = \"v2\"\n");
     assert_eq!(build(&repo, &[], &[]).1, "miss", "a setting");
-    std::thread::sleep(Duration::from_millis(2100));
-    assert_eq!(build(&repo, &[], &[]).1, "fresh");
-    assert_eq!(build(&repo, &[], &[]).1, "fresh");
+    settle(&repo);
     repo.write("go/app/lib/new.go", "package lib\n\nvar New = 1\n");
     assert_eq!(build(&repo, &[], &[]).1, "miss", "a new file");
 }
