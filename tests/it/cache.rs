@@ -594,4 +594,19 @@ fn the_no_op_fast_path_still_sees_every_change() {
     settle(&repo);
     repo.write("go/app/lib/new.go", "package lib\n\nvar New = 1\n");
     assert_eq!(build(&repo, &[], &[]).1, "miss", "a new file");
+    settle(&repo);
+    std::fs::remove_file(repo.path("go/app/lib/new.go")).unwrap();
+    assert_eq!(build(&repo, &[], &[]).1, "miss", "a file removed");
+    settle(&repo);
+    repo.write("go/app/go.sum", "");
+    assert_eq!(
+        build(&repo, &[], &[]).1,
+        "miss",
+        "an absent go.sum appeared"
+    );
+    settle(&repo);
+    std::fs::remove_file(repo.path(APP)).unwrap();
+    std::fs::copy("/bin/true", repo.path(APP)).unwrap();
+    assert_eq!(build(&repo, &[], &[]).1, "restored", "an output replaced");
+    assert_eq!(repo.run_app(), "hello? Hi cache, from alpha v1.2.0");
 }

@@ -25,6 +25,8 @@ const SCENARIOS: [&str; 4] = [
     "fresh clone, warm cache",
     "one leaf file edited",
 ];
+/// No-op runs are cheap: take more of them (with the floor between them) for a steadier median.
+const NOOP_RUNS: usize = 15;
 /// The extra row: go alone, building only the module whose leaf was edited.
 const EDIT_ALONE: &str = "one leaf file edited, `go build` of that module only";
 
@@ -32,6 +34,8 @@ const EDIT_ALONE: &str = "one leaf file edited, `go build` of that module only";
 struct ToolResult {
     tool: String,
     scenarios: Vec<Option<Stats>>,
+    /// The floor, stat of every input in-process, measured between the tool's no-op runs.
+    floor: Stats,
 }
 
 pub fn run(sh: &Shell, runs: usize, large: bool) -> Result<()> {
@@ -100,14 +104,6 @@ fn bench_shape(
     peers::write_configs(sh, &src, shape, peers)?;
     repo::commit(sh, &src)?;
 
-    let inputs = repo::input_files(&src)?;
-    let floor = bench_util::time_runs(runs.max(10), |_| Ok(()), |_| stat_all(&inputs))?;
-    eprintln!(
-        "bench: floor, stat of {} inputs in-process: {} ms",
-        inputs.len(),
-        floor.summary()
-    );
-
     let mut tools = vec![Tool::new(Kind::XtaskGo, xtask.to_owned(), dir, shape)];
     tools.push(Tool::new(Kind::GoLoop, "go".into(), dir, shape));
     match &peers.task {
@@ -124,17 +120,18 @@ fn bench_shape(
     }
     let mut results = Vec::new();
     for tool in &tools {
-        let scenarios = match measure(sh, tool, &src, shape, runs) {
-            Ok(scenarios) => scenarios,
+        let (scenarios, floor) = match measure(sh, tool, &src, shape, runs) {
+            Ok(measured) => measured,
             Err(e) if tool.kind != Kind::XtaskGo => {
                 eprintln!("bench: {} failed, so it is left out: {e:#}", tool.name());
-                vec![None; SCENARIOS.len() + 1]
+                (vec![None; SCENARIOS.len() + 1], Stats::default())
             }
             Err(e) => return Err(e),
         };
         results.push(ToolResult {
             tool: tool.name().to_string(),
             scenarios,
+            floor,
         });
     }
     let title = format!(
@@ -144,17 +141,19 @@ fn bench_shape(
         shape.files,
         shape.go_files()
     );
-    Ok(report(&title, &results, &floor, inputs.len()))
+    let inputs = repo::input_files(&src)?.len();
+    Ok(report(&title, &results, inputs))
 }
 
-/// Runs every scenario for one tool, `runs` times each, in its own clone of `src`.
+/// Runs every scenario for one tool, `runs` times each, in its own clone of `src`; returns them
+/// with the floor, measured before each no-op run so that both see the same machine load.
 fn measure(
     sh: &Shell,
     tool: &Tool,
     src: &Utf8Path,
     shape: Shape,
     runs: usize,
-) -> Result<Vec<Option<Stats>>> {
+) -> Result<(Vec<Option<Stats>>, Stats)> {
     let work = tool.dir.join("work");
     let clone = tool.dir.join("clone");
     git_clone(sh, src, &work)?;
@@ -168,8 +167,20 @@ fn measure(
     };
     let cold = bench_util::time_runs(runs, |_| tool.wipe(&work), |_| tool.build(sh, &work))?;
     progress(SCENARIOS[0], &cold);
-    let noop = bench_util::time_runs(runs, |_| Ok(()), |_| tool.build(sh, &work))?;
+    let inputs = repo::input_files(&work)?;
+    let mut floor = Stats::default();
+    let noop = bench_util::time_runs(
+        runs.max(NOOP_RUNS),
+        |_| {
+            let start = std::time::Instant::now();
+            stat_all(&inputs)?;
+            floor.samples.push(start.elapsed());
+            Ok(())
+        },
+        |_| tool.build(sh, &work),
+    )?;
     progress(SCENARIOS[1], &noop);
+    progress("floor", &floor);
     let fresh = bench_util::time_runs(
         runs,
         |_| {
@@ -211,7 +222,10 @@ fn measure(
     } else {
         None
     };
-    Ok(vec![Some(cold), Some(noop), Some(fresh), Some(edit), alone])
+    Ok((
+        vec![Some(cold), Some(noop), Some(fresh), Some(edit), alone],
+        floor,
+    ))
 }
 
 fn git_clone(sh: &Shell, src: &Utf8Path, dest: &Utf8Path) -> Result<()> {
@@ -268,7 +282,7 @@ fn machine(sh: &Shell, peers: &Peers) -> String {
 
 /// The table (scenario x tool) and the ratios the goals are about: printed and returned as
 /// markdown.
-fn report(title: &str, results: &[ToolResult], floor: &Stats, inputs: usize) -> String {
+fn report(title: &str, results: &[ToolResult], inputs: usize) -> String {
     let mut headers = vec!["scenario (median ms, min-max)".to_string()];
     headers.extend(results.iter().map(|r| r.tool.clone()));
     let mut rows: Vec<Vec<String>> = Vec::new();
@@ -286,6 +300,11 @@ fn report(title: &str, results: &[ToolResult], floor: &Stats, inputs: usize) -> 
         result.scenarios[i].as_ref().map(Stats::median)
     };
     let x = tools::Kind::XtaskGo.name();
+    let floor = results
+        .iter()
+        .find(|r| r.tool == x)
+        .map(|r| r.floor.clone())
+        .unwrap_or_default();
     let go = tools::Kind::GoLoop.name();
     let turbo = tools::Kind::Turbo.name();
     let ratios = [
@@ -298,7 +317,7 @@ fn report(title: &str, results: &[ToolResult], floor: &Stats, inputs: usize) -> 
         (
             "no-op: xtask-go / floor",
             median(x, 1),
-            Some(floor.median()),
+            (!floor.samples.is_empty()).then(|| floor.median()),
             "<= 2.0",
         ),
         (
@@ -326,7 +345,7 @@ fn report(title: &str, results: &[ToolResult], floor: &Stats, inputs: usize) -> 
         .map(|(what, a, b, goal)| vec![what.to_string(), ratio(*a, *b), goal.to_string()])
         .collect();
     let floor_line = format!(
-        "floor: stat of the {inputs} input files (go.work, go.mod, .go) in-process: {} ms",
+        "floor: stat of the {inputs} input files (go.work, go.mod, .go) in-process, between xtask-go's no-op runs: {} ms",
         floor.summary()
     );
     println!("\n{title}\n");

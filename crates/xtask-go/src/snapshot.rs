@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cache::fsutil;
 use crate::cache::key::{CacheKey, KeyInputs};
+use crate::cache::stamps::{self, StampList};
 use crate::cache::statcache;
 use crate::cache::statcache::FileStamp;
 use crate::cache::store::{LocalStore, Storage};
@@ -21,7 +22,7 @@ use crate::project::{Config, Project};
 use crate::toolchain::{GoInfo, Toolchain};
 
 /// Bump when the layout changes.
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 
 /// Variables that decide what a full load would find.
 const ENV: &[&str] = &[
@@ -40,9 +41,8 @@ const ENV: &[&str] = &[
 pub struct Snapshot {
     format: u32,
     env: BTreeMap<String, Option<String>>,
-    /// Files and directories the load read, and their stamps (None: absent). String keys: a
-    /// map ordered by `Path` compares component by component, ten times slower to build.
-    stamps: BTreeMap<String, Option<FileStamp>>,
+    /// The stamps of the files and directories the load read, as a stamp list (stamps.rs).
+    stamps: String,
     root: Utf8PathBuf,
     target_dir: Utf8PathBuf,
     config: Config,
@@ -69,51 +69,54 @@ fn env_now() -> BTreeMap<String, Option<String>> {
         .collect()
 }
 
-fn stamp(path: &Utf8Path) -> Option<FileStamp> {
-    FileStamp::of(path).ok()
-}
-
 /// What a session was loaded from: cargo's inputs, go, go.work/go.mod, and every directory of
 /// the modules (a new file or package shows as a directory whose stamp moved).
-fn sources(project: &Project, go: &Utf8Path, modules: &ModuleSet) -> Vec<Utf8PathBuf> {
+fn sources(project: &Project, go: &Utf8Path, modules: &ModuleSet) -> StampList {
     let cargo_home = std::env::var("CARGO_HOME")
         .map(Utf8PathBuf::from)
         .unwrap_or_else(|_| {
             Utf8PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo")
         });
-    let mut paths = vec![
+    let mut files = vec![
         project.root.join("Cargo.toml"),
         project.root.join(".cargo/config.toml"),
         project.root.join(".cargo/config"),
         cargo_home.join("config.toml"),
         go.to_owned(),
     ];
-    paths.extend(
+    files.extend(
         project
             .config
             .roots
             .iter()
             .map(|r| crate::project::absolute_in(&project.root, r).join("go.work")),
     );
-    paths.push(project.root.join("go.work"));
-    paths.extend(crate::rust::manifests(project));
+    files.push(project.root.join("go.work"));
+    files.extend(crate::rust::manifests(project));
     for module in &modules.modules {
-        paths.push(module.gomod.file.clone());
-        paths.push(module.dir.join("vendor/modules.txt"));
+        files.push(module.gomod.file.clone());
+        files.push(module.dir.join("vendor/modules.txt"));
     }
-    let mut dirs: Vec<Utf8PathBuf> = project
+    let mut dirs: Vec<Utf8PathBuf> = Vec::new();
+    let roots = project
         .config
         .roots
         .iter()
-        .map(|r| crate::project::absolute_in(&project.root, r))
-        .collect();
-    dirs.extend(modules.modules.iter().map(|m| m.dir.clone()));
-    for dir in dirs {
-        walk_dirs(&dir, &mut paths);
+        .map(|r| crate::project::absolute_in(&project.root, r));
+    for dir in roots.chain(modules.modules.iter().map(|m| m.dir.clone())) {
+        walk_dirs(&dir, &mut dirs);
     }
-    paths.sort();
-    paths.dedup();
-    paths
+    let mut list = StampList::default();
+    for file in files {
+        list.file(file.as_str(), FileStamp::of(&file).ok());
+    }
+    for dir in dirs {
+        match FileStamp::of(&dir) {
+            Ok(stamp) => list.dir(dir.as_str(), stamp),
+            Err(_) => list.file(dir.as_str(), None),
+        }
+    }
+    list
 }
 
 /// `dir` and every directory below it that go would look into for packages.
@@ -138,16 +141,13 @@ fn walk_dirs(dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) {
 impl Snapshot {
     /// Records a loaded session (best effort: a failure to write only costs a full load next time).
     pub fn save(project: &Project, toolchain: &Toolchain, modules: &ModuleSet, targets: &[Target]) {
-        let stamps: BTreeMap<String, Option<FileStamp>> = sources(project, &toolchain.go, modules)
-            .into_iter()
-            .map(|p| {
-                let s = stamp(&p);
-                (p.into_string(), s)
-            })
-            .collect();
         // A stamp from within the racy window proves nothing: keep no snapshot until all settle.
+        let mut stamps = String::new();
         let now = crate::cache::statcache::now_ns();
-        if stamps.values().flatten().any(|s| s.is_recent(now)) {
+        if sources(project, &toolchain.go, modules)
+            .write_to(&mut stamps, now)
+            .is_none()
+        {
             let _ = std::fs::remove_file(snapshot_file(&project.root));
             return;
         }
@@ -180,10 +180,7 @@ impl Snapshot {
         let current = snapshot.format == FORMAT
             && snapshot.root == root
             && snapshot.env == env_now()
-            && snapshot
-                .stamps
-                .iter()
-                .all(|(path, before)| stamp(Utf8Path::new(path)) == *before);
+            && stamps::all_hold(snapshot.stamps.lines(), root);
         current.then_some(snapshot)
     }
 

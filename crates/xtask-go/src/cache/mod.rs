@@ -9,11 +9,13 @@
 //! a fresh clone finds its input sets, and then its outputs, without running go.
 
 pub mod cacheprog;
+pub mod fastpath;
 pub mod fsutil;
 pub mod inputs;
 pub mod key;
 pub mod maintenance;
 pub mod remote;
+pub mod stamps;
 pub mod statcache;
 pub mod store;
 pub mod tiered;
@@ -112,25 +114,6 @@ struct Depfile {
     inputs: InputSet,
     dir_stamps: BTreeMap<String, FileStamp>,
     last: Option<LastBuild>,
-}
-
-/// What the no-op fast path needs of the last build, beside the depfile (`<target>.stamps.json`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct StampFile {
-    format: u32,
-    key: CacheKey,
-    spec: BTreeMap<String, String>,
-    env: BTreeMap<String, String>,
-    toolchain: BTreeMap<String, String>,
-    stamps: BTreeMap<String, Option<FileStamp>>,
-    stamped_at_ns: i128,
-    /// Every directory of the input set; None where its stamp was too recent to trust.
-    dir_stamps: BTreeMap<String, Option<FileStamp>>,
-    outputs: Vec<PlacedOutput>,
-}
-
-fn stamp_file(unit: &UnitKey) -> Utf8PathBuf {
-    unit.depfile.with_extension("stamps.json")
 }
 
 /// The cache of one build run: the store, the stat cache, and the project root.
@@ -337,35 +320,14 @@ impl BuildCache {
         (miss(Some(key), reason, changes), Some(set))
     }
 
-    /// The no-op fast path, from the stamp file alone: the spec, environment and toolchain are
-    /// those of the last build, no directory's stamp moved, every input (control files included)
-    /// has the stamp it had when the key was computed, none of those stamps is racy, and the
-    /// outputs are in place. Then the key cannot have changed: nothing is read or hashed.
+    /// The no-op fast path (see `fastpath`): the key of the last build when its settings are
+    /// the unit's, no input or directory stamp moved, and the outputs are in place.
     fn unchanged_since_last_build(&self, unit: &UnitKey) -> Option<CacheKey> {
-        let bytes = std::fs::read(stamp_file(unit)).ok()?;
-        let last: StampFile = serde_json::from_slice(&bytes).ok()?;
-        let stamp_holds = |path: &String, before: &Option<FileStamp>| {
-            before.is_none_or(|s| !s.is_recent(last.stamped_at_ns))
-                && FileStamp::of(&inputs::resolve(&self.root, path)).ok() == *before
-        };
-        let unchanged = last.format == DEPFILE_FORMAT
-            && last.spec == unit.base.spec
-            && last.env == unit.base.env
-            && last.toolchain == unit.base.toolchain
-            && unit
-                .control
-                .iter()
-                .all(|c| last.stamps.contains_key(&self.relative(c)))
-            && last
-                .stamps
-                .iter()
-                .all(|(path, before)| stamp_holds(path, before))
-            && last
-                .dir_stamps
-                .iter()
-                .all(|(path, before)| before.is_some() && stamp_holds(path, before))
-            && outputs_in_place(&unit.output_dir, &last.outputs);
-        unchanged.then_some(last.key)
+        let settings = fastpath::settings_digest(
+            &unit.base,
+            &fastpath::control_names(&self.root, &unit.control),
+        );
+        fastpath::unchanged_key(&unit.depfile, &self.root, &settings, &unit.output_dir)
     }
 
     /// Whether the files that decide the package closure still hold what go listed with.
@@ -430,7 +392,7 @@ impl BuildCache {
                 unit.target
             ));
             let _ = std::fs::remove_file(&unit.depfile);
-            let _ = std::fs::remove_file(stamp_file(unit));
+            fastpath::write(&unit.depfile, None);
             return Ok((None, key_inputs));
         }
         let key = key_inputs.key();
@@ -520,29 +482,29 @@ impl BuildCache {
         if let Ok(bytes) = serde_json::to_vec(&depfile) {
             let _ = fsutil::write_atomic(&unit.depfile, &bytes);
         }
-        // The fast path's projection of it, small enough that a no-op parses little.
-        let _ = std::fs::remove_file(stamp_file(unit));
-        if let Some(last) = &depfile.last {
-            let stamps = StampFile {
-                format: DEPFILE_FORMAT,
-                key: last.key.clone(),
-                spec: last.key_inputs.spec.clone(),
-                env: last.key_inputs.env.clone(),
-                toolchain: last.key_inputs.toolchain.clone(),
-                stamps: last.stamps.clone(),
-                stamped_at_ns: last.stamped_at_ns,
-                dir_stamps: depfile
-                    .inputs
-                    .dirs
-                    .iter()
-                    .map(|d| (d.path.clone(), depfile.dir_stamps.get(&d.path).copied()))
-                    .collect(),
-                outputs: last.outputs.clone(),
-            };
-            if let Ok(bytes) = serde_json::to_vec(&stamps) {
-                let _ = fsutil::write_atomic(&stamp_file(unit), &bytes);
-            }
-        }
+        // What the next no-op checks instead of reading the depfile.
+        let control = fastpath::control_names(&self.root, &unit.control);
+        let last = depfile
+            .last
+            .as_ref()
+            .filter(|last| fastpath::covers_control(&last.stamps, &control));
+        let stamps = last.map(|last| fastpath::LastStamps {
+            key: &last.key,
+            settings: fastpath::settings_digest(&last.key_inputs, &control),
+            outputs: last
+                .outputs
+                .iter()
+                .map(|o| (o.record.name.as_str(), o.stamp))
+                .collect(),
+            files: &last.stamps,
+            dirs: set
+                .dirs
+                .iter()
+                .map(|d| (d.path.as_str(), depfile.dir_stamps.get(&d.path).copied()))
+                .collect(),
+            stamped_at_ns: last.stamped_at_ns,
+        });
+        fastpath::write(&unit.depfile, stamps.as_ref());
     }
 
     /// The key inputs of the last recorded build, if any.
