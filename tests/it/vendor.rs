@@ -79,7 +79,7 @@ fn a_same_size_edit_of_a_vendored_file_is_modified() {
     assert_eq!(finding["tree"], "go/app");
     let detail = finding["detail"].as_str().unwrap();
     assert!(
-        detail.contains("go.sum-verified zip") && detail.contains("same size"),
+        detail.contains("go.sum-verified module cache") && detail.contains("same size"),
         "{detail}"
     );
     let human = vr.xtask(&["go-vendor", "--check"]).run();
@@ -276,9 +276,30 @@ fn a_symlink_planted_in_vendor_pointing_outside_is_an_anomaly() {
 #[test]
 fn a_tampered_module_cache_entry_is_not_trusted() {
     let vr = vendored();
-    // The attacker changes the vendored file and the module cache's zip the same way.
+    // The attacker changes the vendored file and the module cache's extracted directory the
+    // same way: the zip, still intact, is what the check trusts.
     let (from, to) = ("Words returns", "Words RETURNS");
     vr.edit("go/app/vendor/example.com/beta/beta.go", from, to);
+    vr.tamper_cached_dir("example.com/beta", "v1.0.0", "beta.go", from, to);
+    let cached_dir = vr.modcache.join("example.com/beta@v1.0.0");
+    let out = vr.check();
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        kinds_and_paths(&out),
+        pairs(&[
+            ("anomaly", cached_dir.as_str()),
+            ("modified", "vendor/example.com/beta/beta.go"),
+        ])
+    );
+    let modified = findings(&out)
+        .into_iter()
+        .find(|f| f["kind"] == "modified")
+        .unwrap();
+    let detail = modified["detail"].as_str().unwrap();
+    assert!(detail.contains("go.sum-verified zip"), "{detail}");
+    assert!(!out.stderr.contains("Downloading"), "{}", out.stderr);
+
+    // And the zip too: only a fresh download is left to trust.
     let tampered = vr.tampered_zip("example.com/beta", "v1.0.0", "beta.go", from, to);
     let cached = vr.cached_zip("example.com/beta", "v1.0.0");
     vendoring::make_file_writable(&cached);
@@ -290,6 +311,7 @@ fn a_tampered_module_cache_entry_is_not_trusted() {
         kinds_and_paths(&out),
         pairs(&[
             ("anomaly", cached.as_str()),
+            ("anomaly", cached_dir.as_str()),
             ("modified", "vendor/example.com/beta/beta.go"),
         ])
     );

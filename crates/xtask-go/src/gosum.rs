@@ -80,17 +80,31 @@ pub fn hash_zip(path: &Utf8Path) -> Result<String> {
 /// The hash of an extracted module directory (what `go mod verify` checks in the module cache);
 /// `prefix` is `<module>@<version>`, unescaped.
 pub fn hash_dir(dir: &Utf8Path, prefix: &str) -> Result<String> {
+    hash_dir_with(dir, prefix, &mut |_, _| {})
+}
+
+/// `hash_dir`, handing each file's path (relative to `dir`) and bytes to `keep` on the way: one
+/// read serves the hash and the caller.
+pub fn hash_dir_with(
+    dir: &Utf8Path,
+    prefix: &str,
+    keep: &mut dyn FnMut(&str, Vec<u8>),
+) -> Result<String> {
     let meta = std::fs::metadata(dir).with_context(|| format!("reading module dir {dir}"))?;
     ensure!(meta.is_dir(), "{dir} is not a directory");
     let mut files = Vec::new();
-    collect_dir_files(dir, prefix, &mut files)?;
+    collect_dir_files(dir, prefix, prefix.len() + 1, &mut files, keep)?;
     Ok(hash1(files))
 }
 
+/// `name_prefix` + `/` + each file's path below `dir`; `rel_from` is where the part below the
+/// hash prefix starts in that name.
 fn collect_dir_files(
     dir: &Utf8Path,
     name_prefix: &str,
+    rel_from: usize,
     out: &mut Vec<(String, [u8; 32])>,
+    keep: &mut dyn FnMut(&str, Vec<u8>),
 ) -> Result<()> {
     for entry in dir
         .read_dir_utf8()
@@ -106,12 +120,14 @@ fn collect_dir_files(
             .file_type()
             .with_context(|| format!("reading {}", entry.path()))?;
         if file_type.is_dir() {
-            collect_dir_files(entry.path(), &name, out)?;
+            collect_dir_files(entry.path(), &name, rel_from, out, keep)?;
         } else {
             // Like go's filepath.Walk, a symlink counts as a file and is read through.
             let bytes =
                 std::fs::read(entry.path()).with_context(|| format!("reading {}", entry.path()))?;
-            out.push((name, sha256(&bytes)));
+            let digest = sha256(&bytes);
+            keep(&name[rel_from..], bytes);
+            out.push((name, digest));
         }
     }
     Ok(())

@@ -31,17 +31,24 @@ impl Session {
         if let Some((project, toolchain, modules, targets)) =
             Snapshot::load(&root).and_then(|s| s.into_parts().ok())
         {
+            let known = OnceLock::new();
+            if let Some(targets) = targets {
+                let _ = known.set(targets);
+            }
             return Ok(Session {
                 project,
                 toolchain,
                 modules,
-                targets: OnceLock::from(targets),
+                targets: known,
                 offline: false,
             });
         }
         let project = Project::load(&root)?;
         let toolchain = Toolchain::discover()?;
-        Session::with(project, toolchain)
+        let session = Session::with(project, toolchain)?;
+        // Targets are saved too once a command asks for them (`targets`).
+        Snapshot::save(&session.project, &session.toolchain, &session.modules, None);
+        Ok(session)
     }
 
     /// Uses an already-loaded project and toolchain (for a library user's own xtask).
@@ -106,7 +113,12 @@ impl Session {
                 }
             }
         }
-        Snapshot::save(&self.project, &self.toolchain, &self.modules, &targets);
+        Snapshot::save(
+            &self.project,
+            &self.toolchain,
+            &self.modules,
+            Some(&targets),
+        );
         Ok(self.targets.get_or_init(|| targets).clone())
     }
 

@@ -22,7 +22,7 @@ use crate::project::{Config, Project};
 use crate::toolchain::{GoInfo, Toolchain};
 
 /// Bump when the layout changes.
-const FORMAT: u32 = 4;
+const FORMAT: u32 = 5;
 
 /// Variables that decide what a full load would find.
 const ENV: &[&str] = &[
@@ -50,7 +50,8 @@ pub struct Snapshot {
     go_info: GoInfo,
     gowork: Option<Utf8PathBuf>,
     gomods: Vec<Utf8PathBuf>,
-    targets: Vec<Target>,
+    /// None when the command that loaded the session never needed them.
+    targets: Option<Vec<Target>>,
 }
 
 /// Where a project's snapshot lives: under the target dir cargo would use without config files.
@@ -140,7 +141,12 @@ fn walk_dirs(dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) {
 
 impl Snapshot {
     /// Records a loaded session (best effort: a failure to write only costs a full load next time).
-    pub fn save(project: &Project, toolchain: &Toolchain, modules: &ModuleSet, targets: &[Target]) {
+    pub fn save(
+        project: &Project,
+        toolchain: &Toolchain,
+        modules: &ModuleSet,
+        targets: Option<&[Target]>,
+    ) {
         // A stamp from within the racy window proves nothing: keep no snapshot until all settle.
         let mut stamps = String::new();
         let now = crate::cache::statcache::now_ns();
@@ -166,7 +172,7 @@ impl Snapshot {
                 .iter()
                 .map(|m| m.gomod.file.clone())
                 .collect(),
-            targets: targets.to_vec(),
+            targets: targets.map(<[Target]>::to_vec),
         };
         if let Ok(bytes) = serde_json::to_vec(&snapshot) {
             let _ = fsutil::write_atomic(&snapshot_file(&project.root), &bytes);
@@ -185,7 +191,10 @@ impl Snapshot {
     }
 
     /// The parts of a session, rebuilt without spawning anything (go.mod files are re-parsed).
-    pub fn into_parts(self) -> anyhow::Result<(Project, Toolchain, ModuleSet, Vec<Target>)> {
+    #[allow(clippy::type_complexity)]
+    pub fn into_parts(
+        self,
+    ) -> anyhow::Result<(Project, Toolchain, ModuleSet, Option<Vec<Target>>)> {
         let project = Project {
             root: self.root,
             target_dir: self.target_dir,

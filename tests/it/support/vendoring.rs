@@ -99,6 +99,15 @@ impl VendorRepo {
         self.modcache
             .join(format!("cache/download/{module}/@v/{version}.zip"))
     }
+
+    /// Edits `file` of the module cache's extracted `module@version` (go leaves it read-only).
+    pub fn tamper_cached_dir(&self, module: &str, version: &str, file: &str, from: &str, to: &str) {
+        let path = self.modcache.join(format!("{module}@{version}/{file}"));
+        make_file_writable(&path);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{path} does not contain {from:?}");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    }
 }
 
 impl Drop for VendorRepo {

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 
 use super::consistency::{self, MainModules};
 use super::contents::{self, Comparison, Entry};
-use super::expected::{self, package_dir};
+use super::expected;
 use super::modules_txt::{ModulesTxt, VendoredModule};
 use super::source::{self, ModuleSource, Origin};
 use super::trust;
@@ -85,27 +85,25 @@ pub(super) fn check_tree(
             detail.clone(),
         ));
     }
+    let preloaded = std::sync::Mutex::new(trusted.preloaded);
     let (origins, mut unchecked, private) = (trusted.origins, trusted.unchecked, trusted.private);
 
-    // 3. Read the trusted contents, and work out what go would write.
+    // 3. Read the trusted contents (those of verified module cache directories were read while
+    // hashing them), and work out what go would write.
     let loaded: Vec<Option<Result<ModuleSource>>> =
         contents::par_map(&(0..modules.len()).collect::<Vec<_>>(), |&i| {
             let origin = origins[i].clone()?;
             let m = modules[i];
-            let dirs: BTreeSet<String> = m
-                .packages
-                .iter()
-                .filter_map(|p| package_dir(&m.key.path, p))
-                .map(str::to_owned)
-                .collect();
+            let dirs = &expected::package_dirs(m);
             let files = match &origin {
-                Origin::Dir(dir) => source::read_dir_tree(dir, &dirs),
+                Origin::CacheDir(_) => Ok(preloaded.lock().unwrap()[i].take().unwrap_or_default()),
+                Origin::Dir(dir) => source::read_dir_tree(dir, dirs),
                 Origin::Zip { zip, .. } => {
                     let (p, v) = match &m.replacement {
                         Some(r) => (r.path.as_str(), r.version.as_str()),
                         None => (m.key.path.as_str(), m.key.version.as_str()),
                     };
-                    source::read_zip(zip, &format!("{p}@{v}"), &dirs)
+                    source::read_zip(zip, &format!("{p}@{v}"), dirs)
                 }
             };
             Some(files.map(|files| ModuleSource { origin, files }))

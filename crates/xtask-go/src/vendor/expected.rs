@@ -39,6 +39,15 @@ pub fn package_dir<'a>(module_path: &str, package: &'a str) -> Option<&'a str> {
         .and_then(|rest| rest.strip_prefix('/'))
 }
 
+/// The module-relative directories of the packages modules.txt lists for `m`.
+pub fn package_dirs(m: &super::modules_txt::VendoredModule) -> BTreeSet<String> {
+    m.packages
+        .iter()
+        .filter_map(|p| package_dir(&m.key.path, p))
+        .map(str::to_owned)
+        .collect()
+}
+
 fn parent(rel: &str) -> &str {
     rel.rfind('/').map_or("", |i| &rel[..i])
 }

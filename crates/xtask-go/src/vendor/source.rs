@@ -1,7 +1,8 @@
 //! Where a vendored module's true contents come from, and why they can be trusted: the module
-//! zip in the module cache verified against go.sum's `h1:` hash first; if that zip is missing or
-//! does not match (a tampered cache is never trusted), a fresh download into a private module
-//! cache, verified the same way; for a replacement by a local directory, that directory.
+//! cache's extracted directory if its `h1:` hash equals go.sum's (what `go mod verify` checks;
+//! plain reads, no inflating); else the module cache's zip, verified the same way; if neither
+//! matches (a tampered cache is never trusted), a fresh download into a private module cache;
+//! for a replacement by a local directory, that directory.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -17,6 +18,8 @@ use crate::toolchain::{self, Toolchain};
 /// Where a module's contents were read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
+    /// The module cache's extracted directory, whose hash equals go.sum's.
+    CacheDir(Utf8PathBuf),
     /// A module zip whose hash equals go.sum's; `fresh` when downloaded for this check.
     Zip { zip: Utf8PathBuf, fresh: bool },
     /// A replacement by a local directory.
@@ -27,6 +30,7 @@ impl Origin {
     /// How findings name the reference a vendored file was compared to.
     pub fn describe(&self) -> String {
         match self {
+            Origin::CacheDir(_) => "the go.sum-verified module cache".to_owned(),
             Origin::Zip { .. } => "the go.sum-verified zip".to_owned(),
             Origin::Dir(dir) => format!("the replacement directory {dir}"),
         }
@@ -55,6 +59,52 @@ pub enum ZipState {
     Verified(Utf8PathBuf),
     Missing,
     Mismatch { zip: Utf8PathBuf, found: String },
+}
+
+/// The result of checking a module cache directory against go.sum.
+pub enum DirState {
+    /// It matches; with the files vendoring can need, read on the way.
+    Verified(BTreeMap<String, Vec<u8>>),
+    Missing,
+    Mismatch {
+        dir: Utf8PathBuf,
+        found: String,
+    },
+}
+
+/// `$GOMODCACHE/<escaped path>@<escaped version>`: the module as go extracted it.
+pub fn cached_dir(gomodcache: &Utf8Path, path: &str, version: &str) -> Result<Utf8PathBuf> {
+    Ok(gomodcache.join(format!(
+        "{}@{}",
+        gosum::escape_path(path)?,
+        gosum::escape_version(version)?
+    )))
+}
+
+/// Checks the module cache's directory of `path@version` against `want` (go.sum's hash),
+/// keeping the files that vendoring of `package_dirs` can need.
+pub fn check_cached_dir(
+    gomodcache: &Utf8Path,
+    path: &str,
+    version: &str,
+    want: &str,
+    package_dirs: &BTreeSet<String>,
+) -> Result<DirState> {
+    let dir = cached_dir(gomodcache, path, version)?;
+    if !dir.is_dir() {
+        return Ok(DirState::Missing);
+    }
+    let mut files = BTreeMap::new();
+    let found = gosum::hash_dir_with(&dir, &format!("{path}@{version}"), &mut |rel, bytes| {
+        if may_be_needed(rel, package_dirs) {
+            files.insert(rel.to_owned(), bytes);
+        }
+    })?;
+    Ok(if found == want {
+        DirState::Verified(files)
+    } else {
+        DirState::Mismatch { dir, found }
+    })
 }
 
 /// `$GOMODCACHE/cache/download/<escaped path>/@v/<escaped version>.zip`.

@@ -1,6 +1,7 @@
-//! Establishing each vendored module's trusted contents: the module cache zip if its `h1:` hash
-//! equals go.sum's; otherwise (missing, or tampered: never trusted) a fresh download into a private
-//! module cache, verified the same way; a local replacement directory as it is.
+//! Establishing each vendored module's trusted contents: the module cache's directory if its
+//! `h1:` hash equals go.sum's, else its zip if that does; otherwise (missing, or tampered: never
+//! trusted) a fresh download into a private module cache, verified the same way; a local
+//! replacement directory as it is.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +10,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use super::contents;
 use super::modules_txt::VendoredModule;
-use super::source::{self, Origin, ZipState};
+use super::source::{self, DirState, Origin, ZipState};
 use super::VendorTree;
 use crate::gomod::GoMod;
 use crate::gosum::GoSum;
@@ -27,9 +28,21 @@ enum Plan {
     },
 }
 
+/// What the module cache holds for one module: a verified directory (with the files read while
+/// hashing it), or else the state of its zip and, if the directory did not match, why.
+enum CacheState {
+    Dir(Utf8PathBuf, BTreeMap<String, Vec<u8>>),
+    Zip {
+        zip: Result<ZipState>,
+        dir_mismatch: Option<(Utf8PathBuf, String)>,
+    },
+}
+
 /// The outcome for the modules of one tree, by index into its module list.
 pub(super) struct Trusted {
     pub origins: Vec<Option<Origin>>,
+    /// The files of modules whose module cache directory was verified, read on the way.
+    pub preloaded: Vec<Option<BTreeMap<String, Vec<u8>>>>,
     /// Modules whose contents could not be established, and why.
     pub unchecked: BTreeMap<usize, String>,
     /// Module cache zips that did not match go.sum: (module, zip, what is wrong).
@@ -90,39 +103,71 @@ pub(super) fn resolve(
     }
     let env = super::vendor_env(session, tree, offline)?;
     let gomodcache = env.get("GOMODCACHE").unwrap_or_default().to_owned();
-    let states = contents::par_map(&plans, |plan| match plan {
-        Some(Plan::Zip {
+    let indices: Vec<usize> = (0..plans.len()).collect();
+    let states = contents::par_map(&indices, |&i| {
+        let Some(Plan::Zip {
             path,
             version,
             want,
-        }) => Some(source::check_cached_zip(
-            Utf8Path::new(&gomodcache),
-            path,
-            version,
-            want,
-        )),
-        _ => None,
+        }) = &plans[i]
+        else {
+            return None;
+        };
+        let cache = Utf8Path::new(&gomodcache);
+        // A directory that cannot be read is no reason to fail: the zip is checked instead.
+        let dirs = super::expected::package_dirs(modules[i]);
+        let dir = source::check_cached_dir(cache, path, version, want, &dirs);
+        let dir_mismatch = match dir {
+            Ok(DirState::Verified(files)) => {
+                let dir = source::cached_dir(cache, path, version).ok()?;
+                return Some(CacheState::Dir(dir, files));
+            }
+            Ok(DirState::Mismatch { dir, found }) => Some((dir, found)),
+            Ok(DirState::Missing) | Err(_) => None,
+        };
+        let zip = source::check_cached_zip(cache, path, version, want);
+        Some(CacheState::Zip { zip, dir_mismatch })
     });
     let mut origins: Vec<Option<Origin>> = vec![None; modules.len()];
+    let mut preloaded = vec![None; modules.len()];
     let mut to_download = Vec::new();
     let mut tampered = Vec::new();
     for (i, state) in states.into_iter().enumerate() {
-        match (state, &plans[i]) {
-            (_, Some(Plan::Dir(dir))) => origins[i] = Some(Origin::Dir(dir.clone())),
-            (Some(Ok(ZipState::Verified(zip))), _) => {
-                origins[i] = Some(Origin::Zip { zip, fresh: false })
+        let (zip_state, plan) = match (state, &plans[i]) {
+            (_, Some(Plan::Dir(dir))) => {
+                origins[i] = Some(Origin::Dir(dir.clone()));
+                continue;
             }
-            (Some(Ok(ZipState::Missing)), Some(Plan::Zip { path, version, .. })) => {
-                to_download.push((i, path.clone(), version.clone()))
+            (Some(CacheState::Dir(dir, files)), _) => {
+                origins[i] = Some(Origin::CacheDir(dir));
+                preloaded[i] = Some(files);
+                continue;
             }
-            (
-                Some(Ok(ZipState::Mismatch { zip, found })),
-                Some(Plan::Zip {
-                    path,
-                    version,
-                    want,
-                }),
-            ) => {
+            (Some(CacheState::Zip { zip, dir_mismatch }), Some(plan @ Plan::Zip { want, .. })) => {
+                if let Some((dir, found)) = dir_mismatch {
+                    let detail = format!(
+                        "the module cache directory {dir} hashes to {found}, but go.sum says \
+                         {want}: its files were changed (go builds outside vendor mode use them); \
+                         it is not trusted"
+                    );
+                    tampered.push((i, dir, detail));
+                }
+                (zip, plan)
+            }
+            _ => continue,
+        };
+        let Plan::Zip {
+            path,
+            version,
+            want,
+        } = plan
+        else {
+            continue;
+        };
+        match zip_state {
+            Ok(ZipState::Verified(zip)) => origins[i] = Some(Origin::Zip { zip, fresh: false }),
+            Ok(ZipState::Missing) => to_download.push((i, path.clone(), version.clone())),
+            Ok(ZipState::Mismatch { zip, found }) => {
                 let detail = format!(
                     "the module cache zip {zip} hashes to {found}, but go.sum says {want}: \
                      the cache was tampered with or corrupted; it is not trusted"
@@ -130,10 +175,9 @@ pub(super) fn resolve(
                 tampered.push((i, zip.clone(), detail));
                 to_download.push((i, path.clone(), version.clone()));
             }
-            (Some(Err(e)), _) => {
+            Err(e) => {
                 unchecked.insert(i, format!("{e:#}"));
             }
-            _ => {}
         }
     }
     let private = session
@@ -188,6 +232,7 @@ pub(super) fn resolve(
 
     Ok(Trusted {
         origins,
+        preloaded,
         unchecked,
         tampered,
         private,
