@@ -40,14 +40,8 @@ struct ToolResult {
 
 pub fn run(sh: &Shell, runs: usize, large: bool) -> Result<()> {
     let runs = runs.max(3);
-    let root = Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .context("xtask has a parent dir")?
-        .to_owned();
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(Utf8PathBuf::from)
-        .unwrap_or_else(|_| root.join("target"));
-    let xtask = build_release_xtask(sh, &root, &target)?;
+    let target = crate::bench_util::target_dir()?;
+    let xtask = bench_util::release_xtask(sh)?;
     let bench_dir = target.join("bench/build");
     if bench_dir.exists() {
         std::fs::remove_dir_all(&bench_dir).with_context(|| format!("wiping {bench_dir}"))?;
@@ -68,18 +62,6 @@ pub fn run(sh: &Shell, runs: usize, large: bool) -> Result<()> {
     std::fs::write(&md, &markdown).with_context(|| format!("writing {md}"))?;
     eprintln!("bench: wrote {md}");
     Ok(())
-}
-
-/// `cargo build --release -p xtask`, so that timings exclude cargo's startup.
-fn build_release_xtask(sh: &Shell, root: &Utf8Path, target: &Utf8Path) -> Result<Utf8PathBuf> {
-    let _cd = sh.push_dir(root);
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("bench: cargo build --release -p xtask");
-    cmd!(sh, "{cargo} build --release -p xtask")
-        .quiet()
-        .run()
-        .context("building xtask in release mode")?;
-    Ok(target.join("release/xtask"))
 }
 
 /// Generates the synthetic repo of one shape, measures every tool on it; returns its markdown.

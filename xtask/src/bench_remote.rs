@@ -19,19 +19,12 @@ const MAINS: usize = 4;
 
 pub fn run(sh: &Shell, runs: usize) -> Result<()> {
     let runs = runs.max(3);
-    let root = Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .context("xtask has a parent dir")?
-        .to_owned();
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(Utf8PathBuf::from)
-        .unwrap_or_else(|_| root.join("target"));
+    let target = crate::bench_util::target_dir()?;
     let dir = target.join("bench/remote");
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("wiping {dir}"))?;
     }
-    let xtask = Utf8PathBuf::from_path_buf(std::env::current_exe()?)
-        .map_err(|p| anyhow::anyhow!("{} is not UTF-8", p.display()))?;
+    let xtask = crate::bench_util::release_xtask(sh)?;
     let go = "go";
     let repo = dir.join("repo");
     write_repo(&repo)?;

@@ -2,7 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::{cmd, Shell};
 
 /// The durations of several timed runs of one measurement.
 #[derive(Debug, Clone, Default)]
@@ -47,6 +49,34 @@ impl Stats {
         sorted.sort();
         sorted
     }
+}
+
+/// `cargo build --release -p xtask` in the repo this xtask lives in; returns the binary, so that
+/// timings are of optimized code and exclude cargo's startup.
+pub fn release_xtask(sh: &Shell) -> Result<Utf8PathBuf> {
+    let _cd = sh.push_dir(repo_root()?);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("bench: cargo build --release -p xtask");
+    cmd!(sh, "{cargo} build --release -p xtask")
+        .quiet()
+        .run()
+        .context("building xtask in release mode")?;
+    Ok(target_dir()?.join("release/xtask"))
+}
+
+/// The root of the repo this xtask lives in.
+pub fn repo_root() -> Result<Utf8PathBuf> {
+    Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Utf8Path::to_owned)
+        .context("xtask has a parent dir")
+}
+
+/// Cargo's target dir for this repo (where the bench suites keep their work).
+pub fn target_dir() -> Result<Utf8PathBuf> {
+    Ok(std::env::var("CARGO_TARGET_DIR")
+        .map(Utf8PathBuf::from)
+        .unwrap_or_else(|_| repo_root().map(|r| r.join("target")).unwrap_or_default()))
 }
 
 /// Runs `setup` then times `action`, `runs` times; only `action` is timed. Both get the run index.

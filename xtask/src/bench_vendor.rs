@@ -1,11 +1,13 @@
 //! `cargo xtask bench vendor`: `go-vendor --check` against `go mod vendor -o $tmp && diff -r`,
 //! on a synthetic vendor tree of 2,000+ files served by a file:// proxy (goproxy-fixture).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{ensure, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
+
+use crate::bench_util::{ratio, Stats};
 
 /// Synthetic modules × packages × Go files per package (plus a LICENSE per module).
 const MODULES: usize = 8;
@@ -57,8 +59,8 @@ fn run_in(sh: &Shell, base: &Utf8Path, runs: usize) -> Result<()> {
         "the synthetic vendor tree has only {files} files"
     );
 
-    let xtask = std::env::current_exe().context("locating the xtask binary")?;
-    let check = time(runs, || {
+    let xtask = crate::bench_util::release_xtask(sh)?;
+    let check = || {
         let out = cmd!(sh, "{xtask} go-vendor --check")
             .quiet()
             .ignore_status()
@@ -69,39 +71,85 @@ fn run_in(sh: &Shell, base: &Utf8Path, runs: usize) -> Result<()> {
             String::from_utf8_lossy(&out.stderr)
         );
         Ok(())
-    })?;
+    };
     let tmp = base.join("fresh-vendor");
     let script = format!("go mod vendor -o \"{tmp}\" && diff -r vendor \"{tmp}\"");
-    let go = time(runs, || {
-        let _ = std::fs::remove_dir_all(&tmp);
+    let by_hand = || {
         cmd!(sh, "sh -c {script}").quiet().run()?;
         Ok(())
-    })?;
+    };
     let go_version = cmd!(sh, "go version").quiet().read()?;
-    println!("vendor tree: {files} files in {MODULES} modules; {runs} runs each; {go_version}");
-    println!("| command | median |");
-    println!("| --- | --- |");
-    println!("| `cargo xtask go-vendor --check` | {} ms |", ms(check));
     let shown = script.replace(tmp.as_str(), "$tmp");
-    println!("| `{shown}` | {} ms |", ms(go));
-    println!("ratio: {:.1}x", go.as_secs_f64() / check.as_secs_f64());
+    println!("vendor tree: {files} files in {MODULES} modules; {runs} runs each, interleaved; {go_version}");
+    println!("| state | `go-vendor --check`, ms | `{shown}`, ms | ratio |");
+    println!("| --- | ---: | ---: | ---: |");
+    let drop = Utf8Path::new("/proc/sys/vm/drop_caches");
+    let can_drop = std::fs::OpenOptions::new().write(true).open(drop).is_ok();
+    let snapshot = repo.join("target/go/session.json");
+    // (label, drop the page cache, remove the session snapshot) before each run.
+    let regimes = [
+        ("warm", false, false),
+        (
+            "warm, no session snapshot (as in a fresh clone)",
+            false,
+            true,
+        ),
+        ("page cache dropped before each run", true, false),
+    ];
+    for (label, cold, fresh) in regimes {
+        if cold && !can_drop {
+            println!("| {label} | - | - | needs root (writes {drop}) |");
+            continue;
+        }
+        let prepare = || -> Result<()> {
+            if fresh {
+                let _ = std::fs::remove_file(&snapshot);
+            }
+            if cold {
+                cmd!(sh, "sync").quiet().run()?;
+                std::fs::write(drop, "3").with_context(|| format!("writing {drop}"))?;
+            }
+            Ok(())
+        };
+        let (ours, theirs) = interleaved(runs, &tmp, &prepare, &check, &by_hand)?;
+        println!(
+            "| {label} | {} | {} | {} |",
+            ours.summary(),
+            theirs.summary(),
+            ratio(Some(theirs.median()), Some(ours.median())),
+        );
+    }
     Ok(())
 }
 
-/// Runs `action` `runs` times and returns the median duration.
-fn time(runs: usize, mut action: impl FnMut() -> Result<()>) -> Result<Duration> {
-    let mut samples = Vec::with_capacity(runs);
-    for _ in 0..runs {
+/// Times both commands `runs` times, alternating which goes first so that both see the same
+/// machine; `prepare` runs before each (untimed), after the by-hand output dir is removed.
+fn interleaved(
+    runs: usize,
+    tmp: &Utf8Path,
+    prepare: &dyn Fn() -> Result<()>,
+    ours: &dyn Fn() -> Result<()>,
+    theirs: &dyn Fn() -> Result<()>,
+) -> Result<(Stats, Stats)> {
+    let (mut a, mut b) = (Stats::default(), Stats::default());
+    let time = |action: &dyn Fn() -> Result<()>, into: &mut Stats| -> Result<()> {
+        let _ = std::fs::remove_dir_all(tmp);
+        prepare()?;
         let start = Instant::now();
         action()?;
-        samples.push(start.elapsed());
+        into.samples.push(start.elapsed());
+        Ok(())
+    };
+    for run in 0..runs {
+        if run % 2 == 0 {
+            time(ours, &mut a)?;
+            time(theirs, &mut b)?;
+        } else {
+            time(theirs, &mut b)?;
+            time(ours, &mut a)?;
+        }
     }
-    samples.sort();
-    Ok(samples[samples.len() / 2])
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1}", d.as_secs_f64() * 1000.0)
+    Ok((a, b))
 }
 
 /// `bench.example/mNN@v1.0.0/pPP/fFF.go`: packages of Go files about 1.5 KB each.
