@@ -80,57 +80,43 @@ pub fn hash_zip(path: &Utf8Path) -> Result<String> {
 /// The hash of an extracted module directory (what `go mod verify` checks in the module cache);
 /// `prefix` is `<module>@<version>`, unescaped.
 pub fn hash_dir(dir: &Utf8Path, prefix: &str) -> Result<String> {
-    hash_dir_with(dir, prefix, &mut |_, _| {})
+    let mut hashed = Vec::new();
+    for (name, path) in dir_files(dir, prefix)? {
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
+        hashed.push((name, sha256(&bytes)));
+    }
+    Ok(hash1(hashed))
 }
 
-/// `hash_dir`, handing each file's path (relative to `dir`) and bytes to `keep` on the way: one
-/// read serves the hash and the caller.
-pub fn hash_dir_with(
-    dir: &Utf8Path,
-    prefix: &str,
-    keep: &mut dyn FnMut(&str, Vec<u8>),
-) -> Result<String> {
+/// Every file below `dir` with the name go's dirhash gives it (`prefix/<path below dir>`); like
+/// go's filepath.Walk, a symlink counts as a file (and is read through when hashed).
+pub fn dir_files(dir: &Utf8Path, prefix: &str) -> Result<Vec<(String, Utf8PathBuf)>> {
     let meta = std::fs::metadata(dir).with_context(|| format!("reading module dir {dir}"))?;
     ensure!(meta.is_dir(), "{dir} is not a directory");
     let mut files = Vec::new();
-    collect_dir_files(dir, prefix, prefix.len() + 1, &mut files, keep)?;
-    Ok(hash1(files))
-}
-
-/// `name_prefix` + `/` + each file's path below `dir`; `rel_from` is where the part below the
-/// hash prefix starts in that name.
-fn collect_dir_files(
-    dir: &Utf8Path,
-    name_prefix: &str,
-    rel_from: usize,
-    out: &mut Vec<(String, [u8; 32])>,
-    keep: &mut dyn FnMut(&str, Vec<u8>),
-) -> Result<()> {
-    for entry in dir
-        .read_dir_utf8()
-        .with_context(|| format!("listing module dir {dir}"))?
-    {
-        let entry = entry.with_context(|| format!("listing module dir {dir}"))?;
-        let name = format!("{name_prefix}/{}", entry.file_name());
-        ensure!(
-            !name.contains('\n'),
-            "file name with a newline in {dir}: {name:?}"
-        );
-        let file_type = entry
-            .file_type()
-            .with_context(|| format!("reading {}", entry.path()))?;
-        if file_type.is_dir() {
-            collect_dir_files(entry.path(), &name, rel_from, out, keep)?;
-        } else {
-            // Like go's filepath.Walk, a symlink counts as a file and is read through.
-            let bytes =
-                std::fs::read(entry.path()).with_context(|| format!("reading {}", entry.path()))?;
-            let digest = sha256(&bytes);
-            keep(&name[rel_from..], bytes);
-            out.push((name, digest));
+    let mut pending = vec![(dir.to_owned(), prefix.to_owned())];
+    while let Some((dir, name_prefix)) = pending.pop() {
+        for entry in dir
+            .read_dir_utf8()
+            .with_context(|| format!("listing module dir {dir}"))?
+        {
+            let entry = entry.with_context(|| format!("listing module dir {dir}"))?;
+            let name = format!("{name_prefix}/{}", entry.file_name());
+            ensure!(
+                !name.contains('\n'),
+                "file name with a newline in {dir}: {name:?}"
+            );
+            let file_type = entry
+                .file_type()
+                .with_context(|| format!("reading {}", entry.path()))?;
+            if file_type.is_dir() {
+                pending.push((entry.path().to_owned(), name));
+            } else {
+                files.push((name, entry.path().to_owned()));
+            }
         }
     }
-    Ok(())
+    Ok(files)
 }
 
 /// go.sum's line for an empty go.mod, written by old go versions by mistake; go drops it on read.

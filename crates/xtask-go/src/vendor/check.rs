@@ -89,33 +89,46 @@ pub(super) fn check_tree(
     let (origins, mut unchecked, private) = (trusted.origins, trusted.unchecked, trusted.private);
 
     // 3. Read the trusted contents (those of verified module cache directories were read while
-    // hashing them), and work out what go would write.
-    let loaded: Vec<Option<Result<ModuleSource>>> =
-        contents::par_map(&(0..modules.len()).collect::<Vec<_>>(), |&i| {
-            let origin = origins[i].clone()?;
-            let m = modules[i];
-            let dirs = &expected::package_dirs(m);
-            let files = match &origin {
-                Origin::CacheDir(_) => Ok(preloaded.lock().unwrap()[i].take().unwrap_or_default()),
-                Origin::Dir(dir) => source::read_dir_tree(dir, dirs),
-                Origin::Zip { zip, .. } => {
-                    let (p, v) = match &m.replacement {
-                        Some(r) => (r.path.as_str(), r.version.as_str()),
-                        None => (m.key.path.as_str(), m.key.version.as_str()),
-                    };
-                    source::read_zip(zip, &format!("{p}@{v}"), dirs)
-                }
-            };
-            Some(files.map(|files| ModuleSource { origin, files }))
-        });
-    let listing = contents::list_vendor(&vendor)?;
+    // hashing them) and work out what go would write, while another thread lists vendor/.
+    let (loaded, listing) = std::thread::scope(|scope| {
+        let listing = scope.spawn(|| contents::list_vendor(&vendor));
+        let loaded: Vec<Option<Result<LoadedModule>>> =
+            contents::par_map(&(0..modules.len()).collect::<Vec<_>>(), |&i| {
+                let origin = origins[i].clone()?;
+                let m = modules[i];
+                let dirs = &expected::package_dirs(m);
+                let files = match &origin {
+                    Origin::CacheDir(_) => {
+                        Ok(preloaded.lock().unwrap()[i].take().unwrap_or_default())
+                    }
+                    Origin::Dir(dir) => source::read_dir_tree(dir, dirs),
+                    Origin::Zip { zip, .. } => {
+                        let (p, v) = match &m.replacement {
+                            Some(r) => (r.path.as_str(), r.version.as_str()),
+                            None => (m.key.path.as_str(), m.key.version.as_str()),
+                        };
+                        source::read_zip(zip, &format!("{p}@{v}"), dirs)
+                    }
+                };
+                Some(files.map(|files| {
+                    let (expected, absent) =
+                        expected::expected_files(&m.key.path, &m.packages, &files, &main_go);
+                    (ModuleSource { origin, files }, expected, absent)
+                }))
+            });
+        (
+            loaded,
+            listing.join().expect("the vendor listing thread panicked"),
+        )
+    });
+    let listing = listing?;
     let mut claimed: BTreeMap<String, usize> = BTreeMap::new();
     let mut expected_all: Vec<(usize, String, String)> = Vec::new();
     let mut sources: Vec<Option<ModuleSource>> = Vec::new();
     for (i, result) in loaded.into_iter().enumerate() {
         let m = modules[i];
-        let source = match result {
-            Some(Ok(s)) => s,
+        let (source, files, absent) = match result {
+            Some(Ok(loaded)) => loaded,
             Some(Err(e)) => {
                 unchecked.insert(i, format!("{e:#}"));
                 sources.push(None);
@@ -126,8 +139,6 @@ pub(super) fn check_tree(
                 continue;
             }
         };
-        let (files, absent) =
-            expected::expected_files(&m.key.path, &m.packages, &source.files, &main_go);
         for package in absent {
             let detail = format!(
                 "package {package} is listed in vendor/modules.txt, but {} has no such package",
@@ -357,6 +368,9 @@ pub(super) fn check_tree(
         .then(|| source::remove_private_cache(&private));
     Ok(txt)
 }
+
+/// A module's trusted contents, the files go would vendor of it, and the listed packages it lacks.
+type LoadedModule = (ModuleSource, Vec<expected::ExpectedFile>, Vec<String>);
 
 fn module_label(m: &VendoredModule) -> String {
     match &m.replacement {

@@ -10,14 +10,11 @@ use camino::{Utf8Path, Utf8PathBuf};
 /// What a path under vendor/ is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
-    File {
-        size: u64,
-    },
+    /// A regular file (its size is learnt when it is read: listing stats nothing, which matters
+    /// with a cold page cache).
+    File,
     /// A symlink (never followed); `outside` when its target leaves the vendor tree.
-    Symlink {
-        target: Utf8PathBuf,
-        outside: bool,
-    },
+    Symlink { target: Utf8PathBuf, outside: bool },
     /// A FIFO, socket or device.
     Special,
 }
@@ -69,8 +66,7 @@ pub fn list_vendor(vendor: &Utf8Path) -> Result<VendorListing> {
                 if rel == "modules.txt" {
                     continue;
                 }
-                let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-                listing.entries.insert(rel, Entry::File { size });
+                listing.entries.insert(rel, Entry::File);
             } else {
                 listing.entries.insert(rel, Entry::Special);
             }
@@ -113,16 +109,14 @@ pub fn compare_all(
     par_map(expected, |(rel, want)| {
         Ok(match listing.entries.get(*rel) {
             None => Comparison::Missing,
-            Some(Entry::File { size }) => {
-                if *size != want.len() as u64 {
-                    Comparison::Modified { disk_size: *size }
+            Some(Entry::File) => {
+                let path = vendor.join(rel);
+                let got = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
+                if got == *want {
+                    Comparison::Same
                 } else {
-                    let path = vendor.join(rel);
-                    let got = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
-                    if got == *want {
-                        Comparison::Same
-                    } else {
-                        Comparison::Modified { disk_size: *size }
+                    Comparison::Modified {
+                        disk_size: got.len() as u64,
                     }
                 }
             }
@@ -131,11 +125,14 @@ pub fn compare_all(
     })
 }
 
-/// Maps `f` over `items` on all cores (std threads pulling indices from a shared counter),
-/// keeping the order of `items`.
+/// Maps `f` over `items` on several threads pulling indices from a shared counter, keeping the
+/// order of `items`. Four threads per core: the work is mostly reading small files, and with a
+/// cold page cache more reads in flight finish sooner (measured: 2 threads 159 ms, 16 threads
+/// ~110 ms for the 2,000-file bench tree on 2 cores).
 pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
+        .map_or(2, |n| n.get() * 4)
+        .clamp(4, 16)
         .min(items.len().max(1));
     if threads <= 1 {
         return items.iter().map(f).collect();

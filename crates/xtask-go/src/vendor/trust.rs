@@ -10,7 +10,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use super::contents;
 use super::modules_txt::VendoredModule;
-use super::source::{self, DirState, Origin, ZipState};
+use super::source::{self, DirCheck, DirState, Origin, ZipState};
 use super::VendorTree;
 use crate::gomod::GoMod;
 use crate::gosum::GoSum;
@@ -103,31 +103,51 @@ pub(super) fn resolve(
     }
     let env = super::vendor_env(session, tree, offline)?;
     let gomodcache = env.get("GOMODCACHE").unwrap_or_default().to_owned();
-    let indices: Vec<usize> = (0..plans.len()).collect();
-    let states = contents::par_map(&indices, |&i| {
-        let Some(Plan::Zip {
+    let cache = Utf8Path::new(&gomodcache);
+    // The module cache's directories first, then the zips of those without a verified one.
+    let zip_plans: Vec<(usize, &str, &str, &str)> = plans
+        .iter()
+        .enumerate()
+        .filter_map(|(i, plan)| match plan {
+            Some(Plan::Zip {
+                path,
+                version,
+                want,
+            }) => Some((i, path.as_str(), version.as_str(), want.as_str())),
+            _ => None,
+        })
+        .collect();
+    let checks: Vec<DirCheck<'_>> = zip_plans
+        .iter()
+        .map(|&(i, path, version, want)| DirCheck {
             path,
             version,
             want,
-        }) = &plans[i]
-        else {
-            return None;
-        };
-        let cache = Utf8Path::new(&gomodcache);
+            package_dirs: super::expected::package_dirs(modules[i]),
+        })
+        .collect();
+    let dir_states = source::check_cached_dirs(cache, &checks);
+    let mut states: Vec<Option<CacheState>> = (0..plans.len()).map(|_| None).collect();
+    let mut zip_wanted = Vec::new();
+    for (&(i, path, version, want), dir_state) in zip_plans.iter().zip(dir_states) {
         // A directory that cannot be read is no reason to fail: the zip is checked instead.
-        let dirs = super::expected::package_dirs(modules[i]);
-        let dir = source::check_cached_dir(cache, path, version, want, &dirs);
-        let dir_mismatch = match dir {
+        match dir_state {
             Ok(DirState::Verified(files)) => {
-                let dir = source::cached_dir(cache, path, version).ok()?;
-                return Some(CacheState::Dir(dir, files));
+                let dir = source::cached_dir(cache, path, version)?;
+                states[i] = Some(CacheState::Dir(dir, files));
             }
-            Ok(DirState::Mismatch { dir, found }) => Some((dir, found)),
-            Ok(DirState::Missing) | Err(_) => None,
-        };
-        let zip = source::check_cached_zip(cache, path, version, want);
-        Some(CacheState::Zip { zip, dir_mismatch })
+            Ok(DirState::Mismatch { dir, found }) => {
+                zip_wanted.push((i, path, version, want, Some((dir, found))))
+            }
+            Ok(DirState::Missing) | Err(_) => zip_wanted.push((i, path, version, want, None)),
+        }
+    }
+    let zip_states = contents::par_map(&zip_wanted, |&(_, path, version, want, _)| {
+        source::check_cached_zip(cache, path, version, want)
     });
+    for ((i, _, _, _, dir_mismatch), zip) in zip_wanted.into_iter().zip(zip_states) {
+        states[i] = Some(CacheState::Zip { zip, dir_mismatch });
+    }
     let mut origins: Vec<Option<Origin>> = vec![None; modules.len()];
     let mut preloaded = vec![None; modules.len()];
     let mut to_download = Vec::new();
