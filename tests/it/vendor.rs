@@ -330,3 +330,46 @@ fn a_tampered_module_cache_entry_is_not_trusted() {
     assert_eq!(unchecked.len(), 1, "{out:?}");
     assert_eq!(unchecked[0]["module"], "example.com/beta@v1.0.0");
 }
+
+#[test]
+fn a_package_missing_from_both_modules_txt_and_vendor_is_found_from_its_importers() {
+    let vr = vendored();
+    // A main-module import that no module provides at all.
+    let extra = vr.path("go/app/extra.go");
+    std::fs::write(
+        &extra,
+        "package main\n\nimport _ \"example.org/nowhere/pkg\"\n",
+    )
+    .unwrap();
+    let out = vr.check();
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        kinds_and_paths(&out),
+        pairs(&[("inconsistent", "vendor/modules.txt")])
+    );
+    let detail = findings(&out)[0]["detail"].as_str().unwrap().to_owned();
+    assert!(
+        detail.contains("example.org/nowhere/pkg") && detail.contains("go/app/extra.go"),
+        "{detail}"
+    );
+    std::fs::remove_file(&extra).unwrap();
+
+    // beta.go imports example.com/beta/strutil: drop that package from modules.txt and vendor/.
+    vr.edit(
+        "go/app/vendor/modules.txt",
+        "example.com/beta/strutil\n",
+        "",
+    );
+    std::fs::remove_dir_all(vr.path("go/app/vendor/example.com/beta/strutil")).unwrap();
+    let out = vr.check();
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        kinds_and_paths(&out),
+        pairs(&[("missing", "vendor/example.com/beta/strutil/")])
+    );
+    let detail = findings(&out)[0]["detail"].as_str().unwrap().to_owned();
+    assert!(
+        detail.contains("imported by vendor/example.com/beta/beta.go"),
+        "{detail}"
+    );
+}

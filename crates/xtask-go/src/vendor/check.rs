@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use super::consistency::{self, MainModules};
 use super::contents::{self, Comparison, Entry};
 use super::expected;
+use super::imports;
 use super::modules_txt::{ModulesTxt, VendoredModule};
 use super::source::{self, ModuleSource, Origin};
 use super::trust;
@@ -338,6 +339,29 @@ pub(super) fn check_tree(
             FindingKind::Inconsistent,
             detail,
         ));
+    }
+    // 6. Packages imported (by the main modules, tests included, or by vendored packages) that
+    // neither modules.txt nor vendor/ has.
+    let main_dirs: Vec<_> = tree
+        .modules
+        .iter()
+        .filter_map(|p| session.module(p).map(|m| m.dir.clone()))
+        .collect();
+    let main_files = imports::main_module_files(&main_dirs);
+    let mains = main_files
+        .iter()
+        .map(|(path, src)| (imports::label(&session.project.root, path), src.as_slice()));
+    let deps = expected_all
+        .iter()
+        .filter(|(_, vp, _)| vp.ends_with(".go") && !vp.ends_with("_test.go"))
+        .filter_map(|(i, vp, sp)| {
+            let src = sources[*i].as_ref()?.files.get(sp)?;
+            Some((format!("vendor/{vp}"), src.as_slice()))
+        });
+    for (module, path, kind, detail) in
+        imports::unlisted(mains.chain(deps), &txt, &tree.modules, &listing)
+    {
+        findings.push(finding(&module, &path, kind, detail));
     }
     for (dir, files) in &listing.nested {
         let what = if dir.ends_with(".git") {

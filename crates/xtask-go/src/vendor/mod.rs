@@ -9,6 +9,7 @@ pub mod consistency;
 pub mod constraints;
 pub mod contents;
 pub mod expected;
+pub mod imports;
 pub mod modules_txt;
 pub mod render;
 pub mod source;
