@@ -43,9 +43,13 @@ impl Session {
                 offline: false,
             });
         }
-        let project = Project::load(&root)?;
-        let toolchain = Toolchain::discover()?;
-        let session = Session::with(project, toolchain)?;
+        // `cargo metadata` and `go env` are two processes that know nothing of each other.
+        let (project, toolchain) = std::thread::scope(|scope| {
+            let toolchain = scope.spawn(Toolchain::discover);
+            let project = Project::load(&root);
+            (project, toolchain.join().expect("go discovery panicked"))
+        });
+        let session = Session::with(project?, toolchain?)?;
         // Targets are saved too once a command asks for them (`targets`).
         Snapshot::save(&session.project, &session.toolchain, &session.modules, None);
         Ok(session)

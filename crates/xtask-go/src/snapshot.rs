@@ -175,7 +175,11 @@ impl Snapshot {
             targets: targets.map(<[Target]>::to_vec),
         };
         if let Ok(bytes) = serde_json::to_vec(&snapshot) {
-            let _ = fsutil::write_atomic(&snapshot_file(&project.root), &bytes);
+            let _ = fsutil::write_atomic_with(
+                &snapshot_file(&project.root),
+                &bytes,
+                fsutil::Durability::Scratch,
+            );
         }
     }
 

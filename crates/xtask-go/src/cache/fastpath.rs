@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use camino::{Utf8Path, Utf8PathBuf};
 use sha2::{Digest, Sha256};
 
-use crate::cache::fsutil;
+use crate::cache::fsutil::{self, Durability};
 use crate::cache::key::{CacheKey, KeyInputs};
 use crate::cache::stamps::{self, StampList};
 use crate::cache::statcache::{self, FileStamp};
@@ -58,7 +58,7 @@ pub fn write(depfile: &Utf8Path, last: Option<&LastStamps<'_>>) {
     let path = stamp_file(depfile);
     let _ = std::fs::remove_file(&path);
     if let Some(text) = last.and_then(encode) {
-        let _ = fsutil::write_atomic(&path, text.as_bytes());
+        let _ = fsutil::write_atomic_with(&path, text.as_bytes(), Durability::Scratch);
     }
 }
 

@@ -1,5 +1,5 @@
 //! File-system primitives the cache relies on: atomic writes (temp file in the same directory,
-//! fsync, rename), verified copies, and `CACHEDIR.TAG`.
+//! fsync for what must be durable, rename), verified copies, and `CACHEDIR.TAG`.
 
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,8 +23,24 @@ pub fn temp_path_for(path: &Utf8Path) -> Utf8PathBuf {
     ))
 }
 
-/// Writes `bytes` to `path` so that readers see the old file or the whole new one, never a part.
+/// Whether a write must also survive a crash, or only be atomic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync before the rename: the store, which later runs and other machines trust.
+    Durable,
+    /// Atomic only: files under target/ that any doubt re-derives (restored outputs, depfiles,
+    /// stamp files, the snapshot), as cargo writes its own. A crash can lose the new version,
+    /// never leave a part of it; and a lost or emptied file is a miss.
+    Scratch,
+}
+
+/// Writes `bytes` to `path` durably, so that readers see the old file or the whole new one.
 pub fn write_atomic(path: &Utf8Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, bytes, Durability::Durable)
+}
+
+/// Writes `bytes` to `path` so that readers see the old file or the whole new one, never a part.
+pub fn write_atomic_with(path: &Utf8Path, bytes: &[u8], durability: Durability) -> Result<()> {
     let dir = path
         .parent()
         .context("a file to write has a parent directory")?;
@@ -34,7 +50,9 @@ pub fn write_atomic(path: &Utf8Path, bytes: &[u8]) -> Result<()> {
         let mut file = std::fs::File::create(&temp).with_context(|| format!("creating {temp}"))?;
         file.write_all(bytes)
             .with_context(|| format!("writing {temp}"))?;
-        file.sync_all().with_context(|| format!("syncing {temp}"))?;
+        if durability == Durability::Durable {
+            file.sync_all().with_context(|| format!("syncing {temp}"))?;
+        }
         std::fs::rename(&temp, path).with_context(|| format!("renaming {temp} to {path}"))
     })();
     if result.is_err() {
@@ -50,6 +68,7 @@ pub fn copy_verified(
     to: &Utf8Path,
     expected: &str,
     mode: Option<u32>,
+    durability: Durability,
 ) -> Result<()> {
     let dir = to
         .parent()
@@ -76,7 +95,9 @@ pub fn copy_verified(
         if actual != expected {
             bail!("{from} has sha256 {actual}, expected {expected}");
         }
-        dst.sync_all().with_context(|| format!("syncing {temp}"))?;
+        if durability == Durability::Durable {
+            dst.sync_all().with_context(|| format!("syncing {temp}"))?;
+        }
         set_mode(&temp, mode)?;
         std::fs::rename(&temp, to).with_context(|| format!("renaming {temp} to {to}"))
     })();

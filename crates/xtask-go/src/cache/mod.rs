@@ -480,7 +480,7 @@ impl BuildCache {
             last,
         };
         if let Ok(bytes) = serde_json::to_vec(&depfile) {
-            let _ = fsutil::write_atomic(&unit.depfile, &bytes);
+            let _ = fsutil::write_atomic_with(&unit.depfile, &bytes, fsutil::Durability::Scratch);
         }
         // What the next no-op checks instead of reading the depfile.
         let control = fastpath::control_names(&self.root, &unit.control);

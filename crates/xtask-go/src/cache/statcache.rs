@@ -262,7 +262,7 @@ impl StatCache {
             entries: entries.clone(),
         };
         let bytes = serde_json::to_vec(&saved)?;
-        fsutil::write_atomic(&self.file, &bytes)
+        fsutil::write_atomic_with(&self.file, &bytes, fsutil::Durability::Scratch)
             .with_context(|| format!("saving the stat cache {}", self.file))
     }
 }

@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 
-use crate::cache::fsutil;
+use crate::cache::fsutil::{self, Durability};
 use crate::cache::key::CacheKey;
 
 /// The bucket name: bump when the entry or blob layout changes.
@@ -158,7 +158,7 @@ impl Storage for LocalStore {
         if !blob.is_file() {
             return false;
         }
-        match fsutil::copy_verified(&blob, dest, sha256, Some(mode)) {
+        match fsutil::copy_verified(&blob, dest, sha256, Some(mode), Durability::Scratch) {
             Ok(()) => true,
             Err(e) => {
                 // A flipped bit or a truncated blob: drop it, so the next build stores a good one.
@@ -176,7 +176,7 @@ impl Storage for LocalStore {
         if crate::cache::statcache::sha256_file(&blob).is_ok_and(|actual| actual == sha256) {
             return Ok(());
         }
-        fsutil::copy_verified(src, &blob, sha256, Some(0o644))
+        fsutil::copy_verified(src, &blob, sha256, Some(0o644), Durability::Durable)
             .with_context(|| format!("storing {src} in the cache"))
     }
 }

@@ -45,7 +45,7 @@ pub(super) struct Trusted {
     pub preloaded: Vec<Option<BTreeMap<String, Vec<u8>>>>,
     /// Modules whose contents could not be established, and why.
     pub unchecked: BTreeMap<usize, String>,
-    /// Module cache zips that did not match go.sum: (module, zip, what is wrong).
+    /// Module cache directories and zips that did not match go.sum: (module, path, what is wrong).
     pub tampered: Vec<(usize, Utf8PathBuf, String)>,
     /// The private module cache of fresh downloads (remove with `source::remove_private_cache`).
     pub private: Utf8PathBuf,
