@@ -211,12 +211,16 @@ pub fn unlisted<'a>(
         match provider(&package) {
             Some(m) if main.iter().any(|p| p == m) => {}
             Some(m) => {
-                let module = &listed[m];
-                let on_disk = listing
-                    .entries
-                    .keys()
-                    .any(|k| k.starts_with(&format!("{package}/")));
-                if !module.contains(package.as_str()) && !on_disk {
+                let prefix = format!("{package}/");
+                let on_disk = || {
+                    // The first listed path at or after the prefix shares it, if any does.
+                    listing
+                        .entries
+                        .range(prefix.clone()..)
+                        .next()
+                        .is_some_and(|(k, _)| k.starts_with(&prefix))
+                };
+                if !listed[m].contains(package.as_str()) && !on_disk() {
                     let version = txt.modules.iter().find(|v| v.key.path == m).map(|v| v.key.to_string());
                     found.push((
                         version.unwrap_or_else(|| m.to_owned()),
