@@ -70,20 +70,33 @@ pub fn copy_verified(
     mode: Option<u32>,
     durability: Durability,
 ) -> Result<()> {
+    let mut src = std::fs::File::open(from).with_context(|| format!("opening {from}"))?;
+    write_verified(&mut src, from.as_str(), to, expected, mode, durability)
+}
+
+/// Streams `src` (named `what` in errors) into a temp file next to `to` while hashing it, and
+/// renames it into place only if its sha256 is `expected` (hex); otherwise `to` is left alone.
+pub fn write_verified(
+    src: &mut dyn Read,
+    what: &str,
+    to: &Utf8Path,
+    expected: &str,
+    mode: Option<u32>,
+    durability: Durability,
+) -> Result<()> {
     let dir = to
         .parent()
         .context("a destination has a parent directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))?;
     let temp = temp_path_for(to);
     let result = (|| -> Result<()> {
-        let mut src = std::fs::File::open(from).with_context(|| format!("opening {from}"))?;
         let mut dst = std::fs::File::create(&temp).with_context(|| format!("creating {temp}"))?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 256 * 1024];
         loop {
             let n = src
                 .read(&mut buf)
-                .with_context(|| format!("reading {from}"))?;
+                .with_context(|| format!("reading {what}"))?;
             if n == 0 {
                 break;
             }
@@ -93,7 +106,7 @@ pub fn copy_verified(
         }
         let actual = crate::cache::statcache::hex(&hasher.finalize());
         if actual != expected {
-            bail!("{from} has sha256 {actual}, expected {expected}");
+            bail!("{what} has sha256 {actual}, expected {expected}");
         }
         if durability == Durability::Durable {
             dst.sync_all().with_context(|| format!("syncing {temp}"))?;

@@ -2,14 +2,14 @@
 //! with bounded timeouts, the bearer token, signed entries, and every downloaded blob streamed
 //! into a temp file, hashed and checked before it is renamed into place.
 
-use std::io::{Read, Write};
+use std::io::Read;
 
 use anyhow::{bail, Context, Result};
 use camino::Utf8Path;
 use sha2::{Digest, Sha256};
 
 use super::{sign, RemoteStore};
-use crate::cache::fsutil;
+use crate::cache::fsutil::{self, Durability};
 use crate::cache::key::CacheKey;
 use crate::cache::store::Storage;
 
@@ -76,43 +76,16 @@ impl RemoteStore {
         dest: &Utf8Path,
         mode: u32,
     ) -> Result<()> {
-        let dir = dest.parent().context("a destination has a parent")?;
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))?;
-        let temp = fsutil::temp_path_for(dest);
-        let result = (|| -> Result<()> {
-            let mut file =
-                std::fs::File::create(&temp).with_context(|| format!("creating {temp}"))?;
-            let mut reader = response.into_reader();
-            let mut hasher = Sha256::new();
-            let mut buf = vec![0u8; 256 * 1024];
-            loop {
-                let n = reader.read(&mut buf).context("reading the blob")?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-                file.write_all(&buf[..n])
-                    .with_context(|| format!("writing {temp}"))?;
-            }
-            let actual = crate::cache::statcache::hex(&hasher.finalize());
-            if actual != sha256 {
-                bail!("it served bytes whose sha256 is {actual}");
-            }
-            file.sync_all().with_context(|| format!("syncing {temp}"))?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(mode & 0o777))
-                    .with_context(|| format!("chmod {temp}"))?;
-            }
-            #[cfg(not(unix))]
-            let _ = mode;
-            std::fs::rename(&temp, dest).with_context(|| format!("renaming {temp} to {dest}"))
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        result
+        let mut reader = response.into_reader();
+        let what = "the blob the remote served";
+        fsutil::write_verified(
+            &mut reader,
+            what,
+            dest,
+            sha256,
+            Some(mode),
+            Durability::Durable,
+        )
     }
 }
 
