@@ -199,16 +199,11 @@ impl BuildCache {
         (files, stamps)
     }
 
-    fn relative(&self, path: &Utf8Path) -> String {
-        path.strip_prefix(&self.root)
-            .map_or_else(|_| path.to_string(), |r| r.to_string())
-    }
-
     /// The manifest key: the key of a unit's input set, from what decides it besides listings.
     fn manifest_key(&self, unit: &UnitKey) -> CacheKey {
         let mut inputs = unit.base.clone();
         inputs.spec.insert("kind".into(), "manifest".into());
-        let control: Vec<String> = unit.control.iter().map(|p| self.relative(p)).collect();
+        let control = fastpath::control_names(&self.root, &unit.control);
         inputs.files = self.hash_files(&control).0;
         inputs.key()
     }

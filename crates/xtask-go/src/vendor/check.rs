@@ -348,9 +348,12 @@ pub(super) fn check_tree(
         .filter_map(|p| session.module(p).map(|m| m.dir.clone()))
         .collect();
     let main_files = imports::main_module_files(&main_dirs);
-    let mains = main_files
-        .iter()
-        .map(|(path, src)| (imports::label(&session.project.root, path), src.as_slice()));
+    let mains = main_files.iter().map(|(path, src)| {
+        (
+            session.project.display_path(path).to_string(),
+            src.as_slice(),
+        )
+    });
     let deps = expected_all
         .iter()
         .filter(|(_, vp, _)| vp.ends_with(".go") && !vp.ends_with("_test.go"))

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8PathBuf;
 
 use super::constraints::should_build_with_any_tags;
 use super::contents::VendorListing;
@@ -240,11 +240,6 @@ pub fn unlisted<'a>(
         }
     }
     found
-}
-
-/// The label findings give a main module file: its path relative to `root`.
-pub fn label(root: &Utf8Path, file: &Utf8Path) -> String {
-    file.strip_prefix(root).unwrap_or(file).to_string()
 }
 
 #[cfg(test)]
