@@ -37,6 +37,22 @@ fn append(repo: &Repo, rel: &str, text: &str) {
     repo.write(rel, &content);
 }
 
+/// `"!"` becomes `"?"` in lib/other.go with its mtime put back: only the ctime moves.
+fn edit_keeping_size_and_mtime(repo: &Repo) {
+    let path = repo.path("go/app/lib/other.go");
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("\"!\"", "\"?\"");
+    std::fs::write(&path, text).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+}
+
 fn config(repo: &Repo, toml: &str) {
     repo.write(
         "Cargo.toml",
@@ -65,18 +81,7 @@ fn every_change_that_shapes_the_output_misses_then_hits() {
         (
             "same size, mtime restored",
             Box::new(move |r| {
-                let path = r.path("go/app/lib/other.go");
-                let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
-                let text = std::fs::read_to_string(&path)
-                    .unwrap()
-                    .replace("\"!\"", "\"?\"");
-                std::fs::write(&path, text).unwrap();
-                std::fs::File::options()
-                    .write(true)
-                    .open(&path)
-                    .unwrap()
-                    .set_modified(mtime)
-                    .unwrap();
+                edit_keeping_size_and_mtime(r);
                 no_args()
             }),
         ),
@@ -570,18 +575,7 @@ fn settle(repo: &Repo) {
 fn the_no_op_fast_path_still_sees_every_change() {
     let repo = warm_repo();
     settle(&repo);
-    let path = repo.path("go/app/lib/other.go");
-    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
-    let text = std::fs::read_to_string(&path)
-        .unwrap()
-        .replace("\"!\"", "\"?\"");
-    std::fs::write(&path, text).unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_modified(mtime)
-        .unwrap();
+    edit_keeping_size_and_mtime(&repo);
     assert_eq!(
         build(&repo, &[], &[]).1,
         "miss",

@@ -41,6 +41,17 @@ fn ok(out: Outcome) -> Outcome {
 
 /// A GO that logs its arguments to `<scratch>/go.log`, runs `before_build` (shell) before a
 /// `go build`, then the real go.
+/// The remote failed: the app was built locally, correct, and the failure was only a warning.
+fn built_locally_with_a_warning(out: &Outcome, repo: &Repo) {
+    assert_eq!(out.verdict("app"), "miss");
+    assert!(
+        out.stderr.contains("warning: remote cache"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(repo.run_app(), HELLO);
+}
+
 fn logging_go(repo: &Repo, before_build: &str) -> (Utf8PathBuf, Utf8PathBuf) {
     let dir = repo.scratch("fakego");
     let log = dir.join("go.log");
@@ -101,13 +112,7 @@ fn the_server_stopped_mid_run_only_warns() {
     // Lookups reach the live server; it is gone by the time the uploads start.
     let (go, _) = logging_go(&repo, &format!("kill {}; sleep 0.3;", nginx.pid()));
     let out = ok(build(&repo, &nginx.url, &[], &[("GO", go.as_str())]));
-    assert_eq!(out.verdict("app"), "miss");
-    assert!(
-        out.stderr.contains("warning: remote cache"),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(repo.run_app(), HELLO);
+    built_locally_with_a_warning(&out, &repo);
 }
 
 /// A loopback server that answers every request with `reply` (or never, when None).
@@ -191,13 +196,7 @@ fn a_hanging_server_is_given_up_on_within_the_timeouts() {
         "{:?}",
         start.elapsed()
     );
-    assert_eq!(out.verdict("app"), "miss");
-    assert!(
-        out.stderr.contains("warning: remote cache"),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(repo.run_app(), HELLO);
+    built_locally_with_a_warning(&out, &repo);
 }
 
 #[test]
