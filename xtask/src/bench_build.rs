@@ -237,30 +237,16 @@ fn interleaved_edits(
 ) -> Result<(Stats, Stats)> {
     let first = shape.module_name(0);
     let (x_work, g_work) = (xtask.dir.join("work"), go.dir.join("work"));
-    let (mut edit, mut alone) = (Stats::default(), Stats::default());
     let mut stamp = 2_000_000_000_000u64;
-    let mut timed = |tool: &Tool, work: &Utf8Path, into: &mut Stats| -> Result<()> {
-        stamp += 1;
-        repo::edit_leaf(work, shape, stamp)?;
-        let start = std::time::Instant::now();
-        if tool.kind == Kind::GoLoop {
-            tool.build_one(sh, work, &first)?;
-        } else {
-            tool.build(sh, work)?;
-        }
-        into.samples.push(start.elapsed());
-        Ok(())
-    };
-    for run in 0..runs.max(5) {
-        if run % 2 == 0 {
-            timed(xtask, &x_work, &mut edit)?;
-            timed(go, &g_work, &mut alone)?;
-        } else {
-            timed(go, &g_work, &mut alone)?;
-            timed(xtask, &x_work, &mut edit)?;
-        }
-    }
-    Ok((edit, alone))
+    bench_util::alternate(
+        runs.max(5),
+        &mut |is_xtask| {
+            stamp += 1;
+            repo::edit_leaf(if is_xtask { &x_work } else { &g_work }, shape, stamp)
+        },
+        &mut || xtask.build(sh, &x_work),
+        &mut || go.build_one(sh, &g_work, &first),
+    )
 }
 
 fn git_clone(sh: &Shell, src: &Utf8Path, dest: &Utf8Path) -> Result<()> {

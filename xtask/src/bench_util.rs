@@ -95,6 +95,31 @@ pub fn time_runs(
     Ok(stats)
 }
 
+/// Times two commands `runs` times each in one loop, alternating which goes first, so that both
+/// see the same machine. `prepare(first)` runs untimed before each: `first` says which.
+pub fn alternate(
+    runs: usize,
+    prepare: &mut dyn FnMut(bool) -> Result<()>,
+    first: &mut dyn FnMut() -> Result<()>,
+    second: &mut dyn FnMut() -> Result<()>,
+) -> Result<(Stats, Stats)> {
+    let (mut a, mut b) = (Stats::default(), Stats::default());
+    for run in 0..runs {
+        for is_first in [run % 2 == 0, run % 2 != 0] {
+            prepare(is_first)?;
+            let start = Instant::now();
+            if is_first {
+                first()?;
+                a.samples.push(start.elapsed());
+            } else {
+                second()?;
+                b.samples.push(start.elapsed());
+            }
+        }
+    }
+    Ok((a, b))
+}
+
 /// Milliseconds with a precision that suits the size: `0.42`, `12.3`, `1234`.
 pub fn ms(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;

@@ -1,13 +1,11 @@
 //! `cargo xtask bench vendor`: `go-vendor --check` against `go mod vendor -o $tmp && diff -r`,
 //! on a synthetic vendor tree of 2,000+ files served by a file:// proxy (goproxy-fixture).
 
-use std::time::Instant;
-
 use anyhow::{ensure, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
-use crate::bench_util::{ratio, Stats};
+use crate::bench_util::{alternate, ratio};
 
 /// Synthetic modules × packages × Go files per package (plus a LICENSE per module).
 const MODULES: usize = 8;
@@ -60,7 +58,7 @@ fn run_in(sh: &Shell, base: &Utf8Path, runs: usize) -> Result<()> {
     );
 
     let xtask = crate::bench_util::release_xtask(sh)?;
-    let check = || {
+    let mut check = || {
         let out = cmd!(sh, "{xtask} go-vendor --check")
             .quiet()
             .ignore_status()
@@ -74,7 +72,7 @@ fn run_in(sh: &Shell, base: &Utf8Path, runs: usize) -> Result<()> {
     };
     let tmp = base.join("fresh-vendor");
     let script = format!("go mod vendor -o \"{tmp}\" && diff -r vendor \"{tmp}\"");
-    let by_hand = || {
+    let mut by_hand = || {
         cmd!(sh, "sh -c {script}").quiet().run()?;
         Ok(())
     };
@@ -113,7 +111,15 @@ fn run_in(sh: &Shell, base: &Utf8Path, runs: usize) -> Result<()> {
             }
             Ok(())
         };
-        let (ours, theirs) = interleaved(runs, &tmp, &prepare, &check, &by_hand)?;
+        let (ours, theirs) = alternate(
+            runs,
+            &mut |_| {
+                let _ = std::fs::remove_dir_all(&tmp);
+                prepare()
+            },
+            &mut check,
+            &mut by_hand,
+        )?;
         println!(
             "| {label} | {} | {} | {} |",
             ours.summary(),
@@ -122,36 +128,6 @@ fn run_in(sh: &Shell, base: &Utf8Path, runs: usize) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// Times both commands `runs` times, alternating which goes first so that both see the same
-/// machine; `prepare` runs before each (untimed), after the by-hand output dir is removed.
-fn interleaved(
-    runs: usize,
-    tmp: &Utf8Path,
-    prepare: &dyn Fn() -> Result<()>,
-    ours: &dyn Fn() -> Result<()>,
-    theirs: &dyn Fn() -> Result<()>,
-) -> Result<(Stats, Stats)> {
-    let (mut a, mut b) = (Stats::default(), Stats::default());
-    let time = |action: &dyn Fn() -> Result<()>, into: &mut Stats| -> Result<()> {
-        let _ = std::fs::remove_dir_all(tmp);
-        prepare()?;
-        let start = Instant::now();
-        action()?;
-        into.samples.push(start.elapsed());
-        Ok(())
-    };
-    for run in 0..runs {
-        if run % 2 == 0 {
-            time(ours, &mut a)?;
-            time(theirs, &mut b)?;
-        } else {
-            time(theirs, &mut b)?;
-            time(ours, &mut a)?;
-        }
-    }
-    Ok((a, b))
 }
 
 /// `bench.example/mNN@v1.0.0/pPP/fFF.go`: packages of Go files about 1.5 KB each.
