@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use xshell::Shell;
 use xtask_go::cache::maintenance::{self, human_size};
-use xtask_go::cache::store::LocalStore;
+use xtask_go::cache::storage::local::LocalStore;
 use xtask_go::project::Project;
 
 use crate::flags::{Cache, CacheAction};

@@ -2,27 +2,24 @@
 //!
 //! A library for a repo's own `xtask`: find the Go modules and targets ([`session::Session`]),
 //! pin go's environment ([`goenv::PinnedEnv`]) and build ([`build::build`]). Every process
-//! is spawned by [`toolchain::run`]. See ARCHITECTURE.md for the map.
+//! is spawned by [`toolchain::run`]. See ARCHITECTURE.md for the map: the layers, bottom up,
+//! are `util`, `go`, `host`, `workspace`, `buildcache`, `session` and `ops`.
 
-pub mod build;
-pub mod cache;
-pub mod ci;
-pub mod deps;
-pub mod discovery;
-pub mod doctor;
-pub mod fetch;
-pub mod goenv;
-pub mod gomod;
-pub mod gosum;
-pub mod plan;
-pub mod platform;
-pub mod project;
-pub mod report;
-pub mod rust;
+pub mod buildcache;
+pub mod go;
+pub mod host;
+pub mod ops;
 pub mod session;
-pub mod snapshot;
-pub mod toolchain;
-pub mod vendor;
+pub mod util;
+pub mod workspace;
+
+pub use buildcache as cache;
+pub use go::{gomod, gosum};
+pub use host::{platform, toolchain};
+pub use ops::{build, ci, deps, doctor, fetch, mixed as plan, vendoring as vendor};
+pub use session::snapshot;
+pub use util::report;
+pub use workspace::{discovery, goenv, project, rust};
 
 pub use build::{BuildReport, BuildRequest};
 pub use session::Session;

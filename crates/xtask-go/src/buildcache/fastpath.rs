@@ -1,0 +1,131 @@
+//! The no-op fast path: `<target>.stamps`, beside a unit's depfile, holds the last build's key,
+//! a digest of the settings it was computed with (spec, environment, toolchain, control files),
+//! the outputs' stamps and a stamp list of every input file and package directory. When all of
+//! it holds, the key cannot have changed: a no-op reads and hashes no input.
+//!
+//! ```text
+//! xtask-go stamps 4
+//! key <hex>
+//! settings <hex>
+//! out <size> <mtime_ns> <ctime_ns> <inode> <output name>
+//! <stamp list lines, see stamps.rs>
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use sha2::{Digest, Sha256};
+
+use crate::buildcache::key::{CacheKey, KeyInputs};
+use crate::buildcache::stamps::{self, StampList};
+use crate::buildcache::statcache::{self, FileStamp};
+use crate::util::fsutil::{self, Durability};
+
+const HEADER: &str = "xtask-go stamps 4";
+
+/// The fast path's file for the unit whose depfile is `depfile`.
+pub fn stamp_file(depfile: &Utf8Path) -> Utf8PathBuf {
+    depfile.with_extension("stamps")
+}
+
+/// sha256 over what a key depends on besides files: the spec, environment and toolchain
+/// sections, and which control files (go.work, go.mod, ...) the unit has.
+pub fn settings_digest(base: &KeyInputs, control: &[String]) -> String {
+    let sections = (&base.spec, &base.env, &base.toolchain, control);
+    let bytes = serde_json::to_vec(&sections).unwrap_or_default();
+    statcache::hex(&Sha256::digest(&bytes))
+}
+
+/// What a successful build or restore leaves for the next no-op.
+pub struct LastStamps<'a> {
+    pub key: &'a CacheKey,
+    pub settings: String,
+    /// Each output's name and its stamp once in place.
+    pub outputs: Vec<(&'a str, FileStamp)>,
+    /// Every input file's stamp when the key was computed (None: absent), control files included.
+    pub files: &'a BTreeMap<String, Option<FileStamp>>,
+    /// Every directory of the input set and its stamp (None: too recent to trust).
+    pub dirs: Vec<(&'a str, Option<FileStamp>)>,
+    /// When the stamps were taken: none may be within the racy window before it.
+    pub stamped_at_ns: i128,
+}
+
+/// Writes the fast path's file for `depfile`; removes it when there is no last build or its
+/// stamps cannot be trusted (a recent one, a directory without a stamp): the next run then
+/// takes the slow path.
+pub fn write(depfile: &Utf8Path, last: Option<&LastStamps<'_>>) {
+    let path = stamp_file(depfile);
+    let _ = std::fs::remove_file(&path);
+    if let Some(text) = last.and_then(encode) {
+        let _ = fsutil::write_atomic_with(&path, text.as_bytes(), Durability::Scratch);
+    }
+}
+
+fn encode(last: &LastStamps<'_>) -> Option<String> {
+    let mut list = StampList::default();
+    for (dir, stamp) in &last.dirs {
+        list.dir(dir, (*stamp)?);
+    }
+    for (file, stamp) in last.files {
+        list.file(file, *stamp);
+    }
+    let mut text = format!("{HEADER}\nkey {}\nsettings {}\n", last.key, last.settings);
+    for (name, s) in &last.outputs {
+        // No racy rule here: an output's stamp only tells whether the file was replaced, and
+        // a build's outputs are always recent when the next no-op runs.
+        if !crate::buildcache::storage::local::is_plain_file_name(name) {
+            return None;
+        }
+        let (size, mtime, ctime, inode) = (s.size, s.mtime_ns, s.ctime_ns, s.inode);
+        writeln!(text, "out {size} {mtime} {ctime} {inode} {name}").ok()?;
+    }
+    list.write_to(&mut text, last.stamped_at_ns)?;
+    Some(text)
+}
+
+/// The key of the unit's last build, if its settings digest is `settings`, every stamp holds
+/// and its outputs are in place in `output_dir`.
+pub fn unchanged_key(
+    depfile: &Utf8Path,
+    root: &Utf8Path,
+    settings: &str,
+    output_dir: &Utf8Path,
+) -> Option<CacheKey> {
+    let text = std::fs::read_to_string(stamp_file(depfile)).ok()?;
+    let mut lines = text.lines();
+    if lines.next()? != HEADER {
+        return None;
+    }
+    let key = CacheKey::from_hex(lines.next()?.strip_prefix("key ")?.to_owned()).ok()?;
+    if lines.next()?.strip_prefix("settings ")? != settings {
+        return None;
+    }
+    let mut lines = lines.peekable();
+    while let Some(line) = lines.next_if(|l| l.starts_with("out ")) {
+        let (before, name) = stamps::parse_stamp(&line["out ".len()..])?;
+        let in_place = crate::buildcache::storage::local::is_plain_file_name(name)
+            && FileStamp::of(&output_dir.join(name)).is_ok_and(|s| s == before);
+        if !in_place {
+            return None;
+        }
+    }
+    stamps::all_hold(lines, root).then_some(key)
+}
+
+/// Root-relative names of the control files, as the input set and the settings digest hold them.
+pub fn control_names(root: &Utf8Path, control: &[Utf8PathBuf]) -> Vec<String> {
+    control
+        .iter()
+        .map(|p| {
+            p.strip_prefix(root)
+                .map_or_else(|_| p.to_string(), |r| r.to_string())
+        })
+        .collect()
+}
+
+/// Whether every control file is among the recorded input stamps (the fast path checks only
+/// what it recorded, so a control file it did not record would go unseen).
+pub fn covers_control(files: &BTreeMap<String, Option<FileStamp>>, control: &[String]) -> bool {
+    control.iter().all(|c| files.contains_key(c))
+}

@@ -1,0 +1,282 @@
+//! A target's input set (its "depfile"): every file of every package in its dependency closure
+//! that lives outside the module cache, the directories whose listing decides that closure, and
+//! the module-cache dependencies, learnt from `go list -deps` and reused until it may be stale.
+//!
+//! Paths are stored relative to the project root (absolute when outside it), so an input set
+//! learnt in one checkout is valid in a fresh clone of the same commit at another path.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::buildcache::statcache::{hex, FileStamp};
+use crate::host::toolchain::{self, ProcessSpec};
+
+/// Bump when the layout or the meaning of an input set changes.
+pub const FORMAT: u32 = 1;
+
+/// A directory whose listing shapes the package set (a package dir, or a dir on an embed path).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirRecord {
+    pub path: String,
+    /// sha256 over the sorted entry names: content-based, so it holds across checkouts.
+    pub listing: String,
+}
+
+/// What one target's output depends on, besides its spec and environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputSet {
+    pub format: u32,
+    /// Every input file (package files and go.mod/go.sum/... control files), sorted.
+    pub files: Vec<String>,
+    pub dirs: Vec<DirRecord>,
+    /// `path@version` of each dependency served from the module cache.
+    pub modules: Vec<String>,
+    /// The sha256 (or `absent`) of each file that decides the package closure (go.work, go.mod,
+    /// go.sum, vendor/modules.txt) when go listed it: a change there means listing again.
+    pub control: BTreeMap<String, String>,
+}
+
+/// Whether a file decides the package closure, rather than only the content of a package.
+pub fn is_control_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    matches!(
+        name,
+        "go.mod" | "go.sum" | "go.work" | "go.work.sum" | "modules.txt"
+    )
+}
+
+/// The fields of `go list -deps -json` that make up an input set.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct ListedPackage {
+    dir: Utf8PathBuf,
+    standard: bool,
+    module: Option<ListedModule>,
+    go_files: Vec<String>,
+    cgo_files: Vec<String>,
+    c_files: Vec<String>,
+    c_x_x_files: Vec<String>,
+    m_files: Vec<String>,
+    h_files: Vec<String>,
+    f_files: Vec<String>,
+    s_files: Vec<String>,
+    swig_files: Vec<String>,
+    swig_c_x_x_files: Vec<String>,
+    syso_files: Vec<String>,
+    embed_files: Vec<String>,
+    ignored_go_files: Vec<String>,
+    ignored_other_files: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct ListedModule {
+    path: String,
+    version: String,
+    go_mod: Option<Utf8PathBuf>,
+    replace: Option<Box<ListedModule>>,
+}
+
+const LIST_FIELDS: &str =
+    "Dir,Standard,Module,GoFiles,CgoFiles,CFiles,CXXFiles,MFiles,HFiles,FFiles,SFiles,\
+SwigFiles,SwigCXXFiles,SysoFiles,EmbedFiles,IgnoredGoFiles,IgnoredOtherFiles";
+
+/// Runs `go list -deps` for the package and turns its closure into an input set.
+/// `control` are the project-wide control files (go.work, go.mod, go.sum, modules.txt, ...).
+pub fn list_inputs(
+    spec: &ProcessSpec,
+    root: &Utf8Path,
+    gomodcache: &Utf8Path,
+    control: &[Utf8PathBuf],
+) -> Result<InputSet> {
+    let out = toolchain::run(spec)?;
+    if !out.success() {
+        bail!(
+            "`{}` failed:\n{}",
+            spec.display(),
+            out.stderr_str().trim_end()
+        );
+    }
+    let packages: Vec<ListedPackage> = serde_json::Deserializer::from_slice(&out.stdout)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .context("parsing `go list -deps -json`")?;
+    let mut files: Vec<Utf8PathBuf> = control.to_vec();
+    let mut dirs: Vec<Utf8PathBuf> = Vec::new();
+    let mut modules = Vec::new();
+    for pkg in packages.iter().filter(|p| !p.standard) {
+        if pkg.dir.starts_with(gomodcache) {
+            if let Some(m) = &pkg.module {
+                let m = m.replace.as_deref().unwrap_or(m);
+                modules.push(format!("{}@{}", m.path, m.version));
+            }
+            continue;
+        }
+        if let Some(go_mod) = pkg
+            .module
+            .as_ref()
+            .and_then(|m| m.replace.as_deref().unwrap_or(m).go_mod.clone())
+        {
+            if !go_mod.starts_with(gomodcache) {
+                files.push(go_mod.with_file_name("go.sum"));
+                files.push(go_mod);
+            }
+        }
+        dirs.push(pkg.dir.clone());
+        let lists = [
+            &pkg.go_files,
+            &pkg.cgo_files,
+            &pkg.c_files,
+            &pkg.c_x_x_files,
+            &pkg.m_files,
+            &pkg.h_files,
+            &pkg.f_files,
+            &pkg.s_files,
+            &pkg.swig_files,
+            &pkg.swig_c_x_x_files,
+            &pkg.syso_files,
+            &pkg.ignored_go_files,
+            &pkg.ignored_other_files,
+        ];
+        for name in lists.into_iter().flatten() {
+            files.push(pkg.dir.join(name));
+        }
+        for embedded in &pkg.embed_files {
+            let path = pkg.dir.join(embedded);
+            // Every directory between the package and an embedded file: a new file there can
+            // change what a pattern matches.
+            let mut dir = path.parent();
+            while let Some(d) = dir.filter(|d| d.starts_with(&pkg.dir) && *d != pkg.dir) {
+                dirs.push(d.to_owned());
+                dir = d.parent();
+            }
+            files.push(path);
+        }
+    }
+    let relative = |p: &Utf8Path| {
+        p.strip_prefix(root)
+            .map_or_else(|_| p.to_string(), |r| r.to_string())
+    };
+    let mut files: Vec<String> = files.iter().map(|f| relative(f)).collect();
+    files.sort();
+    files.dedup();
+    dirs.sort();
+    dirs.dedup();
+    let dirs = dirs
+        .iter()
+        .map(|d| {
+            Ok(DirRecord {
+                path: relative(d),
+                listing: listing_hash(d).with_context(|| format!("listing {d}"))?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    modules.sort();
+    modules.dedup();
+    let control = files
+        .iter()
+        .filter(|f| is_control_file(f))
+        .map(|f| {
+            (
+                f.clone(),
+                crate::buildcache::statcache::sha256_file(&resolve(root, f))
+                    .unwrap_or_else(|_| "absent".into()),
+            )
+        })
+        .collect();
+    Ok(InputSet {
+        format: FORMAT,
+        files,
+        dirs,
+        modules,
+        control,
+    })
+}
+
+/// The absolute path of a stored (root-relative or absolute) path.
+pub fn resolve(root: &Utf8Path, stored: &str) -> Utf8PathBuf {
+    let path = Utf8Path::new(stored);
+    if path.is_absolute() {
+        path.to_owned()
+    } else {
+        root.join(path)
+    }
+}
+
+/// sha256 over a directory's sorted entry names (one per line).
+pub fn listing_hash(dir: &Utf8Path) -> std::io::Result<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()?;
+    names.sort();
+    let mut hasher = Sha256::new();
+    for name in names {
+        hasher.update(name.as_bytes());
+        hasher.update(b"\n");
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+impl InputSet {
+    /// Whether every recorded directory still lists the same names. `known` holds directory
+    /// stamps under which the listing was last seen equal, to skip the read: a directory whose
+    /// stamp is unchanged has not gained or lost an entry.
+    pub fn dirs_unchanged(&self, root: &Utf8Path, known: &BTreeMap<String, FileStamp>) -> bool {
+        self.dirs.iter().all(|d| {
+            let path = resolve(root, &d.path);
+            match (FileStamp::of(&path), known.get(&d.path)) {
+                (Ok(now), Some(before)) if now == *before => true,
+                _ => listing_hash(&path).is_ok_and(|h| h == d.listing),
+            }
+        })
+    }
+
+    /// The current stamps of the recorded directories (for `dirs_unchanged` next time), except
+    /// those changed too recently to prove anything (racy): those are listed again next time.
+    pub fn dir_stamps(&self, root: &Utf8Path) -> BTreeMap<String, FileStamp> {
+        let now = crate::buildcache::statcache::now_ns();
+        self.dirs
+            .iter()
+            .filter_map(|d| {
+                FileStamp::of(&resolve(root, &d.path))
+                    .ok()
+                    .filter(|s| !s.is_recent(now))
+                    .map(|s| (d.path.clone(), s))
+            })
+            .collect()
+    }
+
+    /// Checks what a stored input set claims before it is trusted: its format and its paths.
+    pub fn validate(&self) -> Result<()> {
+        if self.format != FORMAT {
+            bail!("input set format {} (expected {FORMAT})", self.format);
+        }
+        for path in self.files.iter().chain(self.dirs.iter().map(|d| &d.path)) {
+            if Utf8Path::new(path)
+                .components()
+                .any(|c| matches!(c, camino::Utf8Component::ParentDir))
+            {
+                bail!("input set names `{path}`, which climbs out with `..`");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The go list arguments for a package's input closure.
+pub fn list_args(tags: &[String], package: &str) -> Vec<String> {
+    let mut args = vec![
+        "list".to_string(),
+        "-deps".into(),
+        format!("-json={LIST_FIELDS}"),
+    ];
+    if !tags.is_empty() {
+        args.push(format!("-tags={}", tags.join(",")));
+    }
+    args.push(package.to_string());
+    args
+}

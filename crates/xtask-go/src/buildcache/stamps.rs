@@ -1,0 +1,229 @@
+//! Stamp lists: the stat stamps of many files and directories, grouped by directory, in a line
+//! format that a no-op run checks with one open per directory and one `fstatat` per file (the
+//! kernel walks one path component per file, not the whole path), allocating nothing per file.
+//!
+//! ```text
+//! dir <size> <mtime_ns> <ctime_ns> <inode> <path>    a directory whose own stamp must hold
+//! in <path>                                           a directory only looked into
+//! file <size> <mtime_ns> <ctime_ns> <inode> <name>   a file of the directory above
+//! absent <name>                                       a file of the directory above, not there
+//! ```
+//!
+//! Paths are kept as the caller gives them (root-relative or absolute) and resolved against a
+//! root when checked. A list holds no stamp from within the racy window of when it was written:
+//! such a stamp proves nothing, so `write_to` refuses the whole list.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::iter::Peekable;
+
+use camino::Utf8Path;
+
+use crate::buildcache::inputs::resolve;
+use crate::buildcache::statcache::{FileStamp, OpenDir};
+
+/// Stamps to record, grouped by directory.
+#[derive(Debug, Default)]
+pub struct StampList {
+    dirs: BTreeMap<String, DirStamps>,
+}
+
+#[derive(Debug, Default)]
+struct DirStamps {
+    /// The directory's own stamp, when it is to be checked.
+    own: Option<FileStamp>,
+    files: Vec<(String, Option<FileStamp>)>,
+}
+
+impl StampList {
+    /// A directory whose own stamp must hold (a file added to it or removed moves it).
+    pub fn dir(&mut self, path: &str, stamp: FileStamp) {
+        self.dirs.entry(dir_name(path).to_owned()).or_default().own = Some(stamp);
+    }
+
+    /// A file with its stamp; None: the file must stay absent.
+    pub fn file(&mut self, path: &str, stamp: Option<FileStamp>) {
+        let path = Utf8Path::new(path);
+        let (dir, name) = match (path.parent(), path.file_name()) {
+            (Some(dir), Some(name)) => (dir.as_str(), name),
+            _ => (".", path.as_str()),
+        };
+        let files = &mut self.dirs.entry(dir_name(dir).to_owned()).or_default().files;
+        files.push((name.to_owned(), stamp));
+    }
+
+    /// Appends the list's lines to `out`. None when it cannot be trusted later: a stamp from
+    /// within the racy window before `now_ns`, or a path the line format cannot hold.
+    pub fn write_to(&self, out: &mut String, now_ns: i128) -> Option<()> {
+        let plain = |s: &str| !s.is_empty() && !s.contains(['\n', '\r']);
+        let settled = |s: &FileStamp| !s.is_recent(now_ns);
+        for (dir, stamps) in &self.dirs {
+            if !plain(dir) {
+                return None;
+            }
+            match &stamps.own {
+                Some(own) if settled(own) => writeln!(out, "dir {} {dir}", encode(own)).ok()?,
+                Some(_) => return None,
+                None => writeln!(out, "in {dir}").ok()?,
+            }
+            for (name, stamp) in &stamps.files {
+                if !plain(name) || name.contains('/') {
+                    return None;
+                }
+                match stamp {
+                    Some(s) if settled(s) => writeln!(out, "file {} {name}", encode(s)).ok()?,
+                    Some(_) => return None,
+                    None => writeln!(out, "absent {name}").ok()?,
+                }
+            }
+        }
+        Some(())
+    }
+}
+
+/// `""` (the root, as `Utf8Path::parent` gives it) is written `.`.
+fn dir_name(path: &str) -> &str {
+    if path.is_empty() {
+        "."
+    } else {
+        path
+    }
+}
+
+fn encode(s: &FileStamp) -> String {
+    format!("{} {} {} {}", s.size, s.mtime_ns, s.ctime_ns, s.inode)
+}
+
+/// `<size> <mtime_ns> <ctime_ns> <inode> <rest>` → the stamp and the rest.
+pub fn parse_stamp(line: &str) -> Option<(FileStamp, &str)> {
+    let mut parts = line.splitn(5, ' ');
+    let stamp = FileStamp {
+        size: parts.next()?.parse().ok()?,
+        mtime_ns: parts.next()?.parse().ok()?,
+        ctime_ns: parts.next()?.parse().ok()?,
+        inode: parts.next()?.parse().ok()?,
+    };
+    Some((stamp, parts.next()?))
+}
+
+/// Whether every stamp in `lines` (as `write_to` wrote them) still holds, paths resolved
+/// against `root`. Anything unreadable or unknown is a change: the caller then does the work.
+pub fn all_hold<'a>(lines: impl Iterator<Item = &'a str>, root: &Utf8Path) -> bool {
+    let mut lines = lines.peekable();
+    // The directory the `file` and `absent` lines below refer to (Err: it could not be opened).
+    let mut current: Option<std::io::Result<OpenDir>> = None;
+    while let Some(line) = lines.next() {
+        let Some((tag, rest)) = line.split_once(' ') else {
+            return false;
+        };
+        let holds = match tag {
+            "dir" => {
+                let Some((before, path)) = parse_stamp(rest) else {
+                    return false;
+                };
+                let path = resolve(root, path);
+                if has_files(&mut lines) {
+                    let opened = OpenDir::open(&path);
+                    let holds = opened
+                        .as_ref()
+                        .is_ok_and(|d| d.stamp().is_ok_and(|s| s == before));
+                    current = Some(opened);
+                    holds
+                } else {
+                    FileStamp::of(&path).is_ok_and(|s| s == before)
+                }
+            }
+            "in" => {
+                current = Some(OpenDir::open(&resolve(root, rest)));
+                true
+            }
+            "file" => {
+                let Some((before, name)) = parse_stamp(rest) else {
+                    return false;
+                };
+                matches!(&current, Some(Ok(dir)) if dir.stamp_of(name).is_ok_and(|s| s == before))
+            }
+            "absent" => match &current {
+                Some(Ok(dir)) => dir.stamp_of(rest).is_err(),
+                Some(Err(_)) => true,
+                None => false,
+            },
+            _ => false,
+        };
+        if !holds {
+            return false;
+        }
+    }
+    true
+}
+
+fn has_files<'a>(lines: &mut Peekable<impl Iterator<Item = &'a str>>) -> bool {
+    lines
+        .peek()
+        .is_some_and(|l| l.starts_with("file ") || l.starts_with("absent "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use camino::Utf8PathBuf;
+
+    fn list_of(root: &Utf8Path) -> String {
+        let mut list = StampList::default();
+        let stamp = |p: &str| FileStamp::of(&root.join(p)).ok();
+        list.dir("pkg", stamp("pkg").unwrap());
+        list.file("pkg/a.go", stamp("pkg/a.go"));
+        list.file("pkg/gone.go", None);
+        list.file("go.mod", stamp("go.mod"));
+        list.file("vendor/modules.txt", None);
+        let mut out = String::new();
+        // Written "later" than the racy window, as a settled tree would be.
+        list.write_to(&mut out, i128::MAX / 2).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_list_holds_until_something_it_names_changes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = Utf8PathBuf::from_path_buf(tmp.path().to_owned()).unwrap();
+        std::fs::create_dir(root.join("pkg")).unwrap();
+        std::fs::write(root.join("pkg/a.go"), "package pkg\n").unwrap();
+        std::fs::write(root.join("go.mod"), "module m\n").unwrap();
+        let text = list_of(&root);
+        assert!(
+            text.contains("\nin .\n") || text.starts_with("in .\n"),
+            "{text}"
+        );
+        assert!(all_hold(text.lines(), &root), "{text}");
+
+        std::fs::write(root.join("pkg/gone.go"), "package pkg\n").unwrap();
+        assert!(!all_hold(text.lines(), &root), "an absent file appeared");
+        std::fs::remove_file(root.join("pkg/gone.go")).unwrap();
+        let text = list_of(&root);
+        std::fs::write(root.join("go.mod"), "module n\n").unwrap();
+        assert!(!all_hold(text.lines(), &root), "a file changed");
+        let text = list_of(&root);
+        std::fs::create_dir(root.join("vendor")).unwrap();
+        assert!(all_hold(text.lines(), &root), "an unrelated directory");
+        std::fs::write(root.join("vendor/modules.txt"), "").unwrap();
+        assert!(!all_hold(text.lines(), &root), "an absent file appeared");
+        let text = list_of(&root);
+        std::fs::write(root.join("pkg/b.go"), "package pkg\n").unwrap();
+        assert!(!all_hold(text.lines(), &root), "a directory gained a file");
+        assert!(!all_hold("bogus 1".lines(), &root), "an unknown line");
+    }
+
+    #[test]
+    fn recent_stamps_and_odd_names_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = Utf8PathBuf::from_path_buf(tmp.path().to_owned()).unwrap();
+        std::fs::write(root.join("a.go"), "package a\n").unwrap();
+        let mut list = StampList::default();
+        list.file("a.go", FileStamp::of(&root.join("a.go")).ok());
+        let now = crate::buildcache::statcache::now_ns();
+        assert!(list.write_to(&mut String::new(), now).is_none(), "racy");
+        let mut list = StampList::default();
+        list.file("a\nb.go", None);
+        assert!(list.write_to(&mut String::new(), now).is_none(), "newline");
+    }
+}

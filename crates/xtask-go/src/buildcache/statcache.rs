@@ -1,0 +1,376 @@
+//! The stat cache: each input's (size, mtime, ctime, inode) and the sha256 of its content, so an
+//! unchanged file is never read twice; racy entries (changed within the timestamp granularity of
+//! when the cache was saved) are always re-hashed, as git does for its index.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::util::fsutil;
+
+/// Bump when the file's layout changes; an old file is then ignored.
+const FORMAT: u32 = 2;
+
+/// How close to the save time a change must be for an entry to count as racy (ns). Generous:
+/// some file systems keep coarse timestamps, and a re-hash costs little.
+const RACY_WINDOW_NS: i128 = 2_000_000_000;
+
+/// What `stat` says of a file: enough to notice any change, including a restored mtime
+/// (`touch -d` cannot restore the ctime).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StampTuple", into = "StampTuple")]
+pub struct FileStamp {
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub ctime_ns: i128,
+    pub inode: u64,
+}
+
+/// How a stamp is written: `[size, mtime_ns, ctime_ns, inode]`, half the bytes of an object,
+/// and a no-op parses thousands of them.
+type StampTuple = (u64, i128, i128, u64);
+
+impl From<StampTuple> for FileStamp {
+    fn from((size, mtime_ns, ctime_ns, inode): StampTuple) -> FileStamp {
+        FileStamp {
+            size,
+            mtime_ns,
+            ctime_ns,
+            inode,
+        }
+    }
+}
+
+impl From<FileStamp> for StampTuple {
+    fn from(s: FileStamp) -> StampTuple {
+        (s.size, s.mtime_ns, s.ctime_ns, s.inode)
+    }
+}
+
+impl FileStamp {
+    /// Stats `path`, following symlinks: a symlinked input is its target.
+    pub fn of(path: &Utf8Path) -> std::io::Result<FileStamp> {
+        let meta = std::fs::metadata(path)?;
+        Ok(FileStamp::from_metadata(&meta))
+    }
+
+    /// Changed so recently (within the racy window before `now_ns`) that a further change in the
+    /// same timestamp tick could keep this stamp: such a stamp proves nothing.
+    pub fn is_recent(&self, now_ns: i128) -> bool {
+        self.mtime_ns.max(self.ctime_ns) + RACY_WINDOW_NS >= now_ns
+    }
+
+    pub fn from_metadata(meta: &std::fs::Metadata) -> FileStamp {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            FileStamp {
+                size: meta.len(),
+                mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
+                ctime_ns: meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128,
+                inode: meta.ino(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let ns = |t: std::io::Result<SystemTime>| {
+                t.ok()
+                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos() as i128)
+            };
+            FileStamp {
+                size: meta.len(),
+                mtime_ns: ns(meta.modified()),
+                ctime_ns: ns(meta.created()),
+                inode: 0,
+            }
+        }
+    }
+}
+
+/// A directory opened once, so that its files are stat'ed by name: the kernel then walks one
+/// path component per file instead of the whole path (a no-op stats thousands of files).
+pub struct OpenDir {
+    #[cfg(unix)]
+    fd: std::os::fd::OwnedFd,
+    #[cfg(not(unix))]
+    path: Utf8PathBuf,
+}
+
+impl OpenDir {
+    pub fn open(path: &Utf8Path) -> std::io::Result<OpenDir> {
+        #[cfg(unix)]
+        {
+            use rustix::fs::{Mode, OFlags};
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            let fd = rustix::fs::open(path.as_std_path(), flags, Mode::empty())?;
+            Ok(OpenDir { fd })
+        }
+        #[cfg(not(unix))]
+        {
+            if !std::fs::metadata(path)?.is_dir() {
+                return Err(std::io::ErrorKind::NotADirectory.into());
+            }
+            Ok(OpenDir {
+                path: path.to_owned(),
+            })
+        }
+    }
+
+    /// The directory's own stamp.
+    pub fn stamp(&self) -> std::io::Result<FileStamp> {
+        #[cfg(unix)]
+        {
+            Ok(from_stat(&rustix::fs::fstat(&self.fd)?))
+        }
+        #[cfg(not(unix))]
+        {
+            FileStamp::of(&self.path)
+        }
+    }
+
+    /// The stamp of the entry `name`, following symlinks as `FileStamp::of` does.
+    pub fn stamp_of(&self, name: &str) -> std::io::Result<FileStamp> {
+        #[cfg(unix)]
+        {
+            let stat = rustix::fs::statat(&self.fd, name, rustix::fs::AtFlags::empty())?;
+            Ok(from_stat(&stat))
+        }
+        #[cfg(not(unix))]
+        {
+            FileStamp::of(&self.path.join(name))
+        }
+    }
+}
+
+/// The same numbers `FileStamp::from_metadata` takes from std's `Metadata` (the casts let one
+/// line serve the field types of every unix).
+#[cfg(unix)]
+#[allow(clippy::unnecessary_cast)]
+fn from_stat(s: &rustix::fs::Stat) -> FileStamp {
+    FileStamp {
+        size: s.st_size as u64,
+        mtime_ns: s.st_mtime as i128 * 1_000_000_000 + s.st_mtime_nsec as i128,
+        ctime_ns: s.st_ctime as i128 * 1_000_000_000 + s.st_ctime_nsec as i128,
+        inode: s.st_ino as u64,
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Entry {
+    stamp: FileStamp,
+    sha256: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Saved {
+    format: u32,
+    saved_at_ns: i128,
+    entries: HashMap<String, Entry>,
+}
+
+/// Content hashes of files, reused while their stat is unchanged. Shared by the build's threads.
+pub struct StatCache {
+    file: Utf8PathBuf,
+    saved_at_ns: i128,
+    entries: Mutex<HashMap<String, Entry>>,
+    dirty: Mutex<bool>,
+}
+
+/// A file's content hash, or the fact that it does not exist.
+pub type Digest256 = Option<String>;
+
+impl StatCache {
+    /// Loads the cache at `file`; a missing, old or corrupt file is an empty cache.
+    pub fn load(file: &Utf8Path) -> StatCache {
+        let saved: Saved = std::fs::read(file)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .filter(|s: &Saved| s.format == FORMAT)
+            .unwrap_or_default();
+        StatCache {
+            file: file.to_owned(),
+            saved_at_ns: saved.saved_at_ns,
+            entries: Mutex::new(saved.entries),
+            dirty: Mutex::new(false),
+        }
+    }
+
+    /// The sha256 (hex) of each path's content, None for a missing file; hashes in parallel
+    /// what the cache cannot vouch for. Returns the stamps seen, for a later "did it move" check.
+    pub fn hash_all(&self, paths: &[Utf8PathBuf]) -> Vec<(Digest256, Option<FileStamp>)> {
+        let mut results: Vec<Option<(Digest256, Option<FileStamp>)>> = vec![None; paths.len()];
+        let mut to_hash = Vec::new();
+        {
+            let entries = self.entries.lock().unwrap();
+            for (i, path) in paths.iter().enumerate() {
+                match FileStamp::of(path) {
+                    Err(_) => results[i] = Some((None, None)),
+                    Ok(stamp) => match entries.get(path.as_str()) {
+                        Some(e) if e.stamp == stamp && !self.is_racy(&stamp) => {
+                            results[i] = Some((Some(e.sha256.clone()), Some(stamp)))
+                        }
+                        _ => to_hash.push((i, stamp)),
+                    },
+                }
+            }
+        }
+        if !to_hash.is_empty() {
+            let hashed = hash_files_parallel(paths, &to_hash);
+            let mut entries = self.entries.lock().unwrap();
+            for (i, stamp, steady, digest) in hashed {
+                if let (Some(sha), true) = (&digest, steady) {
+                    entries.insert(
+                        paths[i].to_string(),
+                        Entry {
+                            stamp,
+                            sha256: sha.clone(),
+                        },
+                    );
+                }
+                results[i] = Some((digest, Some(stamp)));
+            }
+            *self.dirty.lock().unwrap() = true;
+        }
+        results
+            .into_iter()
+            .map(|r| r.expect("every path was looked at"))
+            .collect()
+    }
+
+    /// Racy: modified so close to the last save that a later change within the same
+    /// timestamp tick could have kept the stamp; its hash cannot be trusted.
+    fn is_racy(&self, stamp: &FileStamp) -> bool {
+        stamp.is_recent(self.saved_at_ns)
+    }
+
+    /// Writes the cache back if anything changed (atomically; a failure only costs re-hashing).
+    pub fn save(&self) -> Result<()> {
+        if !*self.dirty.lock().unwrap() {
+            return Ok(());
+        }
+        let entries = self.entries.lock().unwrap();
+        let saved = Saved {
+            format: FORMAT,
+            saved_at_ns: now_ns(),
+            entries: entries.clone(),
+        };
+        let bytes = serde_json::to_vec(&saved)?;
+        fsutil::write_atomic_with(&self.file, &bytes, fsutil::Durability::Scratch)
+            .with_context(|| format!("saving the stat cache {}", self.file))
+    }
+}
+
+pub fn now_ns() -> i128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128)
+}
+
+/// Hashes `paths[i]` for each `(i, stamp)` on up to one thread per core. Returns the stamp seen
+/// after reading and whether it was steady: a file that moved while it was read is not cached.
+fn hash_files_parallel(
+    paths: &[Utf8PathBuf],
+    work: &[(usize, FileStamp)],
+) -> Vec<(usize, FileStamp, bool, Digest256)> {
+    parallel_map(work, |&(i, stamp)| {
+        let digest = sha256_file(&paths[i]).ok();
+        let after = FileStamp::of(&paths[i]).unwrap_or(stamp);
+        (i, after, after == stamp, digest)
+    })
+}
+
+/// `items.iter().map(f)` on up to one thread per core, in order: hashing is CPU-bound.
+pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len())
+        .max(1);
+    let chunk = items.len().div_ceil(threads).max(1);
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("hash thread panicked"))
+            .collect()
+    })
+}
+
+/// The sha256 of a file's content, hex (sha2 picks SHA-NI where the CPU has it).
+pub fn sha256_file(path: &Utf8Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_open_directory_stamps_as_a_path_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(dir.path()).unwrap();
+        std::fs::write(dir.join("a.go"), "package a\n").unwrap();
+        let opened = OpenDir::open(dir).unwrap();
+        assert_eq!(opened.stamp().unwrap(), FileStamp::of(dir).unwrap());
+        let a = FileStamp::of(&dir.join("a.go")).unwrap();
+        assert_eq!(opened.stamp_of("a.go").unwrap(), a);
+        assert!(opened.stamp_of("b.go").is_err());
+        assert!(
+            OpenDir::open(&dir.join("a.go")).is_err(),
+            "a file is no directory"
+        );
+    }
+
+    #[test]
+    fn reuses_hashes_until_the_stamp_moves_and_rehashes_racy_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(dir.path()).unwrap();
+        let file = dir.join("a.go");
+        std::fs::write(&file, "package a\n").unwrap();
+        let cache_file = dir.join("stat.json");
+        let cache = StatCache::load(&cache_file);
+        let first = cache.hash_all(std::slice::from_ref(&file));
+        assert_eq!(
+            first[0].0.as_deref(),
+            Some(sha256_file(&file).unwrap().as_str())
+        );
+        cache.save().unwrap();
+        // Same size, content changed: the ctime moves even if the mtime is put back.
+        let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+        std::fs::write(&file, "package b\n").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        let cache = StatCache::load(&cache_file);
+        let second = cache.hash_all(std::slice::from_ref(&file));
+        assert_ne!(first[0].0, second[0].0);
+        assert_eq!(cache.hash_all(&[dir.join("missing.go")])[0].0, None);
+    }
+}

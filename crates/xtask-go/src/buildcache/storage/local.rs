@@ -1,0 +1,252 @@
+//! Where cache entries and output blobs live: the `Storage` trait and the local, on-disk store.
+//!
+//! Layout (versioned bucket, like cargo's and uv's caches):
+//! `<dir>/CACHEDIR.TAG`, `<dir>/v1/entries/<2 hex>/<key>.json`, `<dir>/v1/blobs/<2 hex>/<sha256>`.
+//! Every write is atomic; a failed or corrupt read is a miss, never a failure (sccache's rule).
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::{Deserialize, Serialize};
+
+use crate::buildcache::key::CacheKey;
+use crate::util::fsutil::{self, Durability};
+
+/// The bucket name: bump when the entry or blob layout changes.
+pub const BUCKET: &str = "v1";
+
+/// One output file of a cached build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputRecord {
+    /// A plain file name inside the output directory (validated: no `/`, `..` or absolute path).
+    pub name: String,
+    pub sha256: String,
+    pub size: u64,
+    pub mode: u32,
+}
+
+/// What a key maps to: the outputs of one successful build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheEntry {
+    pub key: String,
+    pub target: String,
+    pub triple: String,
+    pub outputs: Vec<OutputRecord>,
+}
+
+impl CacheEntry {
+    /// Parses and validates an entry; an entry naming anything but a plain file is rejected whole.
+    pub fn parse(bytes: &[u8], key: &CacheKey) -> Result<CacheEntry> {
+        let entry: CacheEntry =
+            serde_json::from_slice(bytes).context("cache entry is not valid JSON")?;
+        if entry.key != key.as_str() {
+            bail!("cache entry is for key {}, not {key}", entry.key);
+        }
+        if entry.outputs.is_empty() {
+            bail!("cache entry lists no outputs");
+        }
+        for output in &entry.outputs {
+            if !is_plain_file_name(&output.name) {
+                bail!(
+                    "cache entry names the output `{}`, which is not a plain file name",
+                    output.name
+                );
+            }
+            if output.sha256.len() != 64 || !output.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                bail!("cache entry has a malformed sha256 for `{}`", output.name);
+            }
+        }
+        Ok(entry)
+    }
+}
+
+/// A name that stays inside its directory: not empty, no separator, not `.`/`..`, not absolute.
+pub fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\', '\0'])
+        && !Utf8Path::new(name).is_absolute()
+}
+
+/// A place to keep entries and blobs. Reads that fail return `None` (a miss).
+pub trait Storage: Send + Sync {
+    /// For messages: `local /path` or a URL.
+    fn describe(&self) -> String;
+    fn get_entry(&self, key: &CacheKey) -> Option<Vec<u8>>;
+    fn put_entry(&self, key: &CacheKey, bytes: &[u8]) -> Result<()>;
+    /// Copies the blob to `dest` atomically, verifying its sha256; false on a miss or a bad blob.
+    fn get_blob(&self, sha256: &str, dest: &Utf8Path, mode: u32) -> bool;
+    fn put_blob(&self, sha256: &str, src: &Utf8Path) -> Result<()>;
+}
+
+/// The default store: a directory on this machine.
+pub struct LocalStore {
+    root: Utf8PathBuf,
+}
+
+impl LocalStore {
+    /// Opens (and creates if it can) the store at `root`. A read-only location still serves hits.
+    pub fn open(root: &Utf8Path) -> LocalStore {
+        let store = LocalStore {
+            root: root.to_owned(),
+        };
+        if std::fs::create_dir_all(store.bucket()).is_ok() {
+            let _ = fsutil::write_cachedir_tag(root);
+        }
+        store
+    }
+
+    pub fn root(&self) -> &Utf8Path {
+        &self.root
+    }
+
+    fn bucket(&self) -> Utf8PathBuf {
+        self.root.join(BUCKET)
+    }
+
+    fn entry_path(&self, key: &CacheKey) -> Utf8PathBuf {
+        let k = key.as_str();
+        self.bucket()
+            .join("entries")
+            .join(&k[..2])
+            .join(format!("{k}.json"))
+    }
+
+    fn blob_path(&self, sha256: &str) -> Utf8PathBuf {
+        self.bucket().join("blobs").join(&sha256[..2]).join(sha256)
+    }
+
+    /// Every entry file with its size and last use (its mtime, refreshed on each hit).
+    pub fn entries(&self) -> Vec<(Utf8PathBuf, u64, SystemTime)> {
+        files_below(&self.bucket().join("entries"))
+    }
+
+    /// Every blob file with its size and mtime.
+    pub fn blobs(&self) -> Vec<(Utf8PathBuf, u64, SystemTime)> {
+        files_below(&self.bucket().join("blobs"))
+    }
+
+    /// Removes stale temp files left by killed processes.
+    pub fn clean_temp_files(&self) -> usize {
+        fsutil::clean_temp_files(&self.bucket(), Duration::from_secs(3600))
+    }
+}
+
+impl Storage for LocalStore {
+    fn describe(&self) -> String {
+        format!("local {}", self.root)
+    }
+
+    fn get_entry(&self, key: &CacheKey) -> Option<Vec<u8>> {
+        let path = self.entry_path(key);
+        let bytes = std::fs::read(&path).ok()?;
+        // LRU bookkeeping: a hit makes the entry recent. Failing (read-only store) is harmless.
+        if let Ok(file) = std::fs::File::options().write(true).open(&path) {
+            let _ = file.set_modified(SystemTime::now());
+        }
+        Some(bytes)
+    }
+
+    fn put_entry(&self, key: &CacheKey, bytes: &[u8]) -> Result<()> {
+        fsutil::write_atomic(&self.entry_path(key), bytes)
+    }
+
+    fn get_blob(&self, sha256: &str, dest: &Utf8Path, mode: u32) -> bool {
+        let blob = self.blob_path(sha256);
+        if !blob.is_file() {
+            return false;
+        }
+        match fsutil::copy_verified(&blob, dest, sha256, Some(mode), Durability::Scratch) {
+            Ok(()) => true,
+            Err(e) => {
+                // A flipped bit or a truncated blob: drop it, so the next build stores a good one.
+                crate::util::report::warn(&format!(
+                    "cache blob {blob} is corrupt ({e:#}); removing it and rebuilding"
+                ));
+                let _ = std::fs::remove_file(&blob);
+                false
+            }
+        }
+    }
+
+    fn put_blob(&self, sha256: &str, src: &Utf8Path) -> Result<()> {
+        let blob = self.blob_path(sha256);
+        if crate::buildcache::statcache::sha256_file(&blob).is_ok_and(|actual| actual == sha256) {
+            return Ok(());
+        }
+        fsutil::copy_verified(src, &blob, sha256, Some(0o644), Durability::Durable)
+            .with_context(|| format!("storing {src} in the cache"))
+    }
+}
+
+fn files_below(dir: &Utf8Path) -> Vec<(Utf8PathBuf, u64, SystemTime)> {
+    let mut out = Vec::new();
+    let Ok(shards) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for shard in shards.flatten() {
+        let Ok(files) = std::fs::read_dir(shard.path()) else {
+            continue;
+        };
+        for file in files.flatten() {
+            let name = file.file_name().to_string_lossy().into_owned();
+            if name.starts_with(fsutil::TEMP_PREFIX) {
+                continue;
+            }
+            let (Ok(meta), Some(path)) = (
+                file.metadata(),
+                Utf8PathBuf::from_path_buf(file.path()).ok(),
+            ) else {
+                continue;
+            };
+            out.push((
+                path,
+                meta.len(),
+                meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_names_must_stay_in_the_output_dir() {
+        assert!(is_plain_file_name("hello.exe"));
+        for bad in ["", ".", "..", "../x", "/etc/passwd", "a/b", "a\\b"] {
+            assert!(!is_plain_file_name(bad), "{bad:?}");
+        }
+        let key = CacheKey::from_hex("ab".repeat(32)).unwrap();
+        let sha = "0".repeat(64);
+        let json = |name: &str| {
+            format!(
+                r#"{{"key":"{key}","target":"t","triple":"x","outputs":[{{"name":"{name}","sha256":"{sha}","size":1,"mode":420}}]}}"#
+            )
+        };
+        assert!(CacheEntry::parse(json("ok").as_bytes(), &key).is_ok());
+        assert!(CacheEntry::parse(json("../evil").as_bytes(), &key).is_err());
+        assert!(CacheEntry::parse(json("/abs").as_bytes(), &key).is_err());
+    }
+
+    #[test]
+    fn a_corrupt_blob_is_a_miss_and_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(dir.path()).unwrap();
+        let store = LocalStore::open(&dir.join("cache"));
+        let src = dir.join("out");
+        std::fs::write(&src, b"binary").unwrap();
+        let sha = crate::buildcache::statcache::sha256_file(&src).unwrap();
+        store.put_blob(&sha, &src).unwrap();
+        assert!(store.get_blob(&sha, &dir.join("restored"), 0o755));
+        std::fs::write(store.blob_path(&sha), b"binarz").unwrap();
+        assert!(!store.get_blob(&sha, &dir.join("restored2"), 0o755));
+        assert!(!store.blob_path(&sha).exists());
+        assert!(!dir.join("restored2").exists());
+        assert!(dir.join("cache/CACHEDIR.TAG").is_file());
+    }
+}

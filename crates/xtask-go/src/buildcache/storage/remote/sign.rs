@@ -1,0 +1,125 @@
+//! Signed remote entries: HMAC-SHA256 (RFC 2104) with `XTASK_GO_CACHE_SIGNING_KEY`, and the
+//! wrapper JSON `{"format":"xtask-go-signed-v1","entry":"<the entry's JSON>","hmac":"<hex>"}`
+//! that carries the signature next to the exact entry bytes.
+//!
+//! The MAC covers the remote key (the `/ac/<sha256>` name) as well as the bytes, so a validly
+//! signed entry cannot be replayed under another key.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+const FORMAT: &str = "xtask-go-signed-v1";
+const BLOCK: usize = 64;
+
+/// HMAC-SHA256 of `message` under `key`.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut block = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.map(|b| b ^ byte);
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
+
+#[derive(Serialize, Deserialize)]
+struct Signed {
+    format: String,
+    entry: String,
+    hmac: String,
+}
+
+fn mac_hex(key: &[u8], name: &str, entry: &[u8]) -> String {
+    let mut message = Vec::with_capacity(name.len() + 1 + entry.len());
+    message.extend_from_slice(name.as_bytes());
+    message.push(b'\n');
+    message.extend_from_slice(entry);
+    crate::buildcache::statcache::hex(&hmac_sha256(key, &message))
+}
+
+/// The bytes to upload for `entry` (UTF-8 JSON) stored as `name`: signed when there is a key.
+pub fn wrap(key: Option<&[u8]>, name: &str, entry: &[u8]) -> Vec<u8> {
+    let (Some(key), Ok(text)) = (key, std::str::from_utf8(entry)) else {
+        return entry.to_vec();
+    };
+    let signed = Signed {
+        format: FORMAT.into(),
+        entry: text.to_string(),
+        hmac: mac_hex(key, name, entry),
+    };
+    serde_json::to_vec(&signed).expect("strings encode")
+}
+
+/// The entry bytes inside what the remote served for `name`, or why they are not trusted.
+/// With a key, only a wrapper whose MAC matches is accepted; without one, a wrapper is opened
+/// (nothing is trusted more than the remote itself then) and plain bytes pass as they are.
+pub fn unwrap(key: Option<&[u8]>, name: &str, served: &[u8]) -> Result<Vec<u8>, &'static str> {
+    let signed = serde_json::from_slice::<Signed>(served)
+        .ok()
+        .filter(|s| s.format == FORMAT);
+    match (key, signed) {
+        (None, None) => Ok(served.to_vec()),
+        (None, Some(signed)) => Ok(signed.entry.into_bytes()),
+        (Some(_), None) => Err("it is not signed"),
+        (Some(key), Some(signed)) => {
+            let expected = mac_hex(key, name, signed.entry.as_bytes());
+            if constant_time_eq(expected.as_bytes(), signed.hmac.as_bytes()) {
+                Ok(signed.entry.into_bytes())
+            } else {
+                Err("its signature does not match XTASK_GO_CACHE_SIGNING_KEY")
+            }
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        // Test case 2: key "Jefe".
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        assert_eq!(
+            crate::buildcache::statcache::hex(&mac),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        // Test case 6: a key longer than the block.
+        let mac = hmac_sha256(
+            &[0xaa; 131],
+            b"Test Using Larger Than Block-Size Key - Hash Key First",
+        );
+        assert_eq!(
+            crate::buildcache::statcache::hex(&mac),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+    }
+
+    #[test]
+    fn only_a_matching_signature_is_accepted() {
+        let entry = br#"{"key":"k"}"#;
+        let signed = wrap(Some(b"secret"), "ab", entry);
+        assert_eq!(unwrap(Some(b"secret"), "ab", &signed).unwrap(), entry);
+        assert!(unwrap(Some(b"other"), "ab", &signed).is_err());
+        assert!(unwrap(Some(b"secret"), "cd", &signed).is_err(), "replayed");
+        assert!(unwrap(Some(b"secret"), "ab", entry).is_err(), "unsigned");
+        let tampered = String::from_utf8(signed)
+            .unwrap()
+            .replace(r#"\"k\""#, r#"\"x\""#);
+        assert!(unwrap(Some(b"secret"), "ab", tampered.as_bytes()).is_err());
+        assert_eq!(unwrap(None, "ab", entry).unwrap(), entry);
+    }
+}

@@ -1,0 +1,7 @@
+//! Layer 1, Go's own formats read faithfully in Rust: go.mod and go.work, go.sum and h1 hashes,
+//! build constraints, and go's offline failures explained. Runs no process.
+
+pub mod constraints;
+pub mod gomod;
+pub mod gosum;
+pub mod offline;

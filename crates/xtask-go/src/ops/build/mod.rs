@@ -1,0 +1,298 @@
+//! Building Go targets: the plan of (target, platform) units and the parallel run over them,
+//! with outputs in `target/go/<triple>/<profile>/`. One unit's life is in `unit.rs`.
+//!
+//! Policy: every unit runs to the end even when another failed (cargo's `--keep-going`), so a
+//! single run reports every broken target; the run then fails as a whole.
+
+mod unit;
+
+pub use unit::{go_build_args, ScratchDir};
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use camino::Utf8PathBuf;
+use serde::Serialize;
+
+use crate::buildcache::maintenance;
+use crate::buildcache::storage::local::LocalStore;
+use crate::buildcache::{cache_dir, BuildCache, Verdict};
+use crate::host::platform::{self, GoPlatform};
+use crate::session::Session;
+use crate::util::report::{human_duration, Reporter};
+use crate::workspace::discovery::Target;
+
+/// What `go-build` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct BuildRequest {
+    /// Target names; empty means all.
+    pub targets: Vec<String>,
+    /// Rust target triples; empty means the host.
+    pub triples: Vec<String>,
+    pub release: bool,
+    /// Parallel go builds; 0 means the number of cores.
+    pub jobs: usize,
+    /// GOPROXY=off: build only from the module cache.
+    pub offline: bool,
+    /// Skip the build cache: always run go, store nothing.
+    pub no_cache: bool,
+    /// Say per unit why it was fresh, restored or rebuilt.
+    pub explain: bool,
+    /// A remote cache that fails makes the run fail (instead of a warning and a local build).
+    pub remote_required: bool,
+    /// Read the remote cache, never write to it.
+    pub remote_read_only: bool,
+}
+
+/// One (target, platform) pair to build.
+#[derive(Debug, Clone)]
+pub struct BuildUnit {
+    pub target: Target,
+    pub platform: GoPlatform,
+    /// Where the output lands.
+    pub output: Utf8PathBuf,
+}
+
+/// How one unit ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnitResult {
+    pub target: String,
+    pub triple: String,
+    pub output: Utf8PathBuf,
+    pub success: bool,
+    /// go's own diagnostics, whole.
+    pub stderr: String,
+    #[serde(serialize_with = "as_millis", rename = "duration_ms")]
+    pub duration: Duration,
+    /// What the build cache decided (absent with `--no-cache`).
+    pub cache: Option<crate::buildcache::Explanation>,
+}
+
+fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis() as u64)
+}
+
+/// Every unit's result, in plan order.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildReport {
+    pub units: Vec<UnitResult>,
+}
+
+impl BuildReport {
+    pub fn success(&self) -> bool {
+        self.units.iter().all(|u| u.success)
+    }
+    pub fn failed(&self) -> impl Iterator<Item = &UnitResult> {
+        self.units.iter().filter(|u| !u.success)
+    }
+}
+
+#[derive(Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+enum Event<'a> {
+    TargetStarted {
+        target: &'a str,
+        triple: &'a str,
+        package: &'a str,
+    },
+    TargetExplained {
+        target: &'a str,
+        triple: &'a str,
+        cache: &'a crate::buildcache::Explanation,
+    },
+    TargetFinished(&'a UnitResult),
+    BuildFinished {
+        success: bool,
+        units: usize,
+        failed: usize,
+        duration_ms: u64,
+    },
+}
+
+/// What every unit of one run shares.
+struct RunContext<'a> {
+    session: &'a Session,
+    request: &'a BuildRequest,
+    reporter: &'a Reporter,
+    cache: Option<&'a BuildCache>,
+}
+
+/// `debug` or `release`: the profile directory under `target/go/<triple>/`.
+pub fn profile_name(release: bool) -> &'static str {
+    if release {
+        "release"
+    } else {
+        "debug"
+    }
+}
+
+/// The output file(s) of a target on a platform: an executable, or `lib<name>.a` / `.so` for C buildmodes.
+pub fn output_file_name(target: &Target, platform: &GoPlatform) -> String {
+    match target.buildmode.as_str() {
+        "c-archive" => format!("lib{}.a", target.output),
+        "c-shared" => match platform.goos {
+            "windows" => format!("{}.dll", target.output),
+            "darwin" | "ios" => format!("lib{}.dylib", target.output),
+            _ => format!("lib{}.so", target.output),
+        },
+        _ => platform.exe_name(&target.output),
+    }
+}
+
+/// Expands the request into units: each selected target for each requested triple it supports.
+pub fn plan(session: &Session, request: &BuildRequest) -> Result<Vec<BuildUnit>> {
+    let targets = session.select_targets(&request.targets)?;
+    let triples = if request.triples.is_empty() {
+        vec![platform::host_triple().to_string()]
+    } else {
+        request.triples.clone()
+    };
+    let mut units = Vec::new();
+    for triple in &triples {
+        let platform = platform::go_platform(triple)?;
+        let dir = session
+            .project
+            .go_dir()
+            .join(triple)
+            .join(profile_name(request.release));
+        for target in &targets {
+            if !target.platforms.is_empty() && !target.platforms.contains(triple) {
+                continue;
+            }
+            let output = dir.join(output_file_name(target, &platform));
+            units.push(BuildUnit {
+                target: target.clone(),
+                platform: platform.clone(),
+                output,
+            });
+        }
+    }
+    Ok(units)
+}
+
+/// Builds every unit of the request; the report says which failed.
+pub fn build(
+    session: &Session,
+    request: &BuildRequest,
+    reporter: &Reporter,
+) -> Result<BuildReport> {
+    let start = Instant::now();
+    let units = plan(session, request)?;
+    let jobs = if request.jobs == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        request.jobs
+    };
+    let remote_flags = crate::buildcache::storage::remote::RemoteFlags {
+        read_only: request.remote_read_only,
+        required: request.remote_required,
+    };
+    crate::buildcache::storage::remote::set_run_flags(remote_flags);
+    let cache = if request.no_cache {
+        None
+    } else {
+        Some(BuildCache::open_with_remote(
+            &session.project,
+            remote_flags,
+        )?)
+    };
+    let ctx = RunContext {
+        session,
+        request,
+        reporter,
+        cache: cache.as_ref(),
+    };
+    reporter.start_progress("Building", units.len() as u64);
+    let next = AtomicUsize::new(0);
+    let running: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let results: Mutex<Vec<Option<UnitResult>>> = Mutex::new(vec![None; units.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(units.len()) {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, Ordering::SeqCst);
+                let Some(unit) = units.get(index) else { break };
+                let label = format!("{} ({})", unit.target.name, unit.platform.triple);
+                running.lock().unwrap().push(label.clone());
+                reporter.set_running(&running.lock().unwrap().join(", "));
+                let result = unit::build_unit(&ctx, unit);
+                running.lock().unwrap().retain(|l| l != &label);
+                reporter.advance(&running.lock().unwrap().join(", "));
+                results.lock().unwrap()[index] = Some(result);
+            });
+        }
+    });
+    reporter.finish_progress();
+    let mut remote_result = Ok(());
+    if let Some(cache) = &cache {
+        remote_result = cache.finish();
+        let max = session
+            .project
+            .config
+            .cache_max_size
+            .as_deref()
+            .map(maintenance::parse_size)
+            .transpose()?;
+        maintenance::auto_gc(
+            &LocalStore::open(&cache_dir(&session.project)),
+            max.unwrap_or(maintenance::DEFAULT_MAX_SIZE),
+        );
+    }
+    let report = BuildReport {
+        units: results
+            .into_inner()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.expect("every unit ran"))
+            .collect(),
+    };
+    let failed = report.failed().count();
+    reporter.event(&Event::BuildFinished {
+        success: failed == 0,
+        units: report.units.len(),
+        failed,
+        duration_ms: start.elapsed().as_millis() as u64,
+    });
+    if failed == 0 {
+        let profile = profile_name(request.release);
+        let verdicts = |v: Verdict| {
+            report
+                .units
+                .iter()
+                .filter(|u| u.cache.as_ref().is_some_and(|c| c.verdict == v))
+                .count()
+        };
+        let (fresh, restored) = (verdicts(Verdict::Fresh), verdicts(Verdict::Restored));
+        let mut detail = Vec::new();
+        if fresh > 0 {
+            detail.push(format!("{fresh} fresh"));
+        }
+        if restored > 0 {
+            detail.push(format!("{restored} restored from cache"));
+        }
+        let detail = if detail.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", detail.join(", "))
+        };
+        reporter.status(
+            "Finished",
+            &format!(
+                "`{profile}` profile [go] {}{detail} in {}",
+                plural(report.units.len(), "target"),
+                human_duration(start.elapsed())
+            ),
+        );
+    }
+    remote_result?;
+    Ok(report)
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}

@@ -1,0 +1,419 @@
+//! One unit's life: ask the cache, else run `go build` (with `go list -deps` beside it when the
+//! input set is unknown), place the outputs atomically, and record a successful build.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+
+use super::{output_file_name, profile_name, BuildUnit, Event, RunContext, UnitResult};
+use crate::buildcache::inputs::{self, InputSet};
+use crate::buildcache::key::KeyInputs;
+use crate::buildcache::{self as cache, Explanation, UnitKey, Verdict};
+use crate::host::toolchain;
+use crate::session::Session;
+use crate::workspace::goenv::{self, PinnedEnv};
+
+/// Pinned variables that shape a build's output (the rest say where things live).
+const OUTPUT_SHAPING_ENV: &[&str] = &[
+    "GOOS",
+    "GOARCH",
+    "GOAMD64",
+    "GOARM",
+    "GOARM64",
+    "GO386",
+    "GORISCV64",
+    "GOPPC64",
+    "GOMIPS",
+    "GOMIPS64",
+    "GOWASM",
+    "GOEXPERIMENT",
+    "CGO_ENABLED",
+    "GOFLAGS",
+    "CC",
+    "CXX",
+    "CGO_CFLAGS",
+    "CGO_CPPFLAGS",
+    "CGO_CXXFLAGS",
+    "CGO_LDFLAGS",
+    "AR",
+    "PKG_CONFIG",
+];
+
+/// Runs one unit, reporting it; never fails the whole run (errors become a failed result).
+pub(super) fn build_unit(ctx: &RunContext<'_>, unit: &BuildUnit) -> UnitResult {
+    let (session, reporter) = (ctx.session, ctx.reporter);
+    let target = &unit.target;
+    let triple = unit.platform.triple.as_str();
+    let start = Instant::now();
+    let env = session.target_env(target, &unit.platform, ctx.request.offline);
+    let unit_key = unit_key(session, ctx.request.release, unit, &env);
+    let (mut explanation, known_set) = match ctx.cache {
+        Some(cache) => {
+            let (explanation, set) = cache.lookup(&unit_key);
+            (Some(explanation), set)
+        }
+        None => (None, None),
+    };
+    let where_ = session
+        .project
+        .display_path(&target.package_dir)
+        .to_string();
+    let mut result = UnitResult {
+        target: target.name.clone(),
+        triple: triple.to_string(),
+        output: unit.output.clone(),
+        success: true,
+        stderr: String::new(),
+        duration: start.elapsed(),
+        cache: None,
+    };
+    let verdict = explanation.as_ref().map(|e| e.verdict.clone());
+    if verdict == Some(Verdict::Fresh) || verdict == Some(Verdict::Restored) {
+        if verdict == Some(Verdict::Restored) {
+            reporter.status(
+                "Restored",
+                &format!("{} ({where_}) for {triple} from the cache", target.name),
+            );
+        }
+        result.cache = explanation;
+        return finish(ctx, unit, result);
+    }
+    reporter.status(
+        "Compiling",
+        &format!("{} ({where_}) for {triple}", target.name),
+    );
+    reporter.event(&Event::TargetStarted {
+        target: &target.name,
+        triple,
+        package: &target.package,
+    });
+    let previous = ctx.cache.and_then(|c| c.last_key_inputs(&unit_key));
+    match run_go(ctx, unit, &env, &unit_key, known_set) {
+        Ok(GoRun {
+            success: true,
+            stderr,
+            set,
+            started,
+        }) => {
+            result.stderr = stderr;
+            if let (Some(cache), Some(set)) = (ctx.cache, set) {
+                match cache.record(&unit_key, &set, started) {
+                    Ok((_, key_inputs)) => {
+                        if let Some(e) = explanation.as_mut().filter(|e| e.changes.is_empty()) {
+                            e.changes = previous
+                                .map(|p| key_inputs.changes_since(&p))
+                                .unwrap_or_default();
+                            e.key = Some(key_inputs.key().to_string());
+                        }
+                    }
+                    Err(e) => reporter.warn(&format!("not caching `{}`: {e:#}", target.name)),
+                }
+            }
+        }
+        Ok(GoRun {
+            success: false,
+            stderr,
+            ..
+        }) => {
+            result.success = false;
+            result.stderr = stderr;
+        }
+        Err(e) => {
+            result.success = false;
+            result.stderr = format!("{e:#}");
+        }
+    }
+    result.cache = explanation;
+    if !result.success {
+        let shown = crate::go::offline::explain_offline_failure(&result.stderr)
+            .unwrap_or_else(|| result.stderr.clone());
+        reporter.error_block(
+            &format!("could not build `{}` ({where_}) for {triple}:", target.name),
+            &shown,
+        );
+    }
+    result.duration = start.elapsed();
+    finish(ctx, unit, result)
+}
+
+fn finish(ctx: &RunContext<'_>, unit: &BuildUnit, result: UnitResult) -> UnitResult {
+    if let (true, Some(explanation)) = (ctx.request.explain, &result.cache) {
+        ctx.reporter.status(
+            "Explain",
+            &format!(
+                "{} ({}): {}",
+                unit.target.name,
+                unit.platform.triple,
+                describe(explanation)
+            ),
+        );
+        ctx.reporter.event(&Event::TargetExplained {
+            target: &unit.target.name,
+            triple: &unit.platform.triple,
+            cache: explanation,
+        });
+    }
+    ctx.reporter.event(&Event::TargetFinished(&result));
+    result
+}
+
+/// `hit (fresh)`, `miss: file changed: go/app/main.go; env GOARCH: ...`.
+fn describe(e: &Explanation) -> String {
+    match e.verdict {
+        Verdict::Fresh => "hit: outputs in place are current".into(),
+        Verdict::Restored => "hit: restored from the cache".into(),
+        Verdict::Miss if !e.changes.is_empty() => {
+            let shown: Vec<String> = e.changes.iter().take(10).map(|c| c.to_string()).collect();
+            let more = e.changes.len().saturating_sub(10);
+            let more = if more > 0 {
+                format!("; and {more} more")
+            } else {
+                String::new()
+            };
+            format!("miss: {}{more}", shown.join("; "))
+        }
+        Verdict::Miss => format!("miss: {}", e.reason.as_deref().unwrap_or("unknown")),
+    }
+}
+
+/// The parts of a unit's key that need no file reads, and the files that decide its closure.
+fn unit_key(session: &Session, release: bool, unit: &BuildUnit, env: &PinnedEnv) -> UnitKey {
+    let target = &unit.target;
+    let project = &session.project;
+    let mut base = KeyInputs::default();
+    let args = go_build_args(unit, release, Utf8Path::new("<out>"));
+    base.spec.insert(
+        "args".into(),
+        serde_json::to_string(&args).expect("strings encode"),
+    );
+    base.spec.insert(
+        "module_dir".into(),
+        project.display_path(&target.module_dir).to_string(),
+    );
+    base.spec
+        .insert("profile".into(), profile_name(release).into());
+    if !project.config.trimpath {
+        // Without -trimpath the absolute source paths end up in the binary.
+        base.spec.insert("root".into(), project.root.to_string());
+    }
+    for name in OUTPUT_SHAPING_ENV {
+        if let Some(value) = env.get(name) {
+            base.env.insert(name.to_string(), value.to_string());
+        }
+    }
+    base.env.insert(
+        "GOWORK".into(),
+        if env.get("GOWORK") == Some("off") {
+            "off".into()
+        } else {
+            "on".into()
+        },
+    );
+    if target.cgo {
+        for var in ["CC", "CXX"] {
+            let compiler = env
+                .get(var)
+                .unwrap_or(if var == "CC" { "cc" } else { "c++" })
+                .to_string();
+            base.env.insert(
+                format!("{var} identity"),
+                toolchain::c_compiler_identity(&compiler, &env.vars),
+            );
+        }
+    }
+    let tc = &session.toolchain;
+    base.toolchain
+        .insert("GOVERSION".into(), tc.info.version.clone());
+    if tc.info.version.starts_with("devel") {
+        let hash = crate::buildcache::statcache::sha256_file(&tc.go)
+            .unwrap_or_else(|_| "unreadable".into());
+        base.toolchain.insert("go binary sha256".into(), hash);
+    }
+    let output_dir = unit
+        .output
+        .parent()
+        .expect("output has a parent")
+        .to_owned();
+    let mut output_names = vec![output_file_name(target, &unit.platform)];
+    if matches!(target.buildmode.as_str(), "c-archive" | "c-shared") {
+        output_names.push(
+            Utf8Path::new(&output_names[0])
+                .with_extension("h")
+                .to_string(),
+        );
+    }
+    UnitKey {
+        base,
+        control: control_files(session, unit),
+        depfile: output_dir
+            .join(".deps")
+            .join(format!("{}.json", target.name)),
+        output_dir,
+        output_names,
+        target: target.name.clone(),
+        triple: unit.platform.triple.clone(),
+    }
+}
+
+/// go.work (+ .sum), every go.mod and go.sum go resolves against, vendor/modules.txt, default.pgo.
+fn control_files(session: &Session, unit: &BuildUnit) -> Vec<Utf8PathBuf> {
+    let mut files = Vec::new();
+    let modules = &session.modules;
+    if let Some(work) = &modules.gowork {
+        let dir = work.parent().expect("go.work has a parent");
+        files.extend([
+            work.clone(),
+            dir.join("go.work.sum"),
+            dir.join("vendor/modules.txt"),
+        ]);
+    }
+    for m in modules
+        .modules
+        .iter()
+        .filter(|m| modules.gowork.is_some() || m.path == unit.target.module)
+    {
+        files.extend([
+            m.dir.join("go.mod"),
+            m.dir.join("go.sum"),
+            m.dir.join("vendor/modules.txt"),
+        ]);
+    }
+    files.push(unit.target.package_dir.join("default.pgo"));
+    files
+}
+
+struct GoRun {
+    success: bool,
+    stderr: String,
+    /// The input set go built from: the known one, or the one `go list` gave beside the build.
+    set: Option<InputSet>,
+    /// The stamp of the marker written as the build began: an input stamped later moved.
+    started: crate::buildcache::statcache::FileStamp,
+}
+
+/// Builds into the scratch dir (listing the inputs at the same time when they are unknown),
+/// then renames the outputs into place: a failed build leaves the old outputs alone.
+fn run_go(
+    ctx: &RunContext<'_>,
+    unit: &BuildUnit,
+    env: &PinnedEnv,
+    unit_key: &UnitKey,
+    known: Option<InputSet>,
+) -> Result<GoRun> {
+    let session = ctx.session;
+    let triple = &unit.platform.triple;
+    let scratch = ScratchDir::create(
+        &goenv::tmp_root(&session.project, triple),
+        &unit.target.name,
+    )?;
+    std::fs::create_dir_all(unit_key.depfile.parent().expect("depfile has a parent"))?;
+    // The build-start marker: any input stamped at or after it moved during the build.
+    let marker = unit_key.depfile.with_extension("started");
+    let started = cache::start_stamp_at(&marker)?;
+    let env = env.clone().with_tmpdir(&scratch.0);
+    let staged_dir = scratch.0.join("out");
+    let staged = staged_dir.join(&unit_key.output_names[0]);
+    let build = session
+        .toolchain
+        .go(&unit.target.module_dir, &env.vars)
+        .args(go_build_args(unit, ctx.request.release, &staged));
+    let want_list = ctx.cache.is_some() && known.is_none();
+    let gomodcache = goenv::gomodcache(&session.project, &session.toolchain);
+    let list = session
+        .toolchain
+        .go(&unit.target.module_dir, &env.vars)
+        .args(inputs::list_args(&unit.target.tags, &unit.target.package));
+    let (out, listed) = std::thread::scope(|s| {
+        let listing = want_list.then(|| {
+            s.spawn(|| {
+                inputs::list_inputs(&list, &session.project.root, &gomodcache, &unit_key.control)
+            })
+        });
+        let out = toolchain::run(&build);
+        (
+            out,
+            listing.map(|h| h.join().expect("go list thread panicked")),
+        )
+    });
+    let out = out?;
+    if !out.success() {
+        return Ok(GoRun {
+            success: false,
+            stderr: out.stderr_str(),
+            set: None,
+            started,
+        });
+    }
+    std::fs::create_dir_all(&unit_key.output_dir)
+        .with_context(|| format!("creating {}", unit_key.output_dir))?;
+    for name in &unit_key.output_names {
+        let (from, to) = (staged_dir.join(name), unit_key.output_dir.join(name));
+        std::fs::rename(&from, &to).with_context(|| format!("moving {from} to {to}"))?;
+    }
+    let set = match listed {
+        None => known,
+        Some(Ok(set)) => Some(set),
+        Some(Err(e)) => {
+            ctx.reporter.warn(&format!(
+                "not caching `{}`: listing its inputs failed: {e:#}",
+                unit.target.name
+            ));
+            None
+        }
+    };
+    Ok(GoRun {
+        success: true,
+        stderr: out.stderr_str(),
+        set,
+        started,
+    })
+}
+
+/// The `go build` arguments for a unit, writing to `out`.
+pub fn go_build_args(unit: &BuildUnit, release: bool, out: &Utf8Path) -> Vec<String> {
+    let target = &unit.target;
+    let mut args = vec!["build".to_string(), "-o".into(), out.to_string()];
+    let ldflags: Vec<&str> = release
+        .then_some("-s -w")
+        .into_iter()
+        .chain(target.ldflags.as_deref())
+        .collect();
+    if !ldflags.is_empty() {
+        args.push(format!("-ldflags={}", ldflags.join(" ")));
+    }
+    if let Some(gcflags) = &target.gcflags {
+        args.push(format!("-gcflags={gcflags}"));
+    }
+    if !target.tags.is_empty() {
+        args.push(format!("-tags={}", target.tags.join(",")));
+    }
+    if target.buildmode != "exe" {
+        args.push(format!("-buildmode={}", target.buildmode));
+    }
+    args.push(target.package.clone());
+    args
+}
+
+/// A fresh GOTMPDIR for one go process: created now, removed when dropped.
+pub struct ScratchDir(pub Utf8PathBuf);
+
+impl ScratchDir {
+    pub fn create(parent: &Utf8Path, name: &str) -> Result<ScratchDir> {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let dir = parent.join(format!(
+            "{name}.{}.{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating GOTMPDIR {dir}"))?;
+        Ok(ScratchDir(dir))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -1,0 +1,427 @@
+//! GOCACHEPROG (go 1.24+): `cargo xtask cacheprog` serves go's own per-package build cache from
+//! the same storage as the build cache: the local store plus the remote.
+//!
+//! Protocol (src/cmd/go/internal/cacheprog): JSON lines on stdin/stdout; we first announce
+//! `{"ID":0,"KnownCommands":["get","put","close"]}`; a `put` with `BodySize > 0` is followed by a
+//! line holding the body as a JSON string of base64 (go 1.26 writes an empty line before it). Replies carry the request's ID, in any
+//! order (a pool of workers answers them). `DiskPath` names the blob in the local store.
+//!
+//! go's ActionID → (OutputID, size) index lives in entries under keys derived from the ActionID
+//! with a prefix of their own ([`prog_key`]), so they cannot collide with build entries; the
+//! entries have the build entries' shape (one output named `output`), so `cache gc` and the
+//! path checks treat them alike. Outputs are blobs, content-addressed as every other blob.
+//! Several go processes may run this at once on one store: every write is atomic.
+
+use std::io::{BufRead, Write};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use base64::Engine;
+use camino::Utf8PathBuf;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::buildcache::key::CacheKey;
+use crate::buildcache::statcache;
+use crate::buildcache::storage::local::{CacheEntry, LocalStore, OutputRecord, Storage, BUCKET};
+use crate::buildcache::storage::remote::{RemoteSettings, RemoteStore};
+use crate::buildcache::storage::tiered::TieredStore;
+use crate::util::fsutil;
+use crate::workspace::project::Project;
+
+/// Variables the cacheprog child needs besides its command line: secrets stay out of `ps`.
+pub const PASSTHROUGH: &[&str] = &[
+    "XTASK_GO_REMOTE_TOKEN",
+    "XTASK_GO_CACHE_SIGNING_KEY",
+    "XTASK_GO_REMOTE_TIMEOUT_MS",
+];
+
+/// Requests answered at once.
+const WORKERS: usize = 8;
+
+/// Where and how `cacheprog` keeps go's cache.
+#[derive(Debug, Clone)]
+pub struct CacheprogOptions {
+    /// The store directory (the build cache's).
+    pub dir: Utf8PathBuf,
+    /// The remote's base URL, if any.
+    pub remote: Option<String>,
+    pub read_only: bool,
+}
+
+/// The GOCACHEPROG value for go-build when the config's `gocacheprog` asks for it: this
+/// executable with `cacheprog` and the store and remote on its command line. go splits it
+/// with its `quoted.Split` rules: fields separated by spaces, `'...'` or `"..."` around a
+/// field with spaces (no escapes).
+pub fn command_line(project: &Project) -> Option<String> {
+    if !project.config.gocacheprog {
+        return None;
+    }
+    let exe = std::env::current_exe().ok()?.to_str()?.to_string();
+    let mut args = vec![
+        exe,
+        "cacheprog".into(),
+        "--dir".into(),
+        crate::buildcache::cache_dir(project).to_string(),
+    ];
+    let flags = crate::buildcache::storage::remote::run_flags();
+    if let Ok(Some(remote)) = RemoteSettings::resolve(project, flags) {
+        args.extend(["--remote".to_string(), remote.url]);
+        if remote.read_only {
+            args.push("--read-only".into());
+        }
+    }
+    let quoted: Option<Vec<String>> = args.iter().map(|a| quote(a)).collect();
+    quoted.map(|q| q.join(" "))
+}
+
+/// One field for go's `quoted.Split`; None when it cannot be quoted (holds both quote kinds).
+fn quote(arg: &str) -> Option<String> {
+    if !arg.is_empty() && !arg.contains([' ', '\t', '\n', '\r', '\'', '"']) {
+        Some(arg.to_string())
+    } else if !arg.contains('\'') {
+        Some(format!("'{arg}'"))
+    } else if !arg.contains('"') {
+        Some(format!("\"{arg}\""))
+    } else {
+        None
+    }
+}
+
+/// The store key of go's ActionID: its own namespace, never a build entry's key.
+pub fn prog_key(action_id: &[u8]) -> CacheKey {
+    let mut hasher = Sha256::new();
+    hasher.update(b"xtask-go gocacheprog v1\n");
+    hasher.update(action_id);
+    CacheKey::from_hex(statcache::hex(&hasher.finalize())).expect("sha256 hex is a key")
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Request {
+    #[serde(rename = "ID")]
+    id: i64,
+    command: String,
+    #[serde(rename = "ActionID", default)]
+    action_id: Option<String>,
+    #[serde(rename = "OutputID", default)]
+    output_id: Option<String>,
+    #[serde(default)]
+    body_size: u64,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Response {
+    #[serde(rename = "ID")]
+    id: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    err: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    known_commands: Vec<&'static str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    miss: bool,
+    #[serde(rename = "OutputID", skip_serializing_if = "Option::is_none")]
+    output_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<u64>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    disk_path: String,
+}
+
+/// A go index entry: a build entry's fields plus go's OutputID.
+#[derive(Debug, Serialize, Deserialize)]
+struct ProgEntry {
+    #[serde(flatten)]
+    entry: CacheEntry,
+    output_id: String,
+}
+
+/// The storage behind the protocol.
+struct Backend {
+    local: LocalStore,
+    tiered: Option<TieredStore>,
+}
+
+impl Backend {
+    fn open(options: &CacheprogOptions) -> Result<Backend> {
+        let tiered = match &options.remote {
+            None => None,
+            Some(url) => {
+                let mut settings = RemoteSettings::for_url(url, "cacheprog --remote")?;
+                settings.read_only = options.read_only;
+                let remote = Arc::new(RemoteStore::new(settings));
+                Some(TieredStore::new(LocalStore::open(&options.dir), remote))
+            }
+        };
+        Ok(Backend {
+            local: LocalStore::open(&options.dir),
+            tiered,
+        })
+    }
+
+    fn blob_path(&self, sha256: &str) -> Utf8PathBuf {
+        let root = self.local.root().join(BUCKET).join("blobs");
+        root.join(&sha256[..2]).join(sha256)
+    }
+
+    fn get(&self, action_id: &[u8]) -> Option<(ProgEntry, Utf8PathBuf)> {
+        let key = prog_key(action_id);
+        let valid = |bytes: &[u8]| parse_entry(bytes, &key).is_some();
+        let bytes = match &self.tiered {
+            Some(tiered) => tiered.get_entry_checked(&key, valid)?,
+            None => self.local.get_entry(&key)?,
+        };
+        let entry = parse_entry(&bytes, &key)?;
+        let output = &entry.entry.outputs[0];
+        let path = self.blob_path(&output.sha256);
+        if statcache::sha256_file(&path).is_ok_and(|s| s == output.sha256) {
+            return Some((entry, path));
+        }
+        let _ = std::fs::remove_file(&path);
+        let fetched = self
+            .tiered
+            .as_ref()
+            .is_some_and(|t| t.fetch_into_local(&output.sha256));
+        fetched.then_some((entry, path))
+    }
+
+    fn put(&self, action_id: &[u8], output_id: &[u8], body: &[u8]) -> Result<Utf8PathBuf> {
+        let sha256 = statcache::hex(&Sha256::digest(body));
+        let path = self.blob_path(&sha256);
+        if !statcache::sha256_file(&path).is_ok_and(|s| s == sha256) {
+            fsutil::write_atomic(&path, body).with_context(|| format!("writing {path}"))?;
+        }
+        let key = prog_key(action_id);
+        let entry = ProgEntry {
+            entry: CacheEntry {
+                key: key.to_string(),
+                target: "gocacheprog".into(),
+                triple: String::new(),
+                outputs: vec![OutputRecord {
+                    name: "output".into(),
+                    sha256: sha256.clone(),
+                    size: body.len() as u64,
+                    mode: 0o644,
+                }],
+            },
+            output_id: statcache::hex(output_id),
+        };
+        let bytes = serde_json::to_vec(&entry)?;
+        match &self.tiered {
+            Some(tiered) => {
+                tiered.put_blob(&sha256, &path)?;
+                tiered.put_entry(&key, &bytes)?;
+            }
+            None => self.local.put_entry(&key, &bytes)?,
+        }
+        Ok(path)
+    }
+}
+
+fn parse_entry(bytes: &[u8], key: &CacheKey) -> Option<ProgEntry> {
+    CacheEntry::parse(bytes, key).ok()?;
+    let entry: ProgEntry = serde_json::from_slice(bytes).ok()?;
+    let ok = entry.entry.outputs.len() == 1 && entry.output_id.len() == 64;
+    ok.then_some(entry)
+}
+
+fn decode(field: Option<&str>, what: &str) -> Result<Vec<u8>> {
+    let text = field.with_context(|| format!("request has no {what}"))?;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .with_context(|| format!("{what} is not base64"))
+}
+
+fn hex_decode(hex: &str) -> Vec<u8> {
+    (0..hex.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+        .collect()
+}
+
+/// One request with its body, ready for a worker.
+struct Work {
+    request: Request,
+    body: Vec<u8>,
+}
+
+fn answer(backend: &Backend, work: &Work) -> Response {
+    let mut response = Response {
+        id: work.request.id,
+        ..Response::default()
+    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let result = (|| -> Result<()> {
+        let action_id = decode(work.request.action_id.as_deref(), "ActionID")?;
+        match work.request.command.as_str() {
+            "get" => match backend.get(&action_id) {
+                Some((entry, path)) => {
+                    response.output_id = Some(b64.encode(hex_decode(&entry.output_id)));
+                    response.size = Some(entry.entry.outputs[0].size);
+                    response.disk_path = path.to_string();
+                }
+                None => response.miss = true,
+            },
+            "put" => {
+                let output_id = decode(work.request.output_id.as_deref(), "OutputID")?;
+                let path = backend.put(&action_id, &output_id, &work.body)?;
+                response.disk_path = path.to_string();
+            }
+            other => bail!("unknown command `{other}`"),
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        response.err = format!("{e:#}");
+    }
+    response
+}
+
+/// Serves the protocol on `input`/`output` until `close` or the end of the input.
+pub fn serve(
+    options: &CacheprogOptions,
+    input: impl BufRead,
+    output: impl Write + Send,
+) -> Result<()> {
+    let backend = Backend::open(options)?;
+    let output = Mutex::new(output);
+    let send = |response: &Response| -> Result<()> {
+        let mut line = serde_json::to_vec(response)?;
+        line.push(b'\n');
+        let mut out = output.lock().unwrap();
+        out.write_all(&line)
+            .and_then(|()| out.flush())
+            .context("writing to go")
+    };
+    send(&Response {
+        known_commands: vec!["get", "put", "close"],
+        ..Response::default()
+    })?;
+    let (sender, receiver) = mpsc::channel::<Work>();
+    let receiver = Mutex::new(receiver);
+    let mut close_id = None;
+    std::thread::scope(|scope| -> Result<()> {
+        for _ in 0..WORKERS {
+            scope.spawn(|| loop {
+                let work = receiver.lock().unwrap().recv();
+                let Ok(work) = work else { return };
+                let _ = send(&answer(&backend, &work));
+            });
+        }
+        let mut lines = input.lines();
+        while let Some(line) = lines.next() {
+            let line = line.context("reading go's requests")?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let request: Request = serde_json::from_str(&line)
+                .with_context(|| format!("malformed request from go: {line}"))?;
+            if request.command == "close" {
+                close_id = Some(request.id);
+                break;
+            }
+            let mut body = Vec::new();
+            if request.command == "put" && request.body_size > 0 {
+                // go writes an empty line after every request (json.Encoder's newline, then
+                // its own), so the body is the next line that is not empty.
+                let next = loop {
+                    let line = lines.next().context("a put without its body")??;
+                    if !line.trim().is_empty() {
+                        break line;
+                    }
+                };
+                let text: String = serde_json::from_str(&next).context("a put body")?;
+                body = base64::engine::general_purpose::STANDARD
+                    .decode(text.trim())
+                    .context("a put body is not base64")?;
+                if body.len() as u64 != request.body_size {
+                    bail!(
+                        "a put body of {} bytes, announced {}",
+                        body.len(),
+                        request.body_size
+                    );
+                }
+            }
+            sender.send(Work { request, body }).expect("workers run");
+        }
+        drop(sender);
+        Ok(())
+    })?;
+    if let Some(tiered) = &backend.tiered {
+        tiered.finish(Duration::from_secs(60));
+    }
+    if let Some(id) = close_id {
+        send(&Response {
+            id,
+            ..Response::default()
+        })?;
+    }
+    Ok(())
+}
+
+/// `cargo xtask cacheprog`: serves stdin/stdout.
+pub fn serve_stdio(options: &CacheprogOptions) -> Result<()> {
+    let stdin = std::io::stdin().lock();
+    serve(options, stdin, std::io::stdout())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(dir: &Utf8PathBuf, input: &str) -> Vec<serde_json::Value> {
+        let options = CacheprogOptions {
+            dir: dir.clone(),
+            remote: None,
+            read_only: false,
+        };
+        let mut out = Vec::new();
+        serve(&options, input.as_bytes(), &mut out).unwrap();
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn put_then_get_in_a_second_process_and_a_miss() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Utf8PathBuf::from_path_buf(tmp.path().join("store")).unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let action = b64.encode([7u8; 32]);
+        let body = b"compiled package";
+        let output = b64.encode(Sha256::digest(body));
+        let put = format!(
+            "{{\"ID\":1,\"Command\":\"put\",\"ActionID\":\"{action}\",\"OutputID\":\"{output}\",\"BodySize\":{}}}\n\n\"{}\"\n\n{{\"ID\":2,\"Command\":\"close\"}}\n",
+            body.len(),
+            b64.encode(body)
+        );
+        let replies = session(&dir, &put);
+        assert_eq!(replies[0]["KnownCommands"][0], "get");
+        let path = replies[1]["DiskPath"].as_str().unwrap();
+        assert_eq!(std::fs::read(path).unwrap(), body);
+        assert_eq!(replies.last().unwrap()["ID"], 2);
+        let other = b64.encode([8u8; 32]);
+        let get = format!(
+            "{{\"ID\":1,\"Command\":\"get\",\"ActionID\":\"{action}\"}}\n{{\"ID\":2,\"Command\":\"get\",\"ActionID\":\"{other}\"}}\n{{\"ID\":3,\"Command\":\"close\"}}\n"
+        );
+        let replies = session(&dir, &get);
+        let by_id = |id: i64| replies.iter().find(|r| r["ID"] == id).unwrap().clone();
+        assert_eq!(by_id(1)["OutputID"], output.as_str());
+        assert_eq!(by_id(1)["Size"], body.len());
+        assert_eq!(by_id(2)["Miss"], true);
+        // go's index entries live under keys of their own.
+        assert_ne!(prog_key(&[7u8; 32]).as_str(), statcache::hex(&[7u8; 32]));
+    }
+
+    #[test]
+    fn command_line_fields_are_quoted_as_go_splits_them() {
+        assert_eq!(quote("/usr/bin/xtask").unwrap(), "/usr/bin/xtask");
+        assert_eq!(quote("/my dir/xtask").unwrap(), "'/my dir/xtask'");
+        assert_eq!(quote("it's here").unwrap(), "\"it's here\"");
+        assert!(quote("both ' and \"").is_none());
+    }
+}

@@ -1,0 +1,176 @@
+//! The vendor tree on disk against the files go would write: a listing that never follows
+//! symlinks, and a parallel file-by-file comparison with the verified module contents.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::{Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+
+/// What a path under vendor/ is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// A regular file (its size is learnt when it is read: listing stats nothing, which matters
+    /// with a cold page cache).
+    File,
+    /// A symlink (never followed); `outside` when its target leaves the vendor tree.
+    Symlink { target: Utf8PathBuf, outside: bool },
+    /// A FIFO, socket or device.
+    Special,
+}
+
+/// Everything under vendor/ except modules.txt, by slash-separated path relative to vendor/.
+#[derive(Debug, Default)]
+pub struct VendorListing {
+    pub entries: BTreeMap<String, Entry>,
+    /// Nested `vendor/` or `.git` directories (relative to vendor/), with the number of files below them.
+    pub nested: Vec<(String, usize)>,
+}
+
+/// Lists `vendor` without following symlinks; nested vendor/ and .git dirs are not descended into.
+pub fn list_vendor(vendor: &Utf8Path) -> Result<VendorListing> {
+    let mut listing = VendorListing::default();
+    let mut pending = vec![(vendor.to_owned(), String::new())];
+    while let Some((dir, rel_dir)) = pending.pop() {
+        for entry in dir
+            .read_dir_utf8()
+            .with_context(|| format!("listing {dir}"))?
+        {
+            let entry = entry.with_context(|| format!("listing {dir}"))?;
+            let name = entry.file_name();
+            let rel = if rel_dir.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{rel_dir}/{name}")
+            };
+            let kind = entry
+                .file_type()
+                .with_context(|| format!("reading {}", entry.path()))?;
+            if kind.is_dir() {
+                if name == "vendor" || name == ".git" {
+                    listing.nested.push((rel, count_files(entry.path())));
+                } else {
+                    pending.push((entry.path().to_owned(), rel));
+                }
+            } else if kind.is_symlink() {
+                let target = entry
+                    .path()
+                    .read_link_utf8()
+                    .with_context(|| format!("reading symlink {}", entry.path()))?;
+                let resolved = crate::workspace::project::absolute_in(&dir, &target);
+                let outside = !resolved.starts_with(vendor);
+                listing
+                    .entries
+                    .insert(rel, Entry::Symlink { target, outside });
+            } else if kind.is_file() {
+                if rel == "modules.txt" {
+                    continue;
+                }
+                listing.entries.insert(rel, Entry::File);
+            } else {
+                listing.entries.insert(rel, Entry::Special);
+            }
+        }
+    }
+    Ok(listing)
+}
+
+fn count_files(dir: &Utf8Path) -> usize {
+    let Ok(entries) = dir.read_dir_utf8() else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => count_files(e.path()),
+            _ => 1,
+        })
+        .sum()
+}
+
+/// How one expected file compares with the file on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Comparison {
+    Same,
+    Modified {
+        disk_size: u64,
+    },
+    Missing,
+    /// A symlink or special file where go would write a regular file.
+    NotRegular(Entry),
+}
+
+/// Compares each `(vendor-relative path, expected bytes)` with the tree, in parallel.
+pub fn compare_all(
+    vendor: &Utf8Path,
+    listing: &VendorListing,
+    expected: &[(&str, &[u8])],
+) -> Vec<Result<Comparison>> {
+    par_map(expected, |(rel, want)| {
+        Ok(match listing.entries.get(*rel) {
+            None => Comparison::Missing,
+            Some(Entry::File) => {
+                let path = vendor.join(rel);
+                let got = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
+                if got == *want {
+                    Comparison::Same
+                } else {
+                    Comparison::Modified {
+                        disk_size: got.len() as u64,
+                    }
+                }
+            }
+            Some(other) => Comparison::NotRegular(other.clone()),
+        })
+    })
+}
+
+/// Maps `f` over `items` on several threads pulling indices from a shared counter, keeping the
+/// order of `items`. Four threads per core: the work is mostly reading small files, and with a
+/// cold page cache more reads in flight finish sooner (measured: 2 threads 159 ms, 16 threads
+/// ~110 ms for the 2,000-file bench tree on 2 cores).
+pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get() * 4)
+        .clamp(4, 16)
+        .min(items.len().max(1));
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<(usize, R)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        mine.push((i, f(item)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("vendor check thread panicked"))
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn par_map_keeps_order() {
+        let items: Vec<usize> = (0..1000).collect();
+        assert_eq!(
+            par_map(&items, |i| i * 2),
+            items.iter().map(|i| i * 2).collect::<Vec<_>>()
+        );
+    }
+}

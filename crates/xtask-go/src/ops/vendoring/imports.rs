@@ -1,0 +1,325 @@
+//! Completeness from the importing side: every package that the main modules' Go files (tests
+//! included) or the vendored packages import from a vendored module must be listed in
+//! modules.txt, as `go mod vendor` would list and copy it. Without this, a package missing from
+//! both modules.txt and vendor/ (an import added without re-vendoring) would pass the check.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use camino::Utf8PathBuf;
+
+use super::contents::VendorListing;
+use super::modules_txt::ModulesTxt;
+use super::FindingKind;
+use crate::go::constraints::should_build_with_any_tags;
+
+/// A package import that vendor/ cannot satisfy: (module, path, kind, detail) of a finding.
+pub type UnlistedImport = (String, String, FindingKind, String);
+
+/// The import paths of a Go source file: its `import` declarations after the package clause,
+/// as go's `ReadImports` reads them (comments skipped; reading stops at the first other
+/// declaration). `import "C"` is left out; a file that does not parse gives what was read.
+pub fn imports(src: &[u8]) -> Vec<String> {
+    let mut lx = Lexer { s: src, i: 0 };
+    let mut out = Vec::new();
+    lx.skip();
+    if lx.ident() != Some("package") {
+        return out;
+    }
+    lx.skip();
+    if lx.ident().is_none() {
+        return out;
+    }
+    loop {
+        lx.skip();
+        if lx.ident() != Some("import") {
+            break;
+        }
+        lx.skip();
+        if lx.eat(b'(') {
+            loop {
+                lx.skip();
+                if lx.eat(b')') {
+                    break;
+                }
+                if !lx.spec(&mut out) {
+                    return out;
+                }
+            }
+        } else if !lx.spec(&mut out) {
+            break;
+        }
+    }
+    out.retain(|p| p != "C");
+    out
+}
+
+struct Lexer<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Lexer<'_> {
+    /// Skips white space, semicolons and comments.
+    fn skip(&mut self) {
+        while self.i < self.s.len() {
+            let rest = &self.s[self.i..];
+            if matches!(rest[0], b' ' | b'\t' | b'\n' | b'\r' | b';') {
+                self.i += 1;
+            } else if rest.starts_with(b"//") {
+                self.i += rest.iter().position(|&c| c == b'\n').unwrap_or(rest.len());
+            } else if rest.starts_with(b"/*") {
+                let end = rest.windows(2).skip(2).position(|w| w == b"*/");
+                self.i += end.map_or(rest.len(), |e| e + 4);
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn ident(&mut self) -> Option<&str> {
+        let start = self.i;
+        while self.i < self.s.len()
+            && (self.s[self.i].is_ascii_alphanumeric()
+                || self.s[self.i] == b'_'
+                || self.s[self.i] >= 0x80)
+        {
+            self.i += 1;
+        }
+        (self.i > start)
+            .then(|| std::str::from_utf8(&self.s[start..self.i]).ok())
+            .flatten()
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        let found = self.s.get(self.i) == Some(&c);
+        self.i += usize::from(found);
+        found
+    }
+
+    /// `[name | . | _] "path"`; false when the spec does not parse.
+    fn spec(&mut self, out: &mut Vec<String>) -> bool {
+        let named = self.eat(b'.')
+            || matches!(self.s.get(self.i), Some(b'"' | b'`'))
+            || self.ident().is_some();
+        if !named {
+            return false;
+        }
+        self.skip();
+        match self.string() {
+            Some(path) => {
+                out.push(path);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A Go string literal: interpreted (escapes kept as written: import paths have none) or raw.
+    fn string(&mut self) -> Option<String> {
+        let quote = *self.s.get(self.i)?;
+        if quote != b'"' && quote != b'`' {
+            return None;
+        }
+        let start = self.i + 1;
+        let mut j = start;
+        while j < self.s.len() && self.s[j] != quote {
+            if quote == b'"' && (self.s[j] == b'\\' || self.s[j] == b'\n') {
+                return None;
+            }
+            j += 1;
+        }
+        let text = std::str::from_utf8(self.s.get(start..j)?).ok()?.to_owned();
+        self.i = j + 1;
+        Some(text)
+    }
+}
+
+/// go's `search.IsStandardImportPath`: no dot in the first path element.
+fn is_standard(path: &str) -> bool {
+    !path.split('/').next().unwrap_or("").contains('.')
+}
+
+/// The Go files of the main modules' packages that `go mod vendor` reads imports from: every
+/// `.go` file (tests too) below each directory, except in vendor/, testdata/, `.`/`_`
+/// directories and nested modules, and files no build tag selects.
+pub fn main_module_files(dirs: &[Utf8PathBuf]) -> Vec<(Utf8PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut pending: Vec<(Utf8PathBuf, bool)> = dirs.iter().map(|d| (d.clone(), true)).collect();
+    while let Some((dir, is_root)) = pending.pop() {
+        if !is_root && dir.join("go.mod").exists() {
+            continue;
+        }
+        let Ok(entries) = dir.read_dir_utf8() else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let skipped = name.starts_with('.') || name.starts_with('_');
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if is_dir && !skipped && name != "vendor" && name != "testdata" {
+                pending.push((entry.path().to_owned(), false));
+            } else if !is_dir && !skipped && name.ends_with(".go") {
+                if let Ok(bytes) = std::fs::read(entry.path()) {
+                    if should_build_with_any_tags(&bytes) {
+                        files.push((entry.path().to_owned(), bytes));
+                    }
+                }
+            }
+        }
+    }
+    files
+}
+
+/// The imports of `importers` ((label, source)) that vendor/ cannot satisfy: a package of a
+/// vendored module that modules.txt does not list and vendor/ does not hold, or a non-standard
+/// package that no module provides (neither a main module in `main` nor one in modules.txt).
+pub fn unlisted<'a>(
+    importers: impl Iterator<Item = (String, &'a [u8])>,
+    txt: &ModulesTxt,
+    main: &[String],
+    listing: &VendorListing,
+) -> Vec<UnlistedImport> {
+    let listed: BTreeMap<&str, BTreeSet<&str>> = txt
+        .modules
+        .iter()
+        .filter(|m| !m.key.version.is_empty())
+        .map(|m| {
+            let packages = m.packages.iter().map(String::as_str).collect();
+            (m.key.path.as_str(), packages)
+        })
+        .collect();
+    let provider = |package: &str| -> Option<&str> {
+        main.iter()
+            .map(String::as_str)
+            .chain(listed.keys().copied())
+            .filter(|m| package == *m || package.starts_with(&format!("{m}/")))
+            .max_by_key(|m| m.len())
+    };
+    // Each package once, named by its first importer (files in a sorted order).
+    let mut first_importer: BTreeMap<String, String> = BTreeMap::new();
+    let mut importers: Vec<(String, &[u8])> = importers.collect();
+    importers.sort();
+    for (label, src) in importers {
+        for package in imports(src) {
+            first_importer
+                .entry(package)
+                .or_insert_with(|| label.clone());
+        }
+    }
+    let mut found = Vec::new();
+    for (package, importer) in first_importer {
+        match provider(&package) {
+            Some(m) if main.iter().any(|p| p == m) => {}
+            Some(m) => {
+                let prefix = format!("{package}/");
+                let on_disk = || {
+                    // The first listed path at or after the prefix shares it, if any does.
+                    listing
+                        .entries
+                        .range(prefix.clone()..)
+                        .next()
+                        .is_some_and(|(k, _)| k.starts_with(&prefix))
+                };
+                if !listed[m].contains(package.as_str()) && !on_disk() {
+                    let version = txt.modules.iter().find(|v| v.key.path == m).map(|v| v.key.to_string());
+                    found.push((
+                        version.unwrap_or_else(|| m.to_owned()),
+                        format!("vendor/{package}/"),
+                        FindingKind::Missing,
+                        format!("package {package} is imported by {importer}, but vendor/modules.txt does not list it and vendor/ does not hold it; go mod vendor would add it"),
+                    ));
+                }
+            }
+            None if is_standard(&package) => {}
+            None => found.push((
+                String::new(),
+                "vendor/modules.txt".to_owned(),
+                FindingKind::Inconsistent,
+                format!("package {package} is imported by {importer}, but no module in vendor/modules.txt provides it; require its module (`go get`), then run `go mod vendor`"),
+            )),
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_imports_as_go_does() {
+        let src = br#"// Copyright
+/* block
+   comment */
+//go:build linux
+
+package p // trailing
+
+import "fmt"
+import (
+	"os" // why
+	str "strings"
+	. "example.com/dot"
+	_ "example.com/blank"; "example.com/semi"
+	`example.com/raw`
+)
+import "C"
+
+import "example.com/late"
+
+func f() { _ = "example.com/not-an-import" }
+"#;
+        assert_eq!(
+            imports(src),
+            [
+                "fmt",
+                "os",
+                "strings",
+                "example.com/dot",
+                "example.com/blank",
+                "example.com/semi",
+                "example.com/raw",
+                "example.com/late"
+            ]
+        );
+        assert!(imports(b"not go").is_empty());
+        assert_eq!(
+            imports(b"package p\nimport \"a.b/c\"\nvar x = 1\nimport \"no\""),
+            ["a.b/c"]
+        );
+    }
+
+    #[test]
+    fn an_import_missing_from_modules_txt_and_vendor_is_found() {
+        let txt = ModulesTxt::parse(
+            "# example.com/beta v1.0.0\n## explicit\nexample.com/beta\n# example.com/gone v1.0.0\n## explicit\n",
+        );
+        let main = vec!["example.com/app".to_owned()];
+        let mut listing = VendorListing::default();
+        listing.entries.insert(
+            "example.com/beta/beta.go".into(),
+            super::super::contents::Entry::File,
+        );
+        let src = b"package main\nimport (\n\"fmt\"\n\"example.com/app/lib\"\n\"example.com/beta\"\n\"example.com/beta/sub\"\n\"example.com/nowhere/x\"\n)\n";
+        let found = unlisted(
+            [("main.go".to_owned(), &src[..])].into_iter(),
+            &txt,
+            &main,
+            &listing,
+        );
+        let kinds: Vec<(&str, &FindingKind)> = found.iter().map(|f| (f.1.as_str(), &f.2)).collect();
+        assert_eq!(
+            kinds,
+            [
+                ("vendor/example.com/beta/sub/", &FindingKind::Missing),
+                ("vendor/modules.txt", &FindingKind::Inconsistent),
+            ]
+        );
+        assert_eq!(found[0].0, "example.com/beta@v1.0.0");
+        assert!(
+            found[1].3.contains("example.com/nowhere/x"),
+            "{}",
+            found[1].3
+        );
+    }
+}

@@ -1,0 +1,355 @@
+//! Where a vendored module's true contents come from, and why they can be trusted: the module
+//! cache's extracted directory if its `h1:` hash equals go.sum's (what `go mod verify` checks;
+//! plain reads, no inflating); else the module cache's zip, verified the same way; if neither
+//! matches (a tampered cache is never trusted), a fresh download into a private module cache;
+//! for a replacement by a local directory, that directory.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+
+use anyhow::{bail, Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::Deserialize;
+
+use super::expected::may_be_needed;
+use crate::go::gosum::{self, GoSum};
+use crate::host::toolchain::{self, Toolchain};
+
+/// Where a module's contents were read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The module cache's extracted directory, whose hash equals go.sum's.
+    CacheDir(Utf8PathBuf),
+    /// A module zip whose hash equals go.sum's; `fresh` when downloaded for this check.
+    Zip { zip: Utf8PathBuf, fresh: bool },
+    /// A replacement by a local directory.
+    Dir(Utf8PathBuf),
+}
+
+impl Origin {
+    /// How findings name the reference a vendored file was compared to.
+    pub fn describe(&self) -> String {
+        match self {
+            Origin::CacheDir(_) => "the go.sum-verified module cache".to_owned(),
+            Origin::Zip { .. } => "the go.sum-verified zip".to_owned(),
+            Origin::Dir(dir) => format!("the replacement directory {dir}"),
+        }
+    }
+}
+
+/// The files of one module version that vendoring can need (module-relative paths).
+#[derive(Debug, Clone)]
+pub struct ModuleSource {
+    pub origin: Origin,
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+impl ModuleSource {
+    /// The `go` directive of the module's own go.mod, if any.
+    pub fn go_version(&self) -> Option<String> {
+        let text = String::from_utf8_lossy(self.files.get("go.mod")?);
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix("go "))
+            .map(|v| v.split("//").next().unwrap_or(v).trim().to_owned())
+    }
+}
+
+/// The result of checking a module cache zip against go.sum.
+pub enum ZipState {
+    Verified(Utf8PathBuf),
+    Missing,
+    Mismatch { zip: Utf8PathBuf, found: String },
+}
+
+/// The result of checking a module cache directory against go.sum.
+pub enum DirState {
+    /// It matches; with the files vendoring can need, read on the way.
+    Verified(BTreeMap<String, Vec<u8>>),
+    Missing,
+    Mismatch {
+        dir: Utf8PathBuf,
+        found: String,
+    },
+}
+
+/// `$GOMODCACHE/<escaped path>@<escaped version>`: the module as go extracted it.
+pub fn cached_dir(gomodcache: &Utf8Path, path: &str, version: &str) -> Result<Utf8PathBuf> {
+    Ok(gomodcache.join(format!(
+        "{}@{}",
+        gosum::escape_path(path)?,
+        gosum::escape_version(version)?
+    )))
+}
+
+/// One module whose module cache directory is to be checked against go.sum.
+pub struct DirCheck<'a> {
+    pub path: &'a str,
+    pub version: &'a str,
+    /// go.sum's `h1:` hash of the module.
+    pub want: &'a str,
+    /// The package directories vendoring can need files of (module-relative).
+    pub package_dirs: BTreeSet<String>,
+}
+
+/// Checks the module cache directories of `modules` against go.sum, keeping the files
+/// vendoring can need. The files of all modules are read on one pool of threads: with a cold
+/// page cache, many reads in flight are what makes this fast. A directory that cannot be listed
+/// or read is an error for its module alone.
+pub fn check_cached_dirs(gomodcache: &Utf8Path, modules: &[DirCheck<'_>]) -> Vec<Result<DirState>> {
+    // Per module: its directory and files (dirhash name, path), None when there is none.
+    type Listed = Option<(Utf8PathBuf, Vec<(String, Utf8PathBuf)>)>;
+    let listed: Vec<Result<Listed>> = modules
+        .iter()
+        .map(|m| {
+            let dir = cached_dir(gomodcache, m.path, m.version)?;
+            if !dir.is_dir() {
+                return Ok(None);
+            }
+            let files = gosum::dir_files(&dir, &format!("{}@{}", m.path, m.version))?;
+            Ok(Some((dir, files)))
+        })
+        .collect();
+    // (module, dirhash name, path) of every file of every listed directory.
+    let all: Vec<(usize, &str, &Utf8Path)> = listed
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| Some((i, l.as_ref().ok()?.as_ref()?)))
+        .flat_map(|(i, (_, files))| files.iter().map(move |(n, p)| (i, n.as_str(), p.as_path())))
+        .collect();
+    // A dirhash name is `<path>@<version>/<module-relative path>`.
+    let rel = |i: usize, name: &'_ str| -> String {
+        name[modules[i].path.len() + modules[i].version.len() + 2..].to_owned()
+    };
+    let read = super::contents::par_map(&all, |&(i, name, path)| {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
+        let rel = rel(i, name);
+        let keep = may_be_needed(&rel, &modules[i].package_dirs);
+        Ok((gosum::sha256(&bytes), keep.then_some((rel, bytes))))
+    });
+    let mut hashed: Vec<Vec<(String, [u8; 32])>> = vec![Vec::new(); modules.len()];
+    let mut kept: Vec<BTreeMap<String, Vec<u8>>> = vec![BTreeMap::new(); modules.len()];
+    let mut failed: BTreeMap<usize, anyhow::Error> = BTreeMap::new();
+    for (&(i, name, _), result) in all.iter().zip(read) {
+        match result {
+            Ok((digest, kept_file)) => {
+                if let Some((rel, bytes)) = kept_file {
+                    kept[i].insert(rel, bytes);
+                }
+                hashed[i].push((name.to_owned(), digest));
+            }
+            Err(e) => {
+                failed.entry(i).or_insert(e);
+            }
+        }
+    }
+    listed
+        .into_iter()
+        .enumerate()
+        .map(|(i, listing)| {
+            let Some((dir, _)) = listing? else {
+                return Ok(DirState::Missing);
+            };
+            if let Some(e) = failed.remove(&i) {
+                return Err(e);
+            }
+            let found = gosum::hash1(std::mem::take(&mut hashed[i]));
+            Ok(if found == modules[i].want {
+                DirState::Verified(std::mem::take(&mut kept[i]))
+            } else {
+                DirState::Mismatch { dir, found }
+            })
+        })
+        .collect()
+}
+
+/// `$GOMODCACHE/cache/download/<escaped path>/@v/<escaped version>.zip`.
+pub fn cached_zip(gomodcache: &Utf8Path, path: &str, version: &str) -> Result<Utf8PathBuf> {
+    Ok(gomodcache.join(format!(
+        "cache/download/{}/@v/{}.zip",
+        gosum::escape_path(path)?,
+        gosum::escape_version(version)?
+    )))
+}
+
+/// Checks the module cache's zip of `path@version` against `want` (go.sum's hash).
+pub fn check_cached_zip(
+    gomodcache: &Utf8Path,
+    path: &str,
+    version: &str,
+    want: &str,
+) -> Result<ZipState> {
+    let zip = cached_zip(gomodcache, path, version)?;
+    if !zip.is_file() {
+        return Ok(ZipState::Missing);
+    }
+    let found = gosum::hash_zip(&zip)?;
+    Ok(if found == want {
+        ZipState::Verified(zip)
+    } else {
+        ZipState::Mismatch { zip, found }
+    })
+}
+
+/// Reads the entries of a verified module zip that vendoring of `package_dirs` can need.
+pub fn read_zip(
+    zip: &Utf8Path,
+    prefix: &str,
+    package_dirs: &BTreeSet<String>,
+) -> Result<BTreeMap<String, Vec<u8>>> {
+    let file = std::fs::File::open(zip).with_context(|| format!("opening module zip {zip}"))?;
+    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
+        .with_context(|| format!("reading module zip {zip}"))?;
+    let mut files = BTreeMap::new();
+    for index in 0..archive.len() {
+        let mut entry = archive
+            .by_index(index)
+            .with_context(|| format!("reading entry {index} of {zip}"))?;
+        if entry.is_dir() {
+            continue;
+        }
+        let Some(rel) = entry
+            .name()
+            .strip_prefix(prefix)
+            .and_then(|r| r.strip_prefix('/'))
+        else {
+            bail!(
+                "module zip {zip}: entry {} lacks the prefix {prefix}/",
+                entry.name()
+            );
+        };
+        let rel = rel.to_owned();
+        if !may_be_needed(&rel, package_dirs) {
+            continue;
+        }
+        let mut bytes = Vec::with_capacity(entry.size() as usize);
+        entry
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("reading {rel} from {zip}"))?;
+        files.insert(rel, bytes);
+    }
+    Ok(files)
+}
+
+/// Reads a local replacement directory like go's copyDir sees it: regular files only, without
+/// nested modules (directories holding a go.mod), .git or vendor/ directories.
+pub fn read_dir_tree(
+    root: &Utf8Path,
+    package_dirs: &BTreeSet<String>,
+) -> Result<BTreeMap<String, Vec<u8>>> {
+    let mut files = BTreeMap::new();
+    let mut pending = vec![(root.to_owned(), String::new())];
+    while let Some((dir, rel_dir)) = pending.pop() {
+        for entry in dir
+            .read_dir_utf8()
+            .with_context(|| format!("listing {dir}"))?
+        {
+            let entry = entry.with_context(|| format!("listing {dir}"))?;
+            let kind = entry
+                .file_type()
+                .with_context(|| format!("reading {}", entry.path()))?;
+            let rel = if rel_dir.is_empty() {
+                entry.file_name().to_owned()
+            } else {
+                format!("{rel_dir}/{}", entry.file_name())
+            };
+            if kind.is_dir() {
+                let nested = entry.path().join("go.mod").exists();
+                if !nested && !matches!(entry.file_name(), ".git" | "vendor") {
+                    pending.push((entry.path().to_owned(), rel));
+                }
+            } else if kind.is_file() && may_be_needed(&rel, package_dirs) {
+                let bytes = std::fs::read(entry.path())
+                    .with_context(|| format!("reading {}", entry.path()))?;
+                files.insert(rel, bytes);
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// One line of `go mod download -json`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Downloaded {
+    path: String,
+    version: String,
+    zip: Option<Utf8PathBuf>,
+    error: Option<String>,
+}
+
+/// Downloads `modules` (path, version) afresh into the private module cache `gomodcache`, in one
+/// go process run from an empty directory (so no go.mod or go.sum of the repo is touched).
+/// Returns each module's zip or the error go gave.
+pub fn download(
+    toolchain: &Toolchain,
+    env: &BTreeMap<String, String>,
+    gomodcache: &Utf8Path,
+    modules: &[(String, String)],
+) -> Result<BTreeMap<(String, String), Result<Utf8PathBuf, String>>> {
+    let cwd = gomodcache.join("empty");
+    std::fs::create_dir_all(&cwd).with_context(|| format!("creating {cwd}"))?;
+    let mut env = env.clone();
+    env.insert("GOMODCACHE".into(), gomodcache.to_string());
+    env.insert("GOWORK".into(), "off".into());
+    env.insert("GOFLAGS".into(), "-mod=mod".into());
+    let spec = toolchain
+        .go(&cwd, &env)
+        .args(["mod", "download", "-json"])
+        .args(modules.iter().map(|(p, v)| format!("{p}@{v}")));
+    let out = toolchain::run(&spec)?;
+    let mut result = BTreeMap::new();
+    for item in serde_json::Deserializer::from_slice(&out.stdout).into_iter::<Downloaded>() {
+        let item = item.with_context(|| format!("parsing the output of `{}`", spec.display()))?;
+        let value = match (item.zip, item.error) {
+            (_, Some(err)) => Err(err),
+            (Some(zip), None) => Ok(zip),
+            (None, None) => Err("go reported no zip".to_owned()),
+        };
+        result.insert((item.path, item.version), value);
+    }
+    for (p, v) in modules {
+        result.entry((p.clone(), v.clone())).or_insert_with(|| {
+            Err(format!(
+                "`go mod download` did not report it: {}",
+                out.stderr_str().trim()
+            ))
+        });
+    }
+    Ok(result)
+}
+
+/// The zip hash go.sum records for `path@version`, from any of `sums` (go.sum files, go.work.sum).
+pub fn want_hash<'a>(sums: &'a [GoSum], path: &str, version: &str) -> Option<&'a str> {
+    sums.iter().find_map(|s| s.zip_hash(path, version))
+}
+
+/// Removes a private module cache that go left read-only.
+pub fn remove_private_cache(dir: &Utf8Path) {
+    fn writable(path: &std::path::Path) {
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
+            return;
+        };
+        if meta.file_type().is_symlink() {
+            return;
+        }
+        let mut perms = meta.permissions();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            perms.set_mode(perms.mode() | 0o700);
+        }
+        #[cfg(not(unix))]
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        let _ = std::fs::set_permissions(path, perms);
+        if meta.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(path) {
+                for entry in entries.flatten() {
+                    writable(&entry.path());
+                }
+            }
+        }
+    }
+    writable(dir.as_std_path());
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,0 +1,260 @@
+//! Establishing each vendored module's trusted contents: the module cache's directory if its
+//! `h1:` hash equals go.sum's, else its zip if that does; otherwise (missing, or tampered: never
+//! trusted) a fresh download into a private module cache, verified the same way; a local
+//! replacement directory as it is.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use camino::{Utf8Path, Utf8PathBuf};
+
+use super::contents;
+use super::modules_txt::VendoredModule;
+use super::source::{self, DirCheck, DirState, Origin, ZipState};
+use super::VendorTree;
+use crate::go::gomod::GoMod;
+use crate::go::gosum::GoSum;
+use crate::session::Session;
+use crate::util::report::Reporter;
+use crate::workspace::project::absolute_in;
+
+/// Where one module's reference contents are to come from.
+enum Plan {
+    Dir(Utf8PathBuf),
+    Zip {
+        path: String,
+        version: String,
+        want: String,
+    },
+}
+
+/// What the module cache holds for one module: a verified directory (with the files read while
+/// hashing it), or else the state of its zip and, if the directory did not match, why.
+enum CacheState {
+    Dir(Utf8PathBuf, BTreeMap<String, Vec<u8>>),
+    Zip {
+        zip: Result<ZipState>,
+        dir_mismatch: Option<(Utf8PathBuf, String)>,
+    },
+}
+
+/// The outcome for the modules of one tree, by index into its module list.
+pub(super) struct Trusted {
+    pub origins: Vec<Option<Origin>>,
+    /// The files of modules whose module cache directory was verified, read on the way.
+    pub preloaded: Vec<Option<BTreeMap<String, Vec<u8>>>>,
+    /// Modules whose contents could not be established, and why.
+    pub unchecked: BTreeMap<usize, String>,
+    /// Module cache directories and zips that did not match go.sum: (module, path, what is wrong).
+    pub tampered: Vec<(usize, Utf8PathBuf, String)>,
+    /// The private module cache of fresh downloads (remove with `source::remove_private_cache`).
+    pub private: Utf8PathBuf,
+}
+
+/// Finds trusted contents for every module of `modules`.
+pub(super) fn resolve(
+    session: &Session,
+    tree: &VendorTree,
+    shown: &str,
+    offline: bool,
+    reporter: &Reporter,
+    gomods: &[GoMod],
+    modules: &[&VendoredModule],
+) -> Result<Trusted> {
+    let mut sums = Vec::new();
+    for m in gomods {
+        let file = m.dir().join("go.sum");
+        if file.is_file() {
+            sums.push(GoSum::read(&file)?);
+        }
+    }
+    if let Some(work) = &tree.gowork {
+        let file = work.dir().join("go.work.sum");
+        if file.is_file() {
+            sums.push(GoSum::read(&file)?);
+        }
+    }
+    let mut unchecked: BTreeMap<usize, String> = BTreeMap::new();
+    let mut plans: Vec<Option<Plan>> = Vec::new();
+    for (i, m) in modules.iter().enumerate() {
+        let plan = match &m.replacement {
+            Some(r) if r.version.is_empty() => {
+                Some(Plan::Dir(absolute_in(&tree.root, Utf8Path::new(&r.path))))
+            }
+            other => {
+                let (path, version) = match other {
+                    Some(r) => (r.path.clone(), r.version.clone()),
+                    None => (m.key.path.clone(), m.key.version.clone()),
+                };
+                match source::want_hash(&sums, &path, &version) {
+                    Some(want) => Some(Plan::Zip {
+                        path,
+                        version,
+                        want: want.to_owned(),
+                    }),
+                    None => {
+                        unchecked.insert(i, format!("go.sum has no hash for {path}@{version}; run `go mod download {path}`"));
+                        None
+                    }
+                }
+            }
+        };
+        plans.push(plan);
+    }
+    let env = super::vendor_env(session, tree, offline)?;
+    let gomodcache = env.get("GOMODCACHE").unwrap_or_default().to_owned();
+    let cache = Utf8Path::new(&gomodcache);
+    // The module cache's directories first, then the zips of those without a verified one.
+    let zip_plans: Vec<(usize, &str, &str, &str)> = plans
+        .iter()
+        .enumerate()
+        .filter_map(|(i, plan)| match plan {
+            Some(Plan::Zip {
+                path,
+                version,
+                want,
+            }) => Some((i, path.as_str(), version.as_str(), want.as_str())),
+            _ => None,
+        })
+        .collect();
+    let checks: Vec<DirCheck<'_>> = zip_plans
+        .iter()
+        .map(|&(i, path, version, want)| DirCheck {
+            path,
+            version,
+            want,
+            package_dirs: super::expected::package_dirs(modules[i]),
+        })
+        .collect();
+    let dir_states = source::check_cached_dirs(cache, &checks);
+    let mut states: Vec<Option<CacheState>> = (0..plans.len()).map(|_| None).collect();
+    let mut zip_wanted = Vec::new();
+    for (&(i, path, version, want), dir_state) in zip_plans.iter().zip(dir_states) {
+        // A directory that cannot be read is no reason to fail: the zip is checked instead.
+        match dir_state {
+            Ok(DirState::Verified(files)) => {
+                let dir = source::cached_dir(cache, path, version)?;
+                states[i] = Some(CacheState::Dir(dir, files));
+            }
+            Ok(DirState::Mismatch { dir, found }) => {
+                zip_wanted.push((i, path, version, want, Some((dir, found))))
+            }
+            Ok(DirState::Missing) | Err(_) => zip_wanted.push((i, path, version, want, None)),
+        }
+    }
+    let zip_states = contents::par_map(&zip_wanted, |&(_, path, version, want, _)| {
+        source::check_cached_zip(cache, path, version, want)
+    });
+    for ((i, _, _, _, dir_mismatch), zip) in zip_wanted.into_iter().zip(zip_states) {
+        states[i] = Some(CacheState::Zip { zip, dir_mismatch });
+    }
+    let mut origins: Vec<Option<Origin>> = vec![None; modules.len()];
+    let mut preloaded = vec![None; modules.len()];
+    let mut to_download = Vec::new();
+    let mut tampered = Vec::new();
+    for (i, state) in states.into_iter().enumerate() {
+        let (zip_state, plan) = match (state, &plans[i]) {
+            (_, Some(Plan::Dir(dir))) => {
+                origins[i] = Some(Origin::Dir(dir.clone()));
+                continue;
+            }
+            (Some(CacheState::Dir(dir, files)), _) => {
+                origins[i] = Some(Origin::CacheDir(dir));
+                preloaded[i] = Some(files);
+                continue;
+            }
+            (Some(CacheState::Zip { zip, dir_mismatch }), Some(plan @ Plan::Zip { want, .. })) => {
+                if let Some((dir, found)) = dir_mismatch {
+                    let detail = format!(
+                        "the module cache directory {dir} hashes to {found}, but go.sum says \
+                         {want}: its files were changed (go builds outside vendor mode use them); \
+                         it is not trusted"
+                    );
+                    tampered.push((i, dir, detail));
+                }
+                (zip, plan)
+            }
+            _ => continue,
+        };
+        let Plan::Zip {
+            path,
+            version,
+            want,
+        } = plan
+        else {
+            continue;
+        };
+        match zip_state {
+            Ok(ZipState::Verified(zip)) => origins[i] = Some(Origin::Zip { zip, fresh: false }),
+            Ok(ZipState::Missing) => to_download.push((i, path.clone(), version.clone())),
+            Ok(ZipState::Mismatch { zip, found }) => {
+                let detail = format!(
+                    "the module cache zip {zip} hashes to {found}, but go.sum says {want}: \
+                     the cache was tampered with or corrupted; it is not trusted"
+                );
+                tampered.push((i, zip.clone(), detail));
+                to_download.push((i, path.clone(), version.clone()));
+            }
+            Err(e) => {
+                unchecked.insert(i, format!("{e:#}"));
+            }
+        }
+    }
+    let private = session
+        .project
+        .go_dir()
+        .join(format!("vendor-check-{}", std::process::id()));
+    if !to_download.is_empty() {
+        if offline {
+            for (i, path, version) in &to_download {
+                unchecked.insert(*i, format!("{path}@{version} has no trusted zip in the module cache, and --offline forbids a download"));
+            }
+        } else {
+            reporter.status(
+                "Downloading",
+                &format!(
+                    "{} modules afresh to check {shown}/vendor",
+                    to_download.len()
+                ),
+            );
+            let wanted: Vec<(String, String)> = to_download
+                .iter()
+                .map(|(_, p, v)| (p.clone(), v.clone()))
+                .collect();
+            let downloaded = source::download(&session.toolchain, &env.vars, &private, &wanted);
+            for (i, path, version) in &to_download {
+                let result = match &downloaded {
+                    Ok(map) => map[&(path.clone(), version.clone())].clone(),
+                    Err(e) => Err(format!("{e:#}")),
+                };
+                let Some(Plan::Zip { want, .. }) = &plans[*i] else {
+                    continue;
+                };
+                match result.map(|zip| {
+                    (
+                        crate::go::gosum::hash_zip(&zip).map_err(|e| format!("{e:#}")),
+                        zip,
+                    )
+                }) {
+                    Ok((Ok(found), zip)) if &found == want => {
+                        origins[*i] = Some(Origin::Zip { zip, fresh: true })
+                    }
+                    Ok((Ok(found), _)) => {
+                        unchecked.insert(*i, format!("a fresh download of {path}@{version} hashes to {found}, but go.sum says {want}"));
+                    }
+                    Ok((Err(e), _)) | Err(e) => {
+                        unchecked.insert(*i, format!("could not download {path}@{version}: {e}"));
+                    }
+                }
+            }
+        }
+    }
+
+    Ok(Trusted {
+        origins,
+        preloaded,
+        unchecked,
+        tampered,
+        private,
+    })
+}

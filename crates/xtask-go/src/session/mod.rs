@@ -1,0 +1,202 @@
+//! A loaded project: config, toolchain and modules, read once per command and shared by the steps.
+
+pub mod snapshot;
+
+use std::sync::OnceLock;
+
+use anyhow::{bail, Result};
+use camino::Utf8Path;
+
+use crate::host::platform::{self, GoPlatform};
+use crate::host::toolchain::Toolchain;
+use crate::workspace::discovery::{self, GoModule, ModuleSet, Target};
+use crate::workspace::goenv::{EnvRequest, PinnedEnv};
+use crate::workspace::project::Project;
+use snapshot::Snapshot;
+
+/// Everything a command needs to know about the repo before it runs go.
+pub struct Session {
+    pub project: Project,
+    pub toolchain: Toolchain,
+    pub modules: ModuleSet,
+    /// The targets, once known (from the snapshot, or the first `targets()`).
+    targets: OnceLock<Vec<Target>>,
+    /// Never touch the network (`--offline`): discovery lists packages with GOPROXY=off.
+    pub offline: bool,
+}
+
+impl Session {
+    /// Loads the project that contains `start`, finds go, checks its version against the modules.
+    /// A snapshot of an earlier load is used when nothing it was learnt from changed.
+    pub fn load(start: &Utf8Path) -> Result<Session> {
+        let root = Project::find_root(start)?;
+        if let Some((project, toolchain, modules, targets)) =
+            Snapshot::load(&root).and_then(|s| s.into_parts().ok())
+        {
+            let known = OnceLock::new();
+            if let Some(targets) = targets {
+                let _ = known.set(targets);
+            }
+            return Ok(Session {
+                project,
+                toolchain,
+                modules,
+                targets: known,
+                offline: false,
+            });
+        }
+        // `cargo metadata` and `go env` are two processes that know nothing of each other.
+        let (project, toolchain) = std::thread::scope(|scope| {
+            let toolchain = scope.spawn(Toolchain::discover);
+            let project = Project::load(&root);
+            (project, toolchain.join().expect("go discovery panicked"))
+        });
+        let session = Session::with(project?, toolchain?)?;
+        // Targets are saved too once a command asks for them (`targets`).
+        Snapshot::save(&session.project, &session.toolchain, &session.modules, None);
+        Ok(session)
+    }
+
+    /// Uses an already-loaded project and toolchain (for a library user's own xtask).
+    pub fn with(project: Project, toolchain: Toolchain) -> Result<Session> {
+        let modules = ModuleSet::discover(&project)?;
+        if let Some((required, file)) = modules.required_go() {
+            toolchain.check_supports(&required, &file)?;
+        }
+        Ok(Session {
+            project,
+            toolchain,
+            modules,
+            targets: OnceLock::new(),
+            offline: false,
+        })
+    }
+
+    /// The targets: configured, else discovered with `go list`; remembered in the snapshot.
+    pub fn targets(&self) -> Result<Vec<Target>> {
+        if let Some(targets) = self.targets.get() {
+            return Ok(targets.clone());
+        }
+        let configured = !self.project.config.targets.is_empty();
+        let recalled = (!configured)
+            .then(|| snapshot::recall_targets(&self.project, &self.toolchain, &self.modules))
+            .flatten();
+        let mut targets = match recalled {
+            Some(targets) => targets,
+            None if configured => discovery::discover_targets(
+                &self.project,
+                &self.toolchain,
+                &self.modules,
+                !self.offline,
+            )?,
+            None => {
+                let found = discovery::discover_targets(
+                    &self.project,
+                    &self.toolchain,
+                    &self.modules,
+                    !self.offline,
+                )?;
+                snapshot::remember_targets(&self.project, &self.toolchain, &self.modules, &found);
+                found
+            }
+        };
+        // Packages that Rust crates link are built the way those crates need them.
+        for artifact in crate::workspace::rust::go_artifacts(&self.project)? {
+            match targets
+                .iter_mut()
+                .find(|t| t.package_dir == artifact.package_dir)
+            {
+                Some(target) => artifact.apply_to(target),
+                None => {
+                    let mut target = discovery::target_for_dir(
+                        &self.project,
+                        &self.modules,
+                        &artifact.package_dir,
+                        &artifact.name,
+                    )?;
+                    artifact.apply_to(&mut target);
+                    targets.push(target);
+                }
+            }
+        }
+        Snapshot::save(
+            &self.project,
+            &self.toolchain,
+            &self.modules,
+            Some(&targets),
+        );
+        Ok(self.targets.get_or_init(|| targets).clone())
+    }
+
+    /// The targets named in `names` (all when empty), with an error naming the unknown ones.
+    pub fn select_targets(&self, names: &[String]) -> Result<Vec<Target>> {
+        let all = self.targets()?;
+        if names.is_empty() {
+            return Ok(all);
+        }
+        let unknown: Vec<&String> = names
+            .iter()
+            .filter(|n| !all.iter().any(|t| &t.name == *n))
+            .collect();
+        if !unknown.is_empty() {
+            let known = all
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            bail!(
+                "no Go target named {}; known targets: {known}",
+                unknown
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        Ok(all
+            .into_iter()
+            .filter(|t| names.contains(&t.name))
+            .collect())
+    }
+
+    pub fn module(&self, path: &str) -> Option<&GoModule> {
+        self.modules.modules.iter().find(|m| m.path == path)
+    }
+
+    /// The pinned environment a target builds with on `platform` (GOTMPDIR aside).
+    pub fn target_env(&self, target: &Target, platform: &GoPlatform, offline: bool) -> PinnedEnv {
+        let mod_mode = self
+            .module(&target.module)
+            .map(GoModule::mod_mode)
+            .unwrap_or(crate::workspace::goenv::ModMode::Readonly);
+        let request = EnvRequest {
+            platform,
+            cgo: target.cgo,
+            mod_mode,
+            gowork: self.modules.gowork.as_deref(),
+            offline,
+        };
+        PinnedEnv::new(&self.project, &self.toolchain, &request)
+    }
+
+    /// The environment for a triple with the project's defaults (what `go-env` shows).
+    pub fn platform_env(&self, triple: &str, offline: bool) -> Result<PinnedEnv> {
+        let platform = platform::go_platform(triple)?;
+        // A module with a committed vendor/ builds with -mod=vendor; shown here when all are.
+        let vendored =
+            !self.modules.modules.is_empty() && self.modules.modules.iter().all(|m| m.vendored);
+        let mod_mode = if vendored {
+            crate::workspace::goenv::ModMode::Vendor
+        } else {
+            crate::workspace::goenv::ModMode::Readonly
+        };
+        let request = EnvRequest {
+            platform: &platform,
+            cgo: self.project.config.cgo,
+            mod_mode,
+            gowork: self.modules.gowork.as_deref(),
+            offline,
+        };
+        Ok(PinnedEnv::new(&self.project, &self.toolchain, &request))
+    }
+}

@@ -1,0 +1,194 @@
+//! File-system primitives the cache relies on: atomic writes (temp file in the same directory,
+//! fsync for what must be durable, rename), verified copies, and `CACHEDIR.TAG`.
+
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{bail, Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use sha2::{Digest, Sha256};
+
+/// Prefix of every temp file this crate writes; `clean_temp_files` removes stale ones.
+pub const TEMP_PREFIX: &str = ".xtask-go-tmp-";
+
+/// A fresh temp path next to `path` (same directory, so the rename is atomic).
+pub fn temp_path_for(path: &Utf8Path) -> Utf8PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let dir = path.parent().unwrap_or(Utf8Path::new("."));
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!(
+        "{TEMP_PREFIX}{}-{n}-{}",
+        std::process::id(),
+        path.file_name().unwrap_or("file")
+    ))
+}
+
+/// Whether a write must also survive a crash, or only be atomic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync before the rename: the store, which later runs and other machines trust.
+    Durable,
+    /// Atomic only: files under target/ that any doubt re-derives (restored outputs, depfiles,
+    /// stamp files, the snapshot), as cargo writes its own. A crash can lose the new version,
+    /// never leave a part of it; and a lost or emptied file is a miss.
+    Scratch,
+}
+
+/// Writes `bytes` to `path` durably, so that readers see the old file or the whole new one.
+pub fn write_atomic(path: &Utf8Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, bytes, Durability::Durable)
+}
+
+/// Writes `bytes` to `path` so that readers see the old file or the whole new one, never a part.
+pub fn write_atomic_with(path: &Utf8Path, bytes: &[u8], durability: Durability) -> Result<()> {
+    let dir = path
+        .parent()
+        .context("a file to write has a parent directory")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))?;
+    let temp = temp_path_for(path);
+    let result = (|| -> Result<()> {
+        let mut file = std::fs::File::create(&temp).with_context(|| format!("creating {temp}"))?;
+        file.write_all(bytes)
+            .with_context(|| format!("writing {temp}"))?;
+        if durability == Durability::Durable {
+            file.sync_all().with_context(|| format!("syncing {temp}"))?;
+        }
+        std::fs::rename(&temp, path).with_context(|| format!("renaming {temp} to {path}"))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+/// Copies `from` to `to` atomically while hashing it, and fails (leaving `to` alone) unless the
+/// content's sha256 is `expected` (hex). `mode` is applied on unix.
+pub fn copy_verified(
+    from: &Utf8Path,
+    to: &Utf8Path,
+    expected: &str,
+    mode: Option<u32>,
+    durability: Durability,
+) -> Result<()> {
+    let mut src = std::fs::File::open(from).with_context(|| format!("opening {from}"))?;
+    write_verified(&mut src, from.as_str(), to, expected, mode, durability)
+}
+
+/// Streams `src` (named `what` in errors) into a temp file next to `to` while hashing it, and
+/// renames it into place only if its sha256 is `expected` (hex); otherwise `to` is left alone.
+pub fn write_verified(
+    src: &mut dyn Read,
+    what: &str,
+    to: &Utf8Path,
+    expected: &str,
+    mode: Option<u32>,
+    durability: Durability,
+) -> Result<()> {
+    let dir = to
+        .parent()
+        .context("a destination has a parent directory")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))?;
+    let temp = temp_path_for(to);
+    let result = (|| -> Result<()> {
+        let mut dst = std::fs::File::create(&temp).with_context(|| format!("creating {temp}"))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = src
+                .read(&mut buf)
+                .with_context(|| format!("reading {what}"))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            dst.write_all(&buf[..n])
+                .with_context(|| format!("writing {temp}"))?;
+        }
+        let actual = crate::buildcache::statcache::hex(&hasher.finalize());
+        if actual != expected {
+            bail!("{what} has sha256 {actual}, expected {expected}");
+        }
+        if durability == Durability::Durable {
+            dst.sync_all().with_context(|| format!("syncing {temp}"))?;
+        }
+        set_mode(&temp, mode)?;
+        std::fs::rename(&temp, to).with_context(|| format!("renaming {temp} to {to}"))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Utf8Path, mode: Option<u32>) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(mode) = mode {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o777))
+            .with_context(|| format!("chmod {path}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Utf8Path, _mode: Option<u32>) -> Result<()> {
+    Ok(())
+}
+
+/// The unix permission bits of a file (0o644 elsewhere).
+pub fn file_mode(meta: &std::fs::Metadata) -> u32 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        meta.permissions().mode() & 0o777
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        0o644
+    }
+}
+
+/// Marks `dir` as a cache directory (https://bford.info/cachedir/) so backup tools skip it.
+pub fn write_cachedir_tag(dir: &Utf8Path) -> Result<()> {
+    let tag = dir.join("CACHEDIR.TAG");
+    if tag.is_file() {
+        return Ok(());
+    }
+    let text = "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by xtask-go.\n\
+                # For information about cache directory tags see https://bford.info/cachedir/\n";
+    write_atomic(&tag, text.as_bytes())
+}
+
+/// Removes temp files older than `min_age` below `dir` (left by a killed process).
+pub fn clean_temp_files(dir: &Utf8Path, min_age: std::time::Duration) -> usize {
+    let mut removed = 0;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            if let Some(sub) = Utf8Path::from_path(&path) {
+                removed += clean_temp_files(sub, min_age);
+            }
+            continue;
+        }
+        let stale = entry
+            .metadata()
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= min_age);
+        if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX)
+            && stale
+            && std::fs::remove_file(&path).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
+}

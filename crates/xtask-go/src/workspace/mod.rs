@@ -1,0 +1,7 @@
+//! Layer 3, the repo as configured: the project and its config, the pinned go environment, the Go
+//! modules and targets, and the Rust crates that link Go.
+
+pub mod discovery;
+pub mod goenv;
+pub mod project;
+pub mod rust;
