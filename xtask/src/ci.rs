@@ -7,14 +7,17 @@ use xshell::Shell;
 use xtask_go::ci::{self, StepStatus};
 use xtask_go::plan::PlanRequest;
 use xtask_go::report::Reporter;
-use xtask_go::Session;
+use xtask_go::{RunFlags, Session};
 
 use crate::flags::Ci;
 
 impl Ci {
     pub fn run(self, sh: &Shell) -> Result<ExitCode> {
-        let mut session = Session::load(&crate::current_dir(sh)?)?;
-        session.offline = self.offline;
+        let flags = RunFlags {
+            offline: self.offline,
+            ..RunFlags::default()
+        };
+        let session = Session::load_with(&crate::current_dir(sh)?, flags)?;
         let request = PlanRequest {
             offline: self.offline,
             ..PlanRequest::default()

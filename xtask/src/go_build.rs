@@ -5,14 +5,20 @@ use std::process::ExitCode;
 use anyhow::Result;
 use xshell::Shell;
 use xtask_go::report::Reporter;
-use xtask_go::{BuildRequest, Session};
+use xtask_go::{BuildRequest, RemoteFlags, RunFlags, Session};
 
 use crate::flags::GoBuild;
 
 impl GoBuild {
     pub fn run(self, sh: &Shell) -> Result<ExitCode> {
-        let mut session = Session::load(&crate::current_dir(sh)?)?;
-        session.offline = self.offline;
+        let flags = RunFlags {
+            offline: self.offline,
+            remote: RemoteFlags {
+                read_only: self.remote_read_only,
+                required: self.remote_required,
+            },
+        };
+        let session = Session::load_with(&crate::current_dir(sh)?, flags)?;
         let request = BuildRequest {
             targets: self.targets,
             triples: self.triples,
@@ -21,8 +27,6 @@ impl GoBuild {
             offline: self.offline,
             no_cache: self.no_cache,
             explain: self.explain,
-            remote_required: self.remote_required,
-            remote_read_only: self.remote_read_only,
         };
         let reporter = Reporter::new(self.json);
         let report = xtask_go::build::build(&session, &request, &reporter)?;

@@ -6,14 +6,16 @@ use anyhow::Result;
 use xshell::Shell;
 use xtask_go::plan::{self, PlanRequest};
 use xtask_go::report::Reporter;
-use xtask_go::Session;
+use xtask_go::{RunFlags, Session};
 
 use crate::flags::{Build, Test};
 
 fn session(sh: &Shell, offline: bool) -> Result<Session> {
-    let mut session = Session::load(&crate::current_dir(sh)?)?;
-    session.offline = offline;
-    Ok(session)
+    let flags = RunFlags {
+        offline,
+        ..RunFlags::default()
+    };
+    Session::load_with(&crate::current_dir(sh)?, flags)
 }
 
 fn exit(ok: bool) -> ExitCode {

@@ -23,3 +23,4 @@ pub use workspace::{discovery, goenv, project, rust};
 
 pub use build::{BuildReport, BuildRequest};
 pub use session::Session;
+pub use workspace::settings::{RemoteFlags, RunFlags, Settings};

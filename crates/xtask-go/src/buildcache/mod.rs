@@ -35,17 +35,9 @@ use storage::{remote, tiered};
 /// Bump when the depfile layout changes.
 const DEPFILE_FORMAT: u32 = 3;
 
-/// The store directory: `XTASK_GO_CACHE_DIR`, else the config's `cache-dir`, else `target/go/cache`.
+/// The store directory (resolved with the settings).
 pub fn cache_dir(project: &Project) -> Utf8PathBuf {
-    match std::env::var("XTASK_GO_CACHE_DIR") {
-        Ok(dir) if !dir.is_empty() => {
-            crate::workspace::project::absolute_in(&project.root, Utf8Path::new(&dir))
-        }
-        _ => match &project.config.cache_dir {
-            Some(dir) => crate::workspace::project::absolute_in(&project.root, dir),
-            None => project.go_dir().join("cache"),
-        },
-    }
+    project.settings.cache_dir.clone()
 }
 
 /// What the cache said about a unit.

@@ -4,6 +4,7 @@
 //! [`run`], with an environment that is built explicitly and never inherited:
 //! the pinned environment cannot be bypassed by a caller that forgot a variable.
 
+use crate::util::env_vars::EnvVars;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -194,7 +195,7 @@ pub const INSTALL_HINT: &str =
 impl Toolchain {
     /// Finds go through `$GO`, then `PATH`, and reads `go env -json` once.
     pub fn discover() -> Result<Toolchain> {
-        let go = match std::env::var("GO") {
+        let go = match std::env::var(EnvVars::GO) {
             Ok(path) if !path.is_empty() => {
                 let path = Utf8PathBuf::from(path);
                 if !path.is_file() {

@@ -29,14 +29,6 @@ use crate::buildcache::storage::local::{CacheEntry, LocalStore, OutputRecord, St
 use crate::buildcache::storage::remote::{RemoteSettings, RemoteStore};
 use crate::buildcache::storage::tiered::TieredStore;
 use crate::util::fsutil;
-use crate::workspace::project::Project;
-
-/// Variables the cacheprog child needs besides its command line: secrets stay out of `ps`.
-pub const PASSTHROUGH: &[&str] = &[
-    "XTASK_GO_REMOTE_TOKEN",
-    "XTASK_GO_CACHE_SIGNING_KEY",
-    "XTASK_GO_REMOTE_TIMEOUT_MS",
-];
 
 /// Requests answered at once.
 const WORKERS: usize = 8;
@@ -49,45 +41,6 @@ pub struct CacheprogOptions {
     /// The remote's base URL, if any.
     pub remote: Option<String>,
     pub read_only: bool,
-}
-
-/// The GOCACHEPROG value for go-build when the config's `gocacheprog` asks for it: this
-/// executable with `cacheprog` and the store and remote on its command line. go splits it
-/// with its `quoted.Split` rules: fields separated by spaces, `'...'` or `"..."` around a
-/// field with spaces (no escapes).
-pub fn command_line(project: &Project) -> Option<String> {
-    if !project.config.gocacheprog {
-        return None;
-    }
-    let exe = std::env::current_exe().ok()?.to_str()?.to_string();
-    let mut args = vec![
-        exe,
-        "cacheprog".into(),
-        "--dir".into(),
-        crate::buildcache::cache_dir(project).to_string(),
-    ];
-    let flags = crate::buildcache::storage::remote::run_flags();
-    if let Ok(Some(remote)) = RemoteSettings::resolve(project, flags) {
-        args.extend(["--remote".to_string(), remote.url]);
-        if remote.read_only {
-            args.push("--read-only".into());
-        }
-    }
-    let quoted: Option<Vec<String>> = args.iter().map(|a| quote(a)).collect();
-    quoted.map(|q| q.join(" "))
-}
-
-/// One field for go's `quoted.Split`; None when it cannot be quoted (holds both quote kinds).
-fn quote(arg: &str) -> Option<String> {
-    if !arg.is_empty() && !arg.contains([' ', '\t', '\n', '\r', '\'', '"']) {
-        Some(arg.to_string())
-    } else if !arg.contains('\'') {
-        Some(format!("'{arg}'"))
-    } else if !arg.contains('"') {
-        Some(format!("\"{arg}\""))
-    } else {
-        None
-    }
 }
 
 /// The store key of go's ActionID: its own namespace, never a build entry's key.
@@ -419,9 +372,18 @@ mod tests {
 
     #[test]
     fn command_line_fields_are_quoted_as_go_splits_them() {
-        assert_eq!(quote("/usr/bin/xtask").unwrap(), "/usr/bin/xtask");
-        assert_eq!(quote("/my dir/xtask").unwrap(), "'/my dir/xtask'");
-        assert_eq!(quote("it's here").unwrap(), "\"it's here\"");
-        assert!(quote("both ' and \"").is_none());
+        assert_eq!(
+            crate::workspace::settings::quote("/usr/bin/xtask").unwrap(),
+            "/usr/bin/xtask"
+        );
+        assert_eq!(
+            crate::workspace::settings::quote("/my dir/xtask").unwrap(),
+            "'/my dir/xtask'"
+        );
+        assert_eq!(
+            crate::workspace::settings::quote("it's here").unwrap(),
+            "\"it's here\""
+        );
+        assert!(crate::workspace::settings::quote("both ' and \"").is_none());
     }
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::buildcache::maintenance::{self, human_size};
 use crate::buildcache::storage::local::LocalStore;
 use crate::host::toolchain::{self, ProcessSpec, Toolchain};
+use crate::util::env_vars::EnvVars;
 use crate::workspace::project::Project;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -189,7 +190,7 @@ fn version_of(program: &str, args: &[&str], fix: &str) -> Check {
 /// The caller's variables that the pinned environment overrides.
 fn environment_checks() -> Vec<Check> {
     let mut checks = Vec::new();
-    match std::env::var("GOCACHE").ok().filter(|v| !v.is_empty()) {
+    match std::env::var(EnvVars::GOCACHE).ok().filter(|v| !v.is_empty()) {
         Some(v) if v == "off" || !Utf8Path::new(&v).is_absolute() => checks.push(check(
             "GOCACHE",
             Severity::Warn,
@@ -224,17 +225,16 @@ fn environment_checks() -> Vec<Check> {
 
 /// The file `go env -w` writes: xtask-go runs go with GOENV=off, so its settings never apply.
 fn env_file_check() -> Check {
-    let file = match std::env::var("GOENV").ok().filter(|v| !v.is_empty()) {
+    let file = match std::env::var(EnvVars::GOENV).ok().filter(|v| !v.is_empty()) {
         Some(v) if v == "off" => return check("go env file", Severity::Ok, "GOENV=off", None),
         Some(v) => Utf8PathBuf::from(v),
-        None => match std::env::var("XDG_CONFIG_HOME")
+        None => match std::env::var(EnvVars::XDG_CONFIG_HOME)
             .ok()
             .filter(|v| !v.is_empty())
         {
             Some(dir) => Utf8PathBuf::from(dir).join("go/env"),
-            None => {
-                Utf8PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".config/go/env")
-            }
+            None => Utf8PathBuf::from(std::env::var(EnvVars::HOME).unwrap_or_default())
+                .join(".config/go/env"),
         },
     };
     let names: Vec<String> = std::fs::read_to_string(&file)

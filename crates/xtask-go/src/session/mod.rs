@@ -12,6 +12,7 @@ use crate::host::toolchain::Toolchain;
 use crate::workspace::discovery::{self, GoModule, ModuleSet, Target};
 use crate::workspace::goenv::{EnvRequest, PinnedEnv};
 use crate::workspace::project::Project;
+use crate::workspace::settings::RunFlags;
 use snapshot::Snapshot;
 
 /// Everything a command needs to know about the repo before it runs go.
@@ -21,18 +22,23 @@ pub struct Session {
     pub modules: ModuleSet,
     /// The targets, once known (from the snapshot, or the first `targets()`).
     targets: OnceLock<Vec<Target>>,
-    /// Never touch the network (`--offline`): discovery lists packages with GOPROXY=off.
-    pub offline: bool,
 }
 
 impl Session {
     /// Loads the project that contains `start`, finds go, checks its version against the modules.
     /// A snapshot of an earlier load is used when nothing it was learnt from changed.
     pub fn load(start: &Utf8Path) -> Result<Session> {
+        Session::load_with(start, RunFlags::default())
+    }
+
+    /// [`Session::load`] for a command with `flags` (offline, the remote's flags): the settings
+    /// are resolved once, here, before anything runs.
+    pub fn load_with(start: &Utf8Path, flags: RunFlags) -> Result<Session> {
         let root = Project::find_root(start)?;
-        if let Some((project, toolchain, modules, targets)) =
+        if let Some((mut project, toolchain, modules, targets)) =
             Snapshot::load(&root).and_then(|s| s.into_parts().ok())
         {
+            project.settings = project.settings.with_flags(flags);
             let known = OnceLock::new();
             if let Some(targets) = targets {
                 let _ = known.set(targets);
@@ -42,7 +48,6 @@ impl Session {
                 toolchain,
                 modules,
                 targets: known,
-                offline: false,
             });
         }
         // `cargo metadata` and `go env` are two processes that know nothing of each other.
@@ -51,7 +56,9 @@ impl Session {
             let project = Project::load(&root);
             (project, toolchain.join().expect("go discovery panicked"))
         });
-        let session = Session::with(project?, toolchain?)?;
+        let mut project = project?;
+        project.settings = project.settings.with_flags(flags);
+        let session = Session::with(project, toolchain?)?;
         // Targets are saved too once a command asks for them (`targets`).
         Snapshot::save(&session.project, &session.toolchain, &session.modules, None);
         Ok(session)
@@ -68,7 +75,6 @@ impl Session {
             toolchain,
             modules,
             targets: OnceLock::new(),
-            offline: false,
         })
     }
 
@@ -87,14 +93,14 @@ impl Session {
                 &self.project,
                 &self.toolchain,
                 &self.modules,
-                !self.offline,
+                !self.project.settings.offline,
             )?,
             None => {
                 let found = discovery::discover_targets(
                     &self.project,
                     &self.toolchain,
                     &self.modules,
-                    !self.offline,
+                    !self.project.settings.offline,
                 )?;
                 snapshot::remember_targets(&self.project, &self.toolchain, &self.modules, &found);
                 found

@@ -17,9 +17,11 @@ use crate::buildcache::statcache;
 use crate::buildcache::statcache::FileStamp;
 use crate::buildcache::storage::local::{LocalStore, Storage};
 use crate::host::toolchain::{GoInfo, Toolchain};
+use crate::util::env_vars::EnvVars;
 use crate::util::fsutil;
 use crate::workspace::discovery::{ModuleSet, Target};
 use crate::workspace::project::{Config, Project};
+use crate::workspace::settings::Settings;
 
 /// Bump when the layout changes.
 const FORMAT: u32 = 5;
@@ -56,7 +58,7 @@ pub struct Snapshot {
 
 /// Where a project's snapshot lives: under the target dir cargo would use without config files.
 pub fn snapshot_file(root: &Utf8Path) -> Utf8PathBuf {
-    let target = std::env::var("CARGO_TARGET_DIR")
+    let target = std::env::var(EnvVars::CARGO_TARGET_DIR)
         .map(Utf8PathBuf::from)
         .unwrap_or_else(|_| root.join("target"));
     crate::workspace::project::absolute_in(root, &target)
@@ -73,10 +75,10 @@ fn env_now() -> BTreeMap<String, Option<String>> {
 /// What a session was loaded from: cargo's inputs, go, go.work/go.mod, and every directory of
 /// the modules (a new file or package shows as a directory whose stamp moved).
 fn sources(project: &Project, go: &Utf8Path, modules: &ModuleSet) -> StampList {
-    let cargo_home = std::env::var("CARGO_HOME")
+    let cargo_home = std::env::var(EnvVars::CARGO_HOME)
         .map(Utf8PathBuf::from)
         .unwrap_or_else(|_| {
-            Utf8PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo")
+            Utf8PathBuf::from(std::env::var(EnvVars::HOME).unwrap_or_default()).join(".cargo")
         });
     let mut files = vec![
         project.root.join("Cargo.toml"),
@@ -200,6 +202,7 @@ impl Snapshot {
         self,
     ) -> anyhow::Result<(Project, Toolchain, ModuleSet, Option<Vec<Target>>)> {
         let project = Project {
+            settings: Settings::resolve(&self.root, &self.target_dir, &self.config),
             root: self.root,
             target_dir: self.target_dir,
             config: self.config,

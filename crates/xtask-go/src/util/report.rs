@@ -1,6 +1,7 @@
 //! What the user sees: cargo-style status lines and warnings on stderr, a progress bar
 //! when stderr is a terminal, and with `--json` one JSON event per line on stdout.
 
+use crate::util::env_vars::EnvVars;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -10,12 +11,12 @@ use serde::Serialize;
 
 /// Whether stderr gets ANSI colours: a terminal, and neither NO_COLOR nor CARGO_TERM_COLOR=never.
 fn color() -> bool {
-    match std::env::var("CARGO_TERM_COLOR").as_deref() {
+    match std::env::var(EnvVars::CARGO_TERM_COLOR).as_deref() {
         Ok("always") => return true,
         Ok("never") => return false,
         _ => {}
     }
-    std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
+    std::env::var_os(EnvVars::NO_COLOR).is_none() && std::io::stderr().is_terminal()
 }
 
 fn paint(code: &str, text: &str) -> String {

@@ -11,6 +11,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::host::platform::GoPlatform;
 use crate::host::toolchain::{self, Toolchain};
+use crate::util::env_vars::EnvVars;
 use crate::workspace::project::Project;
 
 /// Variables of the caller's environment that reach go unchanged: they say
@@ -86,10 +87,10 @@ impl PinnedEnv {
         }
         // GOEXPERIMENT is pinned empty: a leaked experiment changes the compiler.
         set("GOEXPERIMENT", "");
-        // go's own cache through `cacheprog` when the config asks (cache/cacheprog.rs).
-        if let Some(prog) = crate::ops::cacheprog::command_line(project) {
+        // go's own cache through `cacheprog` when the config asks (ops/cacheprog.rs).
+        if let Some(prog) = crate::workspace::settings::gocacheprog_command_line(project) {
             set("GOCACHEPROG", &prog);
-            for name in crate::ops::cacheprog::PASSTHROUGH {
+            for name in EnvVars::CACHEPROG_PASSTHROUGH {
                 if let Ok(value) = std::env::var(name) {
                     set(name, &value);
                 }
@@ -149,7 +150,7 @@ pub fn c_compiler(table: &BTreeMap<String, String>, var: &str, triple: &str) -> 
 /// `<target>/go/<triple>/gocache`: one go build cache per platform. `XTASK_GO_GOCACHE`
 /// (an absolute directory) moves it, for a CI cache shared by several checkouts.
 pub fn gocache_dir(project: &Project, triple: &str) -> Utf8PathBuf {
-    match std::env::var("XTASK_GO_GOCACHE") {
+    match std::env::var(EnvVars::XTASK_GO_GOCACHE) {
         Ok(dir) if Utf8Path::new(&dir).is_absolute() => Utf8PathBuf::from(dir).join(triple),
         _ => project.go_dir().join(triple).join("gocache"),
     }
@@ -196,7 +197,7 @@ fn warn_about_ignored_variables(gocache: &Utf8Path) {
 /// The warnings [`warn_about_ignored_variables`] prints, for `doctor` and tests.
 pub fn ignored_variable_warnings(gocache: &Utf8Path) -> Vec<String> {
     let mut warnings = Vec::new();
-    match std::env::var("GOCACHE").ok().filter(|v| !v.is_empty()) {
+    match std::env::var(EnvVars::GOCACHE).ok().filter(|v| !v.is_empty()) {
         Some(v) if v == "off" => warnings.push(format!(
             "GOCACHE=off in your environment is ignored: go needs a build cache since Go 1.12; xtask-go uses {gocache}"
         )),
@@ -205,7 +206,7 @@ pub fn ignored_variable_warnings(gocache: &Utf8Path) -> Vec<String> {
         }
         _ => {}
     }
-    if let Some(v) = std::env::var("GOFLAGS")
+    if let Some(v) = std::env::var(EnvVars::GOFLAGS)
         .ok()
         .filter(|v| !v.trim().is_empty())
     {

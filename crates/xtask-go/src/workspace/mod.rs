@@ -5,3 +5,4 @@ pub mod discovery;
 pub mod goenv;
 pub mod project;
 pub mod rust;
+pub mod settings;

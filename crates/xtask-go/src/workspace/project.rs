@@ -8,6 +8,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::host::toolchain::{self, ProcessSpec};
+use crate::util::env_vars::EnvVars;
+use crate::workspace::settings::Settings;
 
 /// `[workspace.metadata.xtask-go]` of the root Cargo.toml. Every field is optional: zero config works.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -116,6 +118,8 @@ pub struct Project {
     /// Cargo's target directory (honours CARGO_TARGET_DIR); Go outputs go to `<target_dir>/go`.
     pub target_dir: Utf8PathBuf,
     pub config: Config,
+    /// The run's settings: config, environment and flags, resolved once.
+    pub settings: Settings,
     /// `cargo metadata --no-deps`, when the root has a Cargo.toml.
     pub cargo: Option<cargo_metadata::Metadata>,
 }
@@ -152,13 +156,16 @@ impl Project {
         let root = absolute(root)?;
         let manifest = root.join("Cargo.toml");
         if !manifest.is_file() {
-            let target_dir = std::env::var("CARGO_TARGET_DIR")
+            let target_dir = std::env::var(EnvVars::CARGO_TARGET_DIR)
                 .map(Utf8PathBuf::from)
                 .unwrap_or_else(|_| root.join("target"));
+            let target_dir = absolute_in(&root, &target_dir);
+            let config = Config::default();
             return Ok(Project {
-                target_dir: absolute_in(&root, &target_dir),
+                settings: Settings::resolve(&root, &target_dir, &config),
+                target_dir,
                 root,
-                config: Config::default(),
+                config,
                 cargo: None,
             });
         }
@@ -170,6 +177,7 @@ impl Project {
         };
         let target_dir = Utf8PathBuf::from(metadata.target_directory.as_str());
         Ok(Project {
+            settings: Settings::resolve(&root, &target_dir, &config),
             root,
             target_dir,
             config,
@@ -190,7 +198,7 @@ impl Project {
 
 /// The cargo that runs us (`$CARGO`), else the one on PATH.
 pub fn cargo_binary() -> Result<Utf8PathBuf> {
-    let cargo = std::env::var("CARGO")
+    let cargo = std::env::var(EnvVars::CARGO)
         .ok()
         .filter(|c| !c.is_empty())
         .map(Utf8PathBuf::from)

@@ -40,10 +40,6 @@ pub struct BuildRequest {
     pub no_cache: bool,
     /// Say per unit why it was fresh, restored or rebuilt.
     pub explain: bool,
-    /// A remote cache that fails makes the run fail (instead of a warning and a local build).
-    pub remote_required: bool,
-    /// Read the remote cache, never write to it.
-    pub remote_read_only: bool,
 }
 
 /// One (target, platform) pair to build.
@@ -185,11 +181,7 @@ pub fn build(
     } else {
         request.jobs
     };
-    let remote_flags = crate::buildcache::storage::remote::RemoteFlags {
-        read_only: request.remote_read_only,
-        required: request.remote_required,
-    };
-    crate::buildcache::storage::remote::set_run_flags(remote_flags);
+    let remote_flags = session.project.settings.remote;
     let cache = if request.no_cache {
         None
     } else {

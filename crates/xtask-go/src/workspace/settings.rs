@@ -1,0 +1,172 @@
+//! Settings resolved once per run from the config, the environment and the command's flags:
+//! where the store is, the remote cache and its flags, offline, and the GOCACHEPROG command line.
+//! Nothing else reads these variables or keeps the flags in a global.
+
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::util::env_vars::EnvVars;
+use crate::workspace::project::{absolute_in, Config, Project};
+
+/// What a command's flags add to the config and the environment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunFlags {
+    /// `--offline`: never touch the network (GOPROXY=off for discovery and builds).
+    pub offline: bool,
+    /// `--remote-read-only` and `--remote-required`.
+    pub remote: RemoteFlags,
+}
+
+/// One run's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The store directory: `XTASK_GO_CACHE_DIR`, else the config's `cache-dir`, else
+    /// `target/go/cache`.
+    pub cache_dir: Utf8PathBuf,
+    pub offline: bool,
+    pub remote: RemoteFlags,
+}
+
+impl Settings {
+    /// The settings of a project at `root` with `config`, before any flag.
+    pub fn resolve(root: &Utf8Path, target_dir: &Utf8Path, config: &Config) -> Settings {
+        let cache_dir = match EnvVars::get(EnvVars::XTASK_GO_CACHE_DIR) {
+            Some(dir) => absolute_in(root, Utf8Path::new(&dir)),
+            None => match &config.cache_dir {
+                Some(dir) => absolute_in(root, dir),
+                None => target_dir.join("go").join("cache"),
+            },
+        };
+        Settings {
+            cache_dir,
+            offline: false,
+            remote: RemoteFlags::default(),
+        }
+    }
+
+    /// The same settings with a command's flags.
+    pub fn with_flags(mut self, flags: RunFlags) -> Settings {
+        self.offline = flags.offline;
+        self.remote = flags.remote;
+        self
+    }
+}
+
+/// What the command line adds to the configuration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RemoteFlags {
+    /// `--remote-read-only`: read, never write (for untrusted jobs such as pull requests).
+    pub read_only: bool,
+    /// `--remote-required`: a remote that fails makes the run fail.
+    pub required: bool,
+}
+
+/// Everything the remote store needs to know.
+#[derive(Debug, Clone)]
+pub struct RemoteSettings {
+    /// `http(s)://host[:port][/prefix]`, without a trailing `/`.
+    pub url: String,
+    pub token: Option<String>,
+    pub signing_key: Option<Vec<u8>>,
+    pub read_only: bool,
+    pub required: bool,
+    pub connect_timeout: Duration,
+    /// The whole of one entry (`/ac/`) request, and of one blob (`/cas/`) request.
+    pub entry_timeout: Duration,
+    pub blob_timeout: Duration,
+}
+
+impl RemoteSettings {
+    /// The remote of `project`: `XTASK_GO_REMOTE_CACHE`, else the config's `remote-cache`; None
+    /// when neither names one (or the variable is `off`).
+    pub fn resolve(project: &Project, flags: RemoteFlags) -> Result<Option<RemoteSettings>> {
+        let config = &project.config;
+        let (url, source) = match std::env::var(EnvVars::XTASK_GO_REMOTE_CACHE) {
+            Ok(v) if v == "off" => return Ok(None),
+            Ok(v) if !v.is_empty() => (v, EnvVars::XTASK_GO_REMOTE_CACHE),
+            _ => match &config.remote_cache {
+                Some(url) => (
+                    url.clone(),
+                    "`remote-cache` in [workspace.metadata.xtask-go]",
+                ),
+                None => return Ok(None),
+            },
+        };
+        let env_read_only = std::env::var(EnvVars::XTASK_GO_REMOTE_READ_ONLY)
+            .is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
+        let mut settings = RemoteSettings::for_url(&url, source)?;
+        settings.read_only = flags.read_only || config.remote_read_only || env_read_only;
+        settings.required = flags.required;
+        Ok(Some(settings))
+    }
+
+    /// Settings for `url` with the token, signing key and timeouts from the environment.
+    pub fn for_url(url: &str, source: &str) -> Result<RemoteSettings> {
+        let url = url.trim_end_matches('/').to_string();
+        let rest = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"));
+        if rest.filter(|r| !r.is_empty()).is_none() {
+            bail!(
+                "{source} is `{url}`, which is not an http:// or https:// URL; \
+                 set it to the base URL of a Bazel HTTP cache (e.g. http://cache.internal:8080)"
+            );
+        }
+        let secret = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let override_ms = std::env::var(EnvVars::XTASK_GO_REMOTE_TIMEOUT_MS)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(Duration::from_millis);
+        Ok(RemoteSettings {
+            url,
+            token: secret(EnvVars::XTASK_GO_REMOTE_TOKEN),
+            signing_key: secret(EnvVars::XTASK_GO_CACHE_SIGNING_KEY).map(String::into_bytes),
+            read_only: false,
+            required: false,
+            connect_timeout: override_ms
+                .map_or(Duration::from_secs(2), |t| t.min(Duration::from_secs(2))),
+            entry_timeout: override_ms.unwrap_or(Duration::from_secs(10)),
+            blob_timeout: override_ms.unwrap_or(Duration::from_secs(30)),
+        })
+    }
+}
+
+/// The GOCACHEPROG value for go-build when the config's `gocacheprog` asks for it: this
+/// executable with `cacheprog` and the store and remote on its command line. go splits it
+/// with its `quoted.Split` rules: fields separated by spaces, `'...'` or `"..."` around a
+/// field with spaces (no escapes).
+pub fn gocacheprog_command_line(project: &Project) -> Option<String> {
+    if !project.config.gocacheprog {
+        return None;
+    }
+    let exe = std::env::current_exe().ok()?.to_str()?.to_string();
+    let mut args = vec![
+        exe,
+        "cacheprog".into(),
+        "--dir".into(),
+        project.settings.cache_dir.to_string(),
+    ];
+    if let Ok(Some(remote)) = RemoteSettings::resolve(project, project.settings.remote) {
+        args.extend(["--remote".to_string(), remote.url]);
+        if remote.read_only {
+            args.push("--read-only".into());
+        }
+    }
+    let quoted: Option<Vec<String>> = args.iter().map(|a| quote(a)).collect();
+    quoted.map(|q| q.join(" "))
+}
+
+/// One field for go's `quoted.Split`; None when it cannot be quoted (holds both quote kinds).
+pub(crate) fn quote(arg: &str) -> Option<String> {
+    if !arg.is_empty() && !arg.contains([' ', '\t', '\n', '\r', '\'', '"']) {
+        Some(arg.to_string())
+    } else if !arg.contains('\'') {
+        Some(format!("'{arg}'"))
+    } else if !arg.contains('"') {
+        Some(format!("\"{arg}\""))
+    } else {
+        None
+    }
+}
