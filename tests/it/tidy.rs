@@ -137,3 +137,107 @@ fn every_subcommand_is_in_the_readme() {
         );
     }
 }
+
+/// The layer of each top-level library module, from the table in ARCHITECTURE.md.
+fn layer_table() -> std::collections::BTreeMap<String, usize> {
+    let text = std::fs::read_to_string(repo_root().join("ARCHITECTURE.md")).unwrap();
+    let section = text
+        .split("## Layers")
+        .nth(1)
+        .expect("ARCHITECTURE.md has a `## Layers` section");
+    let mut table = std::collections::BTreeMap::new();
+    for line in section.lines().take_while(|l| !l.starts_with("## ")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let Some(layer) = cells.get(1).and_then(|c| c.parse::<usize>().ok()) else {
+            continue;
+        };
+        for name in cells[2].split('`').skip(1).step_by(2) {
+            table.insert(name.to_string(), layer);
+        }
+    }
+    assert!(
+        table.len() >= 5,
+        "no layer table in ARCHITECTURE.md: {table:?}"
+    );
+    table
+}
+
+/// The `crate::` paths of `text` (comments skipped) that point to a higher layer than
+/// `layer`, or to a module the table does not name.
+fn upward_uses(
+    layer: usize,
+    text: &str,
+    table: &std::collections::BTreeMap<String, usize>,
+) -> Vec<String> {
+    let mut found = Vec::new();
+    for line in text.lines() {
+        let code = line.split("//").next().unwrap();
+        for part in code.split("crate::").skip(1) {
+            let name: String = part
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            match table.get(&name) {
+                Some(&to) if to <= layer => {}
+                Some(&to) => found.push(format!("{name} (layer {to}) in `{}`", line.trim())),
+                None if name.is_empty() => {}
+                None => found.push(format!(
+                    "{name} (not in the layer table) in `{}`",
+                    line.trim()
+                )),
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn library_arrows_point_down_the_layer_table() {
+    let table = layer_table();
+    let src = repo_root().join("crates/xtask-go/src");
+    let mut offenders = Vec::new();
+    for file in all_rust_files().into_iter().filter(|f| f.starts_with(&src)) {
+        let rel = file.strip_prefix(&src).unwrap();
+        if rel == "lib.rs" {
+            continue; // the facade re-exports from every layer
+        }
+        let top = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_str()
+            .trim_end_matches(".rs");
+        let layer = *table.get(top).unwrap_or_else(|| {
+            panic!("{rel}: module `{top}` is not in ARCHITECTURE.md's layer table")
+        });
+        let text = std::fs::read_to_string(&file).unwrap();
+        for found in upward_uses(layer, &text, &table) {
+            offenders.push(format!("{rel} (layer {layer}) uses {found}"));
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "upward uses:\n{}",
+        offenders.join("\n")
+    );
+}
+
+#[test]
+fn the_layer_check_fails_on_an_upward_use() {
+    let table = layer_table();
+    let util = table["util"];
+    assert_eq!(
+        upward_uses(util, "use crate::session::Session;\n", &table).len(),
+        1
+    );
+    assert!(upward_uses(
+        util,
+        "use crate::util::hex;\n// crate::ops in a comment\n",
+        &table
+    )
+    .is_empty());
+    assert_eq!(
+        upward_uses(util, "use crate::nowhere::X;\n", &table).len(),
+        1
+    );
+}

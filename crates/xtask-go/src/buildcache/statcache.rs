@@ -321,9 +321,7 @@ pub fn sha256_file(path: &Utf8Path) -> std::io::Result<String> {
     Ok(hex(&hasher.finalize()))
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::util::hex;
 
 #[cfg(test)]
 mod tests {

@@ -104,7 +104,7 @@ pub fn write_verified(
             dst.write_all(&buf[..n])
                 .with_context(|| format!("writing {temp}"))?;
         }
-        let actual = crate::buildcache::statcache::hex(&hasher.finalize());
+        let actual = crate::util::hex(&hasher.finalize());
         if actual != expected {
             bail!("{what} has sha256 {actual}, expected {expected}");
         }
