@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod fetch;
 pub mod goenv;
 pub mod gomod;
+pub mod gosource;
 pub mod gosum;
 pub mod plan;
 pub mod platform;
