@@ -120,12 +120,14 @@ impl Natives {
             };
             let here = file.parent().unwrap_or(flags.dir).to_owned();
             for (name, quoted) in gosource::c_includes(text) {
-                let candidates = quoted
-                    .then(|| vec![here.clone()])
-                    .unwrap_or_default()
-                    .into_iter()
-                    .chain(quoted.then(|| quote_dirs.clone()).unwrap_or_default())
-                    .chain(angle_dirs.iter().cloned());
+                // Quoted: the including file's directory, then -iquote; both: -I and the rest.
+                let mut candidates = Vec::new();
+                if quoted {
+                    candidates.push(here.clone());
+                    candidates.extend(quote_dirs.iter().cloned());
+                }
+                candidates.extend(angle_dirs.iter().cloned());
+                let candidates = candidates.into_iter();
                 let found = candidates
                     .map(|d| absolute(&d, &name))
                     .find(|p| p.is_file());
