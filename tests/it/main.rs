@@ -10,5 +10,6 @@ mod environment;
 mod fetch;
 mod plan;
 mod remote;
+mod staleness;
 mod tidy;
 mod vendor;

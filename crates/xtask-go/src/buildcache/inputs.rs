@@ -13,10 +13,13 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::buildcache::statcache::{hex, FileStamp};
+use crate::go::gosource::{self, SourceKind};
 use crate::host::toolchain::{self, ProcessSpec};
 
+mod cgo;
+
 /// Bump when the layout or the meaning of an input set changes.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// A directory whose listing shapes the package set (a package dir, or a dir on an embed path).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +41,13 @@ pub struct InputSet {
     /// The sha256 (or `absent`) of each file that decides the package closure (go.work, go.mod,
     /// go.sum, vendor/modules.txt) when go listed it: a change there means listing again.
     pub control: BTreeMap<String, String>,
+    /// The shape (`gosource::shape`) of every Go, C and assembly file of the set when go listed
+    /// it: imports, build constraints, embed patterns, cgo directives and includes. The set is
+    /// reused only while every changed file keeps its shape.
+    pub shapes: BTreeMap<String, String>,
+    /// The C libraries the cgo flags link (`-L dir -lname`, a library path), resolved: go does
+    /// not see their changes, so the build links them from a content-addressed copy.
+    pub libs: Vec<String>,
 }
 
 /// Whether a file decides the package closure, rather than only the content of a package.
@@ -70,6 +80,14 @@ struct ListedPackage {
     embed_files: Vec<String>,
     ignored_go_files: Vec<String>,
     ignored_other_files: Vec<String>,
+    #[serde(rename = "CgoCFLAGS")]
+    cgo_cflags: Vec<String>,
+    #[serde(rename = "CgoCPPFLAGS")]
+    cgo_cppflags: Vec<String>,
+    #[serde(rename = "CgoCXXFLAGS")]
+    cgo_cxxflags: Vec<String>,
+    #[serde(rename = "CgoLDFLAGS")]
+    cgo_ldflags: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -83,7 +101,8 @@ struct ListedModule {
 
 const LIST_FIELDS: &str =
     "Dir,Standard,Module,GoFiles,CgoFiles,CFiles,CXXFiles,MFiles,HFiles,FFiles,SFiles,\
-SwigFiles,SwigCXXFiles,SysoFiles,EmbedFiles,IgnoredGoFiles,IgnoredOtherFiles";
+SwigFiles,SwigCXXFiles,SysoFiles,EmbedFiles,IgnoredGoFiles,IgnoredOtherFiles,\
+CgoCFLAGS,CgoCPPFLAGS,CgoCXXFLAGS,CgoLDFLAGS";
 
 /// Runs `go list -deps` for the package and turns its closure into an input set.
 /// `control` are the project-wide control files (go.work, go.mod, go.sum, modules.txt, ...).
@@ -108,6 +127,7 @@ pub fn list_inputs(
     let mut files: Vec<Utf8PathBuf> = control.to_vec();
     let mut dirs: Vec<Utf8PathBuf> = Vec::new();
     let mut modules = Vec::new();
+    let mut natives = cgo::Natives::default();
     for pkg in packages.iter().filter(|p| !p.standard) {
         if pkg.dir.starts_with(gomodcache) {
             if let Some(m) = &pkg.module {
@@ -145,6 +165,24 @@ pub fn list_inputs(
         for name in lists.into_iter().flatten() {
             files.push(pkg.dir.join(name));
         }
+        if !pkg.cgo_files.is_empty() {
+            let sources: Vec<Utf8PathBuf> = [&pkg.cgo_files, &pkg.c_files, &pkg.c_x_x_files]
+                .into_iter()
+                .chain([&pkg.h_files, &pkg.m_files, &pkg.s_files])
+                .flatten()
+                .map(|name| pkg.dir.join(name))
+                .collect();
+            let flags = cgo::PackageFlags {
+                dir: &pkg.dir,
+                compile: [&pkg.cgo_cflags, &pkg.cgo_cppflags, &pkg.cgo_cxxflags]
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str)
+                    .collect(),
+                link: pkg.cgo_ldflags.iter().map(String::as_str).collect(),
+            };
+            natives.add_package(&flags, &sources, &spec.env);
+        }
         for embedded in &pkg.embed_files {
             let path = pkg.dir.join(embedded);
             // Every directory between the package and an embedded file: a new file there can
@@ -161,9 +199,15 @@ pub fn list_inputs(
         p.strip_prefix(root)
             .map_or_else(|_| p.to_string(), |r| r.to_string())
     };
+    files.extend(natives.headers.iter().cloned());
+    files.extend(natives.libs.iter().cloned());
+    dirs.extend(natives.dirs.iter().cloned());
     let mut files: Vec<String> = files.iter().map(|f| relative(f)).collect();
     files.sort();
     files.dedup();
+    let mut libs: Vec<String> = natives.libs.iter().map(|f| relative(f)).collect();
+    libs.sort();
+    libs.dedup();
     dirs.sort();
     dirs.dedup();
     let dirs = dirs
@@ -188,13 +232,30 @@ pub fn list_inputs(
             )
         })
         .collect();
+    let shapes = shapes_of(root, &files);
     Ok(InputSet {
         format: FORMAT,
         files,
         dirs,
         modules,
         control,
+        shapes,
+        libs,
     })
+}
+
+/// The shape of every source file among `files` (a file that cannot be read has none, and
+/// is then a changed shape for `changed_shape`).
+fn shapes_of(root: &Utf8Path, files: &[String]) -> BTreeMap<String, String> {
+    let sources: Vec<(&String, SourceKind)> = files
+        .iter()
+        .filter_map(|f| Some((f, gosource::source_kind(f)?)))
+        .collect();
+    let shapes = crate::buildcache::statcache::parallel_map(&sources, |(file, kind)| {
+        let bytes = std::fs::read(resolve(root, file)).ok()?;
+        Some(((*file).clone(), gosource::shape(*kind, &bytes)))
+    });
+    shapes.into_iter().flatten().collect()
 }
 
 /// The absolute path of a stored (root-relative or absolute) path.
@@ -250,12 +311,42 @@ impl InputSet {
             .collect()
     }
 
+    /// The first source file whose shape is no longer the one go listed with (so the set may
+    /// not be this build's), or None when every shape holds. `now` maps each file to its
+    /// current sha256 (the key's `files`); `proven` to contents whose shapes are known to hold
+    /// (the last build's, made with this set): files equal there are not read again.
+    pub fn changed_shape(
+        &self,
+        root: &Utf8Path,
+        now: &BTreeMap<String, String>,
+        proven: Option<&BTreeMap<String, String>>,
+    ) -> Option<String> {
+        let doubtful: Vec<(&String, &String)> = self
+            .shapes
+            .iter()
+            .filter(|(file, _)| {
+                let current = now.get(*file);
+                current.is_none() || proven.and_then(|p| p.get(*file)) != current
+            })
+            .collect();
+        let changed = crate::buildcache::statcache::parallel_map(&doubtful, |(file, shape)| {
+            let kind = gosource::source_kind(file)?;
+            let now = std::fs::read(resolve(root, file))
+                .ok()
+                .map(|bytes| gosource::shape(kind, &bytes));
+            (now.as_ref() != Some(*shape)).then(|| (*file).clone())
+        });
+        changed.into_iter().flatten().next()
+    }
+
     /// Checks what a stored input set claims before it is trusted: its format and its paths.
     pub fn validate(&self) -> Result<()> {
         if self.format != FORMAT {
             bail!("input set format {} (expected {FORMAT})", self.format);
         }
-        for path in self.files.iter().chain(self.dirs.iter().map(|d| &d.path)) {
+        let named = self.dirs.iter().map(|d| &d.path);
+        let named = named.chain(self.shapes.keys()).chain(&self.libs);
+        for path in self.files.iter().chain(named) {
             if Utf8Path::new(path)
                 .components()
                 .any(|c| matches!(c, camino::Utf8Component::ParentDir))

@@ -238,6 +238,7 @@ impl BuildCache {
                 d.manifest_key == manifest_key && d.inputs.dirs_unchanged(&self.root, &d.dir_stamps)
             })
             .map(|d| d.inputs);
+        let from_depfile = local_set.is_some();
         let set = local_set
             .or_else(|| self.stored_input_set(&manifest_key))
             .filter(|set| self.control_unchanged(set));
@@ -250,6 +251,19 @@ impl BuildCache {
             return (miss(None, Some(reason.into()), Vec::new()), None);
         };
         let (key_inputs, stamps) = self.key_inputs(unit, &set);
+        // The set is this build's only if no changed file changed its shape (imports, build
+        // constraints, embed patterns, cgo directives, includes) since it was listed. Files
+        // equal to the last build's (made with this very set) are known to keep theirs.
+        let proven = last
+            .as_ref()
+            .filter(|_| from_depfile)
+            .map(|l| &l.key_inputs.files);
+        if let Some(file) = set.changed_shape(&self.root, &key_inputs.files, proven) {
+            let reason = format!(
+                "{file}: imports, build constraints, embed patterns or cgo directives changed"
+            );
+            return (miss(None, Some(reason), Vec::new()), None);
+        }
         let key = key_inputs.key();
         if let Some(last) = last.as_ref().filter(|l| l.key == key) {
             if outputs_in_place(&unit.output_dir, &last.outputs) {

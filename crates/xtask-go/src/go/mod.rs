@@ -3,5 +3,6 @@
 
 pub mod constraints;
 pub mod gomod;
+pub mod gosource;
 pub mod gosum;
 pub mod offline;

@@ -11,128 +11,10 @@ use super::contents::VendorListing;
 use super::modules_txt::ModulesTxt;
 use super::FindingKind;
 use crate::go::constraints::should_build_with_any_tags;
+use crate::go::gosource::imports;
 
 /// A package import that vendor/ cannot satisfy: (module, path, kind, detail) of a finding.
 pub type UnlistedImport = (String, String, FindingKind, String);
-
-/// The import paths of a Go source file: its `import` declarations after the package clause,
-/// as go's `ReadImports` reads them (comments skipped; reading stops at the first other
-/// declaration). `import "C"` is left out; a file that does not parse gives what was read.
-pub fn imports(src: &[u8]) -> Vec<String> {
-    let mut lx = Lexer { s: src, i: 0 };
-    let mut out = Vec::new();
-    lx.skip();
-    if lx.ident() != Some("package") {
-        return out;
-    }
-    lx.skip();
-    if lx.ident().is_none() {
-        return out;
-    }
-    loop {
-        lx.skip();
-        if lx.ident() != Some("import") {
-            break;
-        }
-        lx.skip();
-        if lx.eat(b'(') {
-            loop {
-                lx.skip();
-                if lx.eat(b')') {
-                    break;
-                }
-                if !lx.spec(&mut out) {
-                    return out;
-                }
-            }
-        } else if !lx.spec(&mut out) {
-            break;
-        }
-    }
-    out.retain(|p| p != "C");
-    out
-}
-
-struct Lexer<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl Lexer<'_> {
-    /// Skips white space, semicolons and comments.
-    fn skip(&mut self) {
-        while self.i < self.s.len() {
-            let rest = &self.s[self.i..];
-            if matches!(rest[0], b' ' | b'\t' | b'\n' | b'\r' | b';') {
-                self.i += 1;
-            } else if rest.starts_with(b"//") {
-                self.i += rest.iter().position(|&c| c == b'\n').unwrap_or(rest.len());
-            } else if rest.starts_with(b"/*") {
-                let end = rest.windows(2).skip(2).position(|w| w == b"*/");
-                self.i += end.map_or(rest.len(), |e| e + 4);
-            } else {
-                break;
-            }
-        }
-    }
-
-    fn ident(&mut self) -> Option<&str> {
-        let start = self.i;
-        while self.i < self.s.len()
-            && (self.s[self.i].is_ascii_alphanumeric()
-                || self.s[self.i] == b'_'
-                || self.s[self.i] >= 0x80)
-        {
-            self.i += 1;
-        }
-        (self.i > start)
-            .then(|| std::str::from_utf8(&self.s[start..self.i]).ok())
-            .flatten()
-    }
-
-    fn eat(&mut self, c: u8) -> bool {
-        let found = self.s.get(self.i) == Some(&c);
-        self.i += usize::from(found);
-        found
-    }
-
-    /// `[name | . | _] "path"`; false when the spec does not parse.
-    fn spec(&mut self, out: &mut Vec<String>) -> bool {
-        let named = self.eat(b'.')
-            || matches!(self.s.get(self.i), Some(b'"' | b'`'))
-            || self.ident().is_some();
-        if !named {
-            return false;
-        }
-        self.skip();
-        match self.string() {
-            Some(path) => {
-                out.push(path);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// A Go string literal: interpreted (escapes kept as written: import paths have none) or raw.
-    fn string(&mut self) -> Option<String> {
-        let quote = *self.s.get(self.i)?;
-        if quote != b'"' && quote != b'`' {
-            return None;
-        }
-        let start = self.i + 1;
-        let mut j = start;
-        while j < self.s.len() && self.s[j] != quote {
-            if quote == b'"' && (self.s[j] == b'\\' || self.s[j] == b'\n') {
-                return None;
-            }
-            j += 1;
-        }
-        let text = std::str::from_utf8(self.s.get(start..j)?).ok()?.to_owned();
-        self.i = j + 1;
-        Some(text)
-    }
-}
 
 /// go's `search.IsStandardImportPath`: no dot in the first path element.
 fn is_standard(path: &str) -> bool {
@@ -245,49 +127,6 @@ pub fn unlisted<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_imports_as_go_does() {
-        let src = br#"// Copyright
-/* block
-   comment */
-//go:build linux
-
-package p // trailing
-
-import "fmt"
-import (
-	"os" // why
-	str "strings"
-	. "example.com/dot"
-	_ "example.com/blank"; "example.com/semi"
-	`example.com/raw`
-)
-import "C"
-
-import "example.com/late"
-
-func f() { _ = "example.com/not-an-import" }
-"#;
-        assert_eq!(
-            imports(src),
-            [
-                "fmt",
-                "os",
-                "strings",
-                "example.com/dot",
-                "example.com/blank",
-                "example.com/semi",
-                "example.com/raw",
-                "example.com/late"
-            ]
-        );
-        assert!(imports(b"not go").is_empty());
-        assert_eq!(
-            imports(b"package p\nimport \"a.b/c\"\nvar x = 1\nimport \"no\""),
-            ["a.b/c"]
-        );
-    }
 
     #[test]
     fn an_import_missing_from_modules_txt_and_vendor_is_found() {
