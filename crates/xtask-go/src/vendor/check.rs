@@ -9,8 +9,8 @@ use super::contents::{self, Comparison, Entry};
 use super::expected;
 use super::imports;
 use super::modules_txt::{ModulesTxt, VendoredModule};
-use super::source::{self, ModuleSource, Origin};
 use super::repo_ignore::RepoIgnore;
+use super::source::{self, ModuleSource, Origin};
 use super::trust;
 use super::{
     Finding, FindingKind, ModuleSummary, RepoExcluded, Unchecked, VendorReport, VendorTree,
@@ -90,7 +90,7 @@ pub(super) fn check_tree(
         ));
     }
     let preloaded = std::sync::Mutex::new(trusted.preloaded);
-    let (origins, mut unchecked, private) = (trusted.origins, trusted.unchecked, trusted.private);
+    let (origins, mut unchecked, scratch) = (trusted.origins, trusted.unchecked, trusted.scratch);
 
     // 3. Read the trusted contents (those of verified module cache directories were read while
     // hashing them) and work out what go would write, while another thread lists vendor/.
@@ -407,9 +407,9 @@ pub(super) fn check_tree(
     }
     report.findings.extend(findings);
     report.modules.extend(summaries);
-    let _ = private
+    let _ = scratch
         .exists()
-        .then(|| source::remove_private_cache(&private));
+        .then(|| source::remove_private_cache(&scratch));
     Ok(txt)
 }
 
