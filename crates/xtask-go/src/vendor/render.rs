@@ -111,7 +111,11 @@ pub fn human(report: &VendorReport) -> String {
             );
         }
         for e in report.excluded.iter().filter(|e| &e.tree == tree) {
-            let _ = writeln!(out, "{:<12}  {}  {} ({})", "ignored", e.module, e.path, e.detail);
+            let _ = writeln!(
+                out,
+                "{:<12}  {}  {} ({})",
+                "ignored", e.module, e.path, e.detail
+            );
         }
         for u in report.unchecked.iter().filter(|u| &u.tree == tree) {
             let _ = writeln!(out, "{:<12}  {}  ({})", "unchecked", u.module, u.detail);

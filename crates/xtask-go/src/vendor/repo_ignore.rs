@@ -91,11 +91,8 @@ impl RepoIgnore {
                 return Some(verdict);
             }
         }
-        self.exclude
-            .as_ref()
-            .and_then(|g| verdict(g, path, is_dir))
+        self.exclude.as_ref().and_then(|g| verdict(g, path, is_dir))
     }
-
 }
 
 impl Excluded {
@@ -155,8 +152,14 @@ mod tests {
         let mut rules = RepoIgnore::for_dir(&root.join("go/app"), &root);
         let v = root.join("go/app/vendor/example.com/m");
         let hit = rules.excluded(&v.join(".envrc")).unwrap();
-        assert_eq!((hit.file.as_str(), hit.rule.as_str()), (".gitignore", ".envrc"));
-        assert!(rules.excluded(&v.join(".editorconfig")).is_none(), "negated deeper");
+        assert_eq!(
+            (hit.file.as_str(), hit.rule.as_str()),
+            (".gitignore", ".envrc")
+        );
+        assert!(
+            rules.excluded(&v.join(".editorconfig")).is_none(),
+            "negated deeper"
+        );
         let hit = rules.excluded(&v.join("NOTES")).unwrap();
         assert_eq!(hit.file, ".git/info/exclude");
         assert!(rules.excluded(&v.join("m.go")).is_none());
@@ -175,7 +178,10 @@ mod tests {
         std::fs::write(root.join(".gitignore"), "*.go\n").unwrap();
         std::fs::write(root.join("proj/.gitignore"), ".envrc\n").unwrap();
         let mut rules = RepoIgnore::for_dir(&root.join("proj/go"), &root.join("proj"));
-        assert!(rules.excluded(&root.join("proj/go/a.go")).is_none(), "above the top");
+        assert!(
+            rules.excluded(&root.join("proj/go/a.go")).is_none(),
+            "above the top"
+        );
         assert!(rules.excluded(&root.join("proj/go/.envrc")).is_some());
     }
 }
