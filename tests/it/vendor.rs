@@ -373,3 +373,128 @@ fn a_package_missing_from_both_modules_txt_and_vendor_is_found_from_its_importer
         "{detail}"
     );
 }
+
+#[test]
+fn files_the_repos_gitignore_excludes_are_reported_apart_not_as_drift() {
+    let vr = vendored();
+    // As on a fresh clone of a repo whose .gitignore lists a file go mod vendor writes.
+    vr.repo.write(".gitignore", "README.md\nwords.txt\n");
+    vr.repo.write(
+        "go/app/vendor/example.com/beta/.gitignore",
+        "!data/words.txt\n",
+    );
+    vr.repo.remove("go/app/vendor/example.com/beta/README.md");
+    vr.repo
+        .remove("go/app/vendor/example.com/beta/data/words.txt");
+    let out = vr.check();
+    // The negation in the deeper .gitignore re-includes words.txt: its absence is drift; the
+    // README's is by design. (The planted .gitignore itself is an extra file of the module.)
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        kinds_and_paths(&out),
+        pairs(&[
+            ("extra", "vendor/example.com/beta/.gitignore"),
+            ("missing", "vendor/example.com/beta/data/words.txt"),
+        ])
+    );
+    vr.repo.remove("go/app/vendor/example.com/beta/.gitignore");
+    let out = vr.check();
+    assert_eq!(out.code, 0, "{out:?}");
+    let excluded: Vec<_> = out
+        .json_lines()
+        .into_iter()
+        .filter(|r| r["reason"] == "excluded-by-repo")
+        .collect();
+    assert_eq!(excluded.len(), 2, "{out:?}");
+    assert_eq!(excluded[0]["path"], "vendor/example.com/beta/README.md");
+    assert_eq!(excluded[0]["ignore_file"], ".gitignore");
+    assert_eq!(excluded[0]["rule"], "README.md");
+    assert_eq!(summary(&out)["excluded_by_repo"], 2);
+    let human = vr.xtask(&["go-vendor", "--check"]).ok();
+    assert!(
+        human.stdout.contains("ignored") && human.stdout.contains("excludes it (`README.md`)"),
+        "{}",
+        human.stdout
+    );
+}
+
+/// Empties the module cache (go leaves it read-only).
+fn empty_modcache(vr: &VendorRepo) {
+    goproxy_fixture::make_writable(&vr.modcache).unwrap();
+    std::fs::remove_dir_all(&vr.modcache).unwrap();
+}
+
+#[test]
+fn what_a_check_downloads_lands_in_the_module_cache_so_the_next_needs_no_network() {
+    let vr = vendored();
+    empty_modcache(&vr);
+    let out = vr.check();
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains("into the module cache"),
+        "{}",
+        out.stderr
+    );
+    // go verified the downloads against go.sum and extracted them where builds look.
+    assert!(vr
+        .modcache
+        .join("example.com/beta@v1.0.0/beta.go")
+        .is_file());
+    assert!(vr.cached_zip("example.com/beta", "v1.0.0").is_file());
+
+    let out = vr
+        .xtask(&["go-vendor", "--check", "--json"])
+        .env("GOPROXY", "off")
+        .run();
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(!out.stderr.contains("Downloading"), "{}", out.stderr);
+    assert_eq!(summary(&out)["outcome"], "clean");
+}
+
+#[test]
+fn a_module_the_proxy_refuses_is_named_with_why_and_exit_code_2_the_rest_still_checked() {
+    let vr = vendored();
+    empty_modcache(&vr);
+    // The proxy no longer serves beta v1.0.0's zip; alpha is still there, and edited in vendor/.
+    std::fs::remove_file(vr.proxy.dir.join("example.com/beta/@v/v1.0.0.zip")).unwrap();
+    vr.edit(
+        "go/app/vendor/example.com/alpha/alpha.go",
+        "Hello, ",
+        "Howdy, ",
+    );
+    let out = vr.check();
+    assert_eq!(out.code, 2, "{out:?}");
+    let unchecked: Vec<_> = out
+        .json_lines()
+        .into_iter()
+        .filter(|r| r["reason"] == "could-not-check")
+        .collect();
+    let modules: Vec<&str> = unchecked
+        .iter()
+        .map(|u| u["module"].as_str().unwrap())
+        .collect();
+    assert_eq!(modules, ["example.com/beta@v1.0.0"]);
+    let detail = unchecked[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("could not download example.com/beta@v1.0.0"),
+        "{detail}"
+    );
+    assert_eq!(
+        kinds_and_paths(&out),
+        pairs(&[("modified", "vendor/example.com/alpha/alpha.go")])
+    );
+    let total = summary(&out);
+    assert_eq!(total["exit_code"], 2);
+    let human = vr.xtask(&["go-vendor", "--check"]).run();
+    assert_eq!(human.code, 2);
+    assert!(
+        human
+            .stderr
+            .contains("could not be checked, so the exit code is 2")
+            && human
+                .stderr
+                .contains("example.com/beta@v1.0.0 in go/app/vendor (could not download"),
+        "{}",
+        human.stderr
+    );
+}

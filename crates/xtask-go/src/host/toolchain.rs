@@ -276,8 +276,13 @@ impl Toolchain {
 }
 
 /// What identifies a C compiler for a cache key: its resolved path and `--version` output.
-/// Asked once per compiler and process.
-pub fn c_compiler_identity(compiler: &str, env: &BTreeMap<String, String>) -> String {
+/// Asked once per compiler and process, and remembered in `memo` (a JSON file under target/)
+/// by the stamp of the compiler's real file: a no-op spawns no `cc --version`.
+pub fn c_compiler_identity(
+    compiler: &str,
+    env: &BTreeMap<String, String>,
+    memo: &Utf8Path,
+) -> String {
     static SEEN: std::sync::Mutex<BTreeMap<String, String>> =
         std::sync::Mutex::new(BTreeMap::new());
     if let Some(known) = SEEN.lock().unwrap().get(compiler) {
@@ -289,6 +294,28 @@ pub fn c_compiler_identity(compiler: &str, env: &BTreeMap<String, String>) -> St
     let resolved = which::which_in(program, Some(path), &cwd)
         .ok()
         .and_then(|p| Utf8PathBuf::from_path_buf(p).ok());
+    // (compiler, canonical path) -> (stamp of the real file, identity).
+    type Memo = BTreeMap<String, ((u64, i128, i128, u64), String)>;
+    let real = resolved
+        .as_ref()
+        .and_then(|r| r.canonicalize_utf8().ok())
+        .and_then(|real| {
+            let stamp = crate::util::stamp::FileStamp::of(&real).ok()?;
+            let settled = !stamp.is_recent(crate::util::stamp::now_ns());
+            settled.then(|| (format!("{compiler}\0{real}"), stamp.into()))
+        });
+    let mut memo_map: Memo = std::fs::read(memo)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    if let Some((name, stamp)) = &real {
+        if let Some((_, identity)) = memo_map.get(name).filter(|(s, _)| s == stamp) {
+            SEEN.lock()
+                .unwrap()
+                .insert(compiler.to_string(), identity.clone());
+            return identity.clone();
+        }
+    }
     let identity = match resolved {
         None => format!("{compiler}: not found"),
         Some(resolved) => {
@@ -301,6 +328,13 @@ pub fn c_compiler_identity(compiler: &str, env: &BTreeMap<String, String>) -> St
             format!("{compiler} = {resolved}: {}", version.trim())
         }
     };
+    if let Some((name, stamp)) = real {
+        memo_map.insert(name, (stamp, identity.clone()));
+        if let Ok(bytes) = serde_json::to_vec(&memo_map) {
+            let durability = crate::util::fsutil::Durability::Scratch;
+            let _ = crate::util::fsutil::write_atomic_with(memo, &bytes, durability);
+        }
+    }
     SEEN.lock()
         .unwrap()
         .insert(compiler.to_string(), identity.clone());

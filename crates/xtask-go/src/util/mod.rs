@@ -4,6 +4,7 @@
 pub mod env_vars;
 pub mod fsutil;
 pub mod report;
+pub mod stamp;
 
 /// Lower-case hex of `bytes` (sha256 names of blobs and keys).
 pub fn hex(bytes: &[u8]) -> String {

@@ -9,9 +9,12 @@ use super::contents::{self, Comparison, Entry};
 use super::expected;
 use super::imports;
 use super::modules_txt::{ModulesTxt, VendoredModule};
+use super::repo_ignore::RepoIgnore;
 use super::source::{self, ModuleSource, Origin};
 use super::trust;
-use super::{Finding, FindingKind, ModuleSummary, Unchecked, VendorReport, VendorTree};
+use super::{
+    Finding, FindingKind, ModuleSummary, RepoExcluded, Unchecked, VendorReport, VendorTree,
+};
 use crate::go::gomod::GoMod;
 use crate::session::Session;
 use crate::util::report::Reporter;
@@ -87,7 +90,7 @@ pub(super) fn check_tree(
         ));
     }
     let preloaded = std::sync::Mutex::new(trusted.preloaded);
-    let (origins, mut unchecked, private) = (trusted.origins, trusted.unchecked, trusted.private);
+    let (origins, mut unchecked, scratch) = (trusted.origins, trusted.unchecked, trusted.scratch);
 
     // 3. Read the trusted contents (those of verified module cache directories were read while
     // hashing them) and work out what go would write, while another thread lists vendor/.
@@ -194,6 +197,7 @@ pub(super) fn check_tree(
         .flat_map(|m| m.packages.iter().map(String::as_str))
         .collect();
     let mut missing_pkg_reported = BTreeSet::new();
+    let mut repo_rules: Option<RepoIgnore> = None;
     for (((i, vp, _), (_, want)), result) in expected_all.iter().zip(&pairs).zip(compared) {
         let m = &modules[*i];
         let s = &mut summaries[*i];
@@ -221,6 +225,19 @@ pub(super) fn check_tree(
                 ));
             }
             Comparison::Missing => {
+                let rules = repo_rules
+                    .get_or_insert_with(|| RepoIgnore::for_dir(&tree.root, &session.project.root));
+                if let Some(rule) = rules.excluded(&vendor.join(vp)) {
+                    report.excluded.push(RepoExcluded {
+                        tree: shown.to_owned(),
+                        module: label,
+                        path,
+                        detail: rule.describe(),
+                        ignore_file: rule.file,
+                        rule: rule.rule,
+                    });
+                    continue;
+                }
                 s.missing += 1;
                 let dir = vp.rsplit_once('/').map_or("", |(d, _)| d);
                 let gone = listed_dirs.contains(dir)
@@ -390,9 +407,9 @@ pub(super) fn check_tree(
     }
     report.findings.extend(findings);
     report.modules.extend(summaries);
-    let _ = private
+    let _ = scratch
         .exists()
-        .then(|| source::remove_private_cache(&private));
+        .then(|| source::remove_private_cache(&scratch));
     Ok(txt)
 }
 

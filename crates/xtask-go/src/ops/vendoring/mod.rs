@@ -11,6 +11,7 @@ pub mod expected;
 pub mod imports;
 pub mod modules_txt;
 pub mod render;
+pub mod repo_ignore;
 pub mod source;
 mod trust;
 
@@ -90,6 +91,20 @@ pub struct Unchecked {
     pub detail: String,
 }
 
+/// A file `go mod vendor` would write that the repository's own ignore rules exclude: git never
+/// holds it, so its absence is by design (not drift, no effect on the exit code).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RepoExcluded {
+    pub tree: String,
+    pub module: String,
+    /// Relative to the tree: `vendor/...`.
+    pub path: String,
+    /// The ignore file (relative to the work tree's top) and its rule.
+    pub ignore_file: String,
+    pub rule: String,
+    pub detail: String,
+}
+
 /// The same dependency vendored at different versions by different trees.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VersionSkew {
@@ -105,6 +120,8 @@ pub struct VendorReport {
     pub findings: Vec<Finding>,
     pub modules: Vec<ModuleSummary>,
     pub unchecked: Vec<Unchecked>,
+    /// Files go would write that the repository's .gitignore (or .git/info/exclude) excludes.
+    pub excluded: Vec<RepoExcluded>,
     pub skew: Vec<VersionSkew>,
 }
 
@@ -114,6 +131,16 @@ pub enum CheckOutcome {
     Clean,
     Drift,
     CouldNotCheck,
+}
+
+impl CheckOutcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            CheckOutcome::Clean => 0,
+            CheckOutcome::Drift => 1,
+            CheckOutcome::CouldNotCheck => 2,
+        }
+    }
 }
 
 impl VendorReport {

@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{CheckOutcome, Finding, FindingKind, Unchecked, VendorReport, VersionSkew};
+use super::{
+    CheckOutcome, Finding, FindingKind, RepoExcluded, Unchecked, VendorReport, VersionSkew,
+};
 
 /// The JSON records, one per line: `finding`, `could-not-check`, `version-skew`, then `summary`.
 #[derive(Serialize)]
@@ -13,6 +15,8 @@ use super::{CheckOutcome, Finding, FindingKind, Unchecked, VendorReport, Version
 pub enum Record<'a> {
     Finding(&'a Finding),
     CouldNotCheck(&'a Unchecked),
+    /// A file go would write that the repository's ignore rules exclude (not drift).
+    ExcludedByRepo(&'a RepoExcluded),
     VersionSkew(&'a VersionSkew),
     Summary(Summary),
 }
@@ -21,6 +25,8 @@ pub enum Record<'a> {
 #[derive(Debug, Serialize)]
 pub struct Summary {
     pub outcome: &'static str,
+    /// The exit code `go-vendor --check` ends with: 0 clean, 1 drift, 2 could not check.
+    pub exit_code: u8,
     pub trees: usize,
     pub modules: usize,
     pub files: usize,
@@ -31,6 +37,8 @@ pub struct Summary {
     pub inconsistent: usize,
     pub anomaly: usize,
     pub unchecked: usize,
+    /// Files go would write that the repository's ignore rules exclude (not counted as drift).
+    pub excluded_by_repo: usize,
 }
 
 pub fn summary(report: &VendorReport) -> Summary {
@@ -40,6 +48,7 @@ pub fn summary(report: &VendorReport) -> Summary {
             CheckOutcome::Drift => "drift",
             CheckOutcome::CouldNotCheck => "could-not-check",
         },
+        exit_code: report.outcome().exit_code(),
         trees: report.trees.len(),
         modules: report.modules.len(),
         files: report.modules.iter().map(|m| m.files).sum(),
@@ -50,12 +59,14 @@ pub fn summary(report: &VendorReport) -> Summary {
         inconsistent: report.count(FindingKind::Inconsistent),
         anomaly: report.count(FindingKind::Anomaly),
         unchecked: report.unchecked.len(),
+        excluded_by_repo: report.excluded.len(),
     }
 }
 
 /// Every record of the report, in output order.
 pub fn records(report: &VendorReport) -> Vec<Record<'_>> {
     let mut out: Vec<Record<'_>> = report.findings.iter().map(Record::Finding).collect();
+    out.extend(report.excluded.iter().map(Record::ExcludedByRepo));
     out.extend(report.unchecked.iter().map(Record::CouldNotCheck));
     out.extend(report.skew.iter().map(Record::VersionSkew));
     out.push(Record::Summary(summary(report)));
@@ -99,6 +110,13 @@ pub fn human(report: &VendorReport) -> String {
                 f.detail
             );
         }
+        for e in report.excluded.iter().filter(|e| &e.tree == tree) {
+            let _ = writeln!(
+                out,
+                "{:<12}  {}  {} ({})",
+                "ignored", e.module, e.path, e.detail
+            );
+        }
         for u in report.unchecked.iter().filter(|u| &u.tree == tree) {
             let _ = writeln!(out, "{:<12}  {}  ({})", "unchecked", u.module, u.detail);
         }
@@ -117,19 +135,33 @@ pub fn human(report: &VendorReport) -> String {
     out
 }
 
-/// The one-line verdict for the status line.
+/// The one-line verdict for the status line: the counts, the files the repository's ignore
+/// rules exclude, and each module that could not be checked with the reason (exit code 2).
 pub fn verdict(report: &VendorReport) -> String {
     let s = summary(report);
-    format!(
-        "{} vendor tree(s), {} modules, {} files: {} modified, {} missing, {} extra, {} inconsistent, {} anomalies{}",
-        s.trees,
-        s.modules,
-        s.files,
-        s.modified,
-        s.missing,
-        s.extra,
-        s.inconsistent,
-        s.anomaly,
-        if s.unchecked > 0 { format!(", {} modules could not be checked", s.unchecked) } else { String::new() }
-    )
+    let mut out = format!(
+        "{} vendor tree(s), {} modules, {} files: {} modified, {} missing, {} extra, {} inconsistent, {} anomalies",
+        s.trees, s.modules, s.files, s.modified, s.missing, s.extra, s.inconsistent, s.anomaly,
+    );
+    if s.excluded_by_repo > 0 {
+        let _ = write!(
+            out,
+            "; {} file(s) excluded by the repo's ignore rules (not drift)",
+            s.excluded_by_repo
+        );
+    }
+    if s.unchecked > 0 {
+        let modules: Vec<String> = report
+            .unchecked
+            .iter()
+            .map(|u| format!("{} in {}/vendor ({})", u.module, u.tree, u.detail))
+            .collect();
+        let _ = write!(
+            out,
+            "; {} module(s) could not be checked, so the exit code is 2: {}",
+            s.unchecked,
+            modules.join("; ")
+        );
+    }
+    out
 }

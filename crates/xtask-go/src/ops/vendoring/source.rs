@@ -1,7 +1,7 @@
 //! Where a vendored module's true contents come from, and why they can be trusted: the module
 //! cache's extracted directory if its `h1:` hash equals go.sum's (what `go mod verify` checks;
 //! plain reads, no inflating); else the module cache's zip, verified the same way; if neither
-//! matches (a tampered cache is never trusted), a fresh download into a private module cache;
+//! matches, a download (see `trust`: a tampered cache is never trusted);
 //! for a replacement by a local directory, that directory.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -277,23 +277,32 @@ struct Downloaded {
     error: Option<String>,
 }
 
-/// Downloads `modules` (path, version) afresh into the private module cache `gomodcache`, in one
-/// go process run from an empty directory (so no go.mod or go.sum of the repo is touched).
-/// Returns each module's zip or the error go gave.
+/// Downloads `modules` (path, version) into the module cache `gomodcache`, in one go process
+/// run from a scratch directory `cwd` (so no go.mod or go.sum of the repo is touched) that
+/// holds a go.mod and a go.sum of `go_sum` (the lines go.sum records for them): go then
+/// verifies each download against go.sum before it writes it to the cache, and refuses a
+/// mismatch. Returns each module's zip or the error go gave.
 pub fn download(
     toolchain: &Toolchain,
     env: &BTreeMap<String, String>,
     gomodcache: &Utf8Path,
+    cwd: &Utf8Path,
+    go_sum: &str,
     modules: &[(String, String)],
 ) -> Result<BTreeMap<(String, String), Result<Utf8PathBuf, String>>> {
-    let cwd = gomodcache.join("empty");
-    std::fs::create_dir_all(&cwd).with_context(|| format!("creating {cwd}"))?;
+    std::fs::create_dir_all(cwd).with_context(|| format!("creating {cwd}"))?;
+    let write = |name: &str, text: &str| {
+        let file = cwd.join(name);
+        std::fs::write(&file, text).with_context(|| format!("writing {file}"))
+    };
+    write("go.mod", "module xtask-go.invalid/vendor-check\n")?;
+    write("go.sum", go_sum)?;
     let mut env = env.clone();
     env.insert("GOMODCACHE".into(), gomodcache.to_string());
     env.insert("GOWORK".into(), "off".into());
     env.insert("GOFLAGS".into(), "-mod=mod".into());
     let spec = toolchain
-        .go(&cwd, &env)
+        .go(cwd, &env)
         .args(["mod", "download", "-json"])
         .args(modules.iter().map(|(p, v)| format!("{p}@{v}")));
     let out = toolchain::run(&spec)?;
@@ -316,6 +325,20 @@ pub fn download(
         });
     }
     Ok(result)
+}
+
+/// The go.sum lines (zip and go.mod hashes) that `sums` record for `modules`.
+pub fn go_sum_lines(sums: &[GoSum], modules: &[(String, String)]) -> String {
+    let mut out = String::new();
+    for (path, version) in modules {
+        if let Some(h) = want_hash(sums, path, version) {
+            out.push_str(&format!("{path} {version} {h}\n"));
+        }
+        if let Some(h) = sums.iter().find_map(|s| s.mod_hash(path, version)) {
+            out.push_str(&format!("{path} {version}/go.mod {h}\n"));
+        }
+    }
+    out
 }
 
 /// The zip hash go.sum records for `path@version`, from any of `sums` (go.sum files, go.work.sum).

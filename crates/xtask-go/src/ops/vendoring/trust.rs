@@ -1,6 +1,8 @@
 //! Establishing each vendored module's trusted contents: the module cache's directory if its
 //! `h1:` hash equals go.sum's, else its zip if that does; otherwise (missing, or tampered: never
-//! trusted) a fresh download into a private module cache, verified the same way; a local
+//! trusted) a download: into the pinned module cache when it holds nothing of the module (go
+//! verifies it against go.sum on the way, and go-fetch, builds and the next check then find it),
+//! into a private module cache when its copy is tampered; verified the same way; a local
 //! replacement directory as it is.
 
 use std::collections::BTreeMap;
@@ -47,8 +49,10 @@ pub(super) struct Trusted {
     pub unchecked: BTreeMap<usize, String>,
     /// Module cache directories and zips that did not match go.sum: (module, path, what is wrong).
     pub tampered: Vec<(usize, Utf8PathBuf, String)>,
-    /// The private module cache of fresh downloads (remove with `source::remove_private_cache`).
-    pub private: Utf8PathBuf,
+    /// Scratch space: the private module cache of fresh downloads (of modules whose cached
+    /// copy failed its hash) and go's working directories (remove with
+    /// `source::remove_private_cache`).
+    pub scratch: Utf8PathBuf,
 }
 
 /// Finds trusted contents for every module of `modules`.
@@ -153,6 +157,7 @@ pub(super) fn resolve(
     let mut to_download = Vec::new();
     let mut tampered = Vec::new();
     for (i, state) in states.into_iter().enumerate() {
+        let mut dir_tampered = false;
         let (zip_state, plan) = match (state, &plans[i]) {
             (_, Some(Plan::Dir(dir))) => {
                 origins[i] = Some(Origin::Dir(dir.clone()));
@@ -165,6 +170,7 @@ pub(super) fn resolve(
             }
             (Some(CacheState::Zip { zip, dir_mismatch }), Some(plan @ Plan::Zip { want, .. })) => {
                 if let Some((dir, found)) = dir_mismatch {
+                    dir_tampered = true;
                     let detail = format!(
                         "the module cache directory {dir} hashes to {found}, but go.sum says \
                          {want}: its files were changed (go builds outside vendor mode use them); \
@@ -186,64 +192,90 @@ pub(super) fn resolve(
         };
         match zip_state {
             Ok(ZipState::Verified(zip)) => origins[i] = Some(Origin::Zip { zip, fresh: false }),
-            Ok(ZipState::Missing) => to_download.push((i, path.clone(), version.clone())),
+            // Nothing of it in the module cache: go downloads it there, verified against go.sum.
+            Ok(ZipState::Missing) if !dir_tampered => {
+                to_download.push((i, path.clone(), version.clone(), true))
+            }
+            Ok(ZipState::Missing) => to_download.push((i, path.clone(), version.clone(), false)),
             Ok(ZipState::Mismatch { zip, found }) => {
                 let detail = format!(
                     "the module cache zip {zip} hashes to {found}, but go.sum says {want}: \
                      the cache was tampered with or corrupted; it is not trusted"
                 );
                 tampered.push((i, zip.clone(), detail));
-                to_download.push((i, path.clone(), version.clone()));
+                to_download.push((i, path.clone(), version.clone(), false));
             }
             Err(e) => {
                 unchecked.insert(i, format!("{e:#}"));
             }
         }
     }
-    let private = session
+    let scratch = session
         .project
         .go_dir()
         .join(format!("vendor-check-{}", std::process::id()));
+    let private = scratch.join("modcache");
     if !to_download.is_empty() {
         if offline {
-            for (i, path, version) in &to_download {
+            for (i, path, version, _) in &to_download {
                 unchecked.insert(*i, format!("{path}@{version} has no trusted zip in the module cache, and --offline forbids a download"));
             }
         } else {
-            reporter.status(
-                "Downloading",
-                &format!(
-                    "{} modules afresh to check {shown}/vendor",
-                    to_download.len()
-                ),
-            );
-            let wanted: Vec<(String, String)> = to_download
-                .iter()
-                .map(|(_, p, v)| (p.clone(), v.clone()))
-                .collect();
-            let downloaded = source::download(&session.toolchain, &env.vars, &private, &wanted);
-            for (i, path, version) in &to_download {
-                let result = match &downloaded {
-                    Ok(map) => map[&(path.clone(), version.clone())].clone(),
-                    Err(e) => Err(format!("{e:#}")),
-                };
-                let Some(Plan::Zip { want, .. }) = &plans[*i] else {
+            // Into the pinned module cache what it lacks (go-fetch and builds use it too, and the
+            // next check finds it); a copy to replace a tampered one into a private cache.
+            for pinned in [true, false] {
+                let group: Vec<&(usize, String, String, bool)> =
+                    to_download.iter().filter(|d| d.3 == pinned).collect();
+                if group.is_empty() {
                     continue;
-                };
-                match result.map(|zip| {
+                }
+                let (target, place) = if pinned {
+                    (cache.to_owned(), "into the module cache")
+                } else {
                     (
-                        crate::go::gosum::hash_zip(&zip).map_err(|e| format!("{e:#}")),
-                        zip,
+                        private.clone(),
+                        "afresh (the module cache's copy is not trusted)",
                     )
-                }) {
-                    Ok((Ok(found), zip)) if &found == want => {
-                        origins[*i] = Some(Origin::Zip { zip, fresh: true })
-                    }
-                    Ok((Ok(found), _)) => {
-                        unchecked.insert(*i, format!("a fresh download of {path}@{version} hashes to {found}, but go.sum says {want}"));
-                    }
-                    Ok((Err(e), _)) | Err(e) => {
-                        unchecked.insert(*i, format!("could not download {path}@{version}: {e}"));
+                };
+                reporter.status(
+                    "Downloading",
+                    &format!("{} modules {place} to check {shown}/vendor", group.len()),
+                );
+                let wanted: Vec<(String, String)> =
+                    group.iter().map(|d| (d.1.clone(), d.2.clone())).collect();
+                let cwd = scratch.join(if pinned { "pinned" } else { "private" });
+                let go_sum = source::go_sum_lines(&sums, &wanted);
+                let downloaded = source::download(
+                    &session.toolchain,
+                    &env.vars,
+                    &target,
+                    &cwd,
+                    &go_sum,
+                    &wanted,
+                );
+                for (i, path, version, _) in group {
+                    let result = match &downloaded {
+                        Ok(map) => map[&(path.clone(), version.clone())].clone(),
+                        Err(e) => Err(format!("{e:#}")),
+                    };
+                    let Some(Plan::Zip { want, .. }) = &plans[*i] else {
+                        continue;
+                    };
+                    let hashed = result.map(|zip| {
+                        let found = crate::go::gosum::hash_zip(&zip).map_err(|e| format!("{e:#}"));
+                        (found, zip)
+                    });
+                    match hashed {
+                        Ok((Ok(found), zip)) if &found == want => {
+                            origins[*i] = Some(Origin::Zip { zip, fresh: true })
+                        }
+                        Ok((Ok(found), _)) => {
+                            unchecked.insert(*i, format!("a fresh download of {path}@{version} hashes to {found}, but go.sum says {want}"));
+                        }
+                        Ok((Err(e), _)) | Err(e) => {
+                            unchecked
+                                .insert(*i, format!("could not download {path}@{version}: {e}"));
+                        }
                     }
                 }
             }
@@ -255,6 +287,6 @@ pub(super) fn resolve(
         preloaded,
         unchecked,
         tampered,
-        private,
+        scratch,
     })
 }
