@@ -419,7 +419,11 @@ impl Model {
                     set.insert(other.clone());
                 }
             }
-            Op::Checkout { .. } | Op::Clone { .. } | Op::TouchAll | Op::Pause => {}
+            Op::Checkout { .. }
+            | Op::Clone { .. }
+            | Op::RemoteClone { .. }
+            | Op::TouchAll
+            | Op::Pause => {}
         }
         Ok(())
     }
@@ -447,7 +451,7 @@ impl Model {
     fn try_generate(&self, rng: &mut Rng, commits: usize) -> Option<Op> {
         let names: Vec<&String> = self.pkgs.keys().collect();
         // (weight, kind): edits and import changes dominate, whole-tree operations are rarer.
-        const KINDS: [(u64, &str); 15] = [
+        const KINDS: [(u64, &str); 16] = [
             (14, "edit"),
             (10, "edit-same-size"),
             (4, "edit-embedded"),
@@ -463,6 +467,7 @@ impl Model {
             (5, "checkout"),
             (3, "touch-all"),
             (3, "clone"),
+            (2, "remote-clone"),
         ];
         let total: u64 = KINDS.iter().map(|(w, _)| w).sum::<u64>() + 1;
         let mut roll = rng.below(total);
@@ -569,6 +574,9 @@ impl Model {
                 }
             }
             "checkout" => Op::Checkout {
+                commit: rng.below(commits as u64) as usize,
+            },
+            "remote-clone" => Op::RemoteClone {
                 commit: rng.below(commits as u64) as usize,
             },
             "clone" => Op::Clone {
@@ -683,6 +691,9 @@ pub enum Op {
     /// `clone N`: commits if needed, clones the repo at another path, checks out commit N there
     /// and goes on in the clone (same store, empty target dir).
     Clone { commit: usize },
+    /// `remote-clone N`: like `clone N`, but with a new, empty local store: the clone's builds
+    /// restore from the remote cache (a real nginx) that every earlier build uploaded to.
+    RemoteClone { commit: usize },
     /// `touch-all`: every file under go/ gets a new mtime, contents unchanged.
     TouchAll,
     /// `pause`: waits out the racy window, so that the next builds may take the no-op fast path.
@@ -722,6 +733,7 @@ impl fmt::Display for Op {
             Op::ToggleReplace { module, other } => write!(f, "toggle-replace {module} {other}"),
             Op::Checkout { commit } => write!(f, "checkout {commit}"),
             Op::Clone { commit } => write!(f, "clone {commit}"),
+            Op::RemoteClone { commit } => write!(f, "remote-clone {commit}"),
             Op::TouchAll => write!(f, "touch-all"),
             Op::Pause => write!(f, "pause"),
         }
@@ -782,6 +794,9 @@ impl std::str::FromStr for Op {
                 other: s(2)?,
             },
             "checkout" => Op::Checkout {
+                commit: n(1)? as usize,
+            },
+            "remote-clone" => Op::RemoteClone {
                 commit: n(1)? as usize,
             },
             "clone" => Op::Clone {
