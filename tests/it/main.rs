@@ -5,6 +5,7 @@ mod support;
 mod build;
 mod cache;
 mod deps;
+mod differential;
 mod discovery;
 mod environment;
 mod fetch;

@@ -1,5 +1,6 @@
 //! Test support: temp copies of the fixture repos, and running the real `xtask` binary in them.
 
+pub mod edit_model;
 pub mod nginx;
 pub mod proxy;
 
