@@ -604,3 +604,47 @@ fn the_no_op_fast_path_still_sees_every_change() {
     assert_eq!(build(&repo, &[], &[]).1, "restored", "an output replaced");
     assert_eq!(repo.run_app(), "hello? Hi cache, from alpha v1.2.0");
 }
+
+/// The go version that built `binary`, as `go version` reads it from the binary's build info.
+fn built_by(binary: &camino::Utf8Path) -> String {
+    let out = std::process::Command::new(real_go())
+        .args(["version", binary.as_str()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace().last().unwrap_or_default().to_string()
+}
+
+/// A version manager's shim (a script named `go` that picks the toolchain from a file, as asdf,
+/// mise and goenv do) keeps its stamp while the version changes: each switch must miss and
+/// rebuild with the go that now runs, and a switch back must find the first go's outputs.
+#[test]
+fn a_shim_go_that_switches_versions_misses_and_rebuilds() {
+    let repo = Repo::copy_of("cache");
+    let shim_dir = repo.scratch("shim");
+    let choice = shim_dir.join("version");
+    let shim = shim_dir.join("go");
+    std::fs::write(&choice, real_go()).unwrap();
+    std::fs::write(&shim, format!("#!/bin/sh\nexec \"$(cat {choice})\" \"$@\"\n")).unwrap();
+    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let env = [("GO", shim.as_str())];
+
+    assert_eq!(build(&repo, &[], &env).1, "miss");
+    let first = built_by(&repo.path(APP));
+    // Past the racy window the session snapshot is kept, and the no-op takes its fast path.
+    std::thread::sleep(Duration::from_millis(2100));
+    build(&repo, &[], &env);
+    assert_eq!(build(&repo, &[], &env).1, "fresh");
+
+    std::fs::write(&choice, second_toolchain()).unwrap();
+    let (out, verdict) = build(&repo, &[], &env);
+    assert_eq!(verdict, "miss", "{}", out.stderr);
+    assert_eq!(built_by(&repo.path(APP)), "go1.25.5");
+    assert_ne!(first, "go1.25.5");
+    assert_eq!(repo.run_app(), "hello! Hi cache, from alpha v1.2.0");
+    assert_eq!(build(&repo, &[], &env).1, "fresh");
+
+    std::fs::write(&choice, real_go()).unwrap();
+    assert_eq!(build(&repo, &[], &env).1, "restored");
+    assert_eq!(built_by(&repo.path(APP)), first);
+}

@@ -171,7 +171,7 @@ pub struct Toolchain {
 }
 
 /// The parts of `go env -json` this crate uses, read once per toolchain.
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 pub struct GoInfo {
     #[serde(rename = "GOVERSION")]
     pub version: String,
@@ -243,6 +243,24 @@ impl Toolchain {
         let info: GoInfo = serde_json::from_slice(&out.stdout)
             .with_context(|| format!("parsing `{go} env -json`"))?;
         Ok(Toolchain { go, info })
+    }
+
+    /// Whether `go` is the go binary of the GOROOT it reports (a plain install, perhaps reached
+    /// through symlinks). Anything else, such as a version manager's shim (asdf, mise, goenv: a
+    /// script that picks a version from a file or a variable), may run another toolchain on the
+    /// next call while its own stamp stays put, so what it said once proves nothing later.
+    pub fn is_plain_install(&self) -> bool {
+        let real = |p: &Utf8Path| p.canonicalize_utf8().ok();
+        let own = self.info.goroot.join("bin").join(format!("go{}", std::env::consts::EXE_SUFFIX));
+        matches!((real(&self.go), real(&own)), (Some(a), Some(b)) if a == b)
+    }
+
+    /// The files whose stamps stand for this toolchain: the `go` that was found, the real
+    /// binary behind it and GOROOT's VERSION file (an upgrade in place moves one of them).
+    pub fn identity_files(&self) -> Vec<Utf8PathBuf> {
+        let mut files = vec![self.go.clone(), self.info.goroot.join("VERSION")];
+        files.extend(self.go.canonicalize_utf8().ok());
+        files
     }
 
     /// `go1.22.3` -> `1.22.3`; a devel toolchain keeps its whole string.

@@ -24,7 +24,7 @@ use crate::workspace::project::{Config, Project};
 use crate::workspace::settings::Settings;
 
 /// Bump when the layout changes.
-const FORMAT: u32 = 5;
+const FORMAT: u32 = 6;
 
 /// Variables that decide what a full load would find.
 const ENV: &[&str] = &[
@@ -50,6 +50,9 @@ pub struct Snapshot {
     config: Config,
     go: Utf8PathBuf,
     go_info: GoInfo,
+    /// The `go` found is not the binary of its GOROOT (a version manager's shim, a wrapper): it
+    /// is asked `go env` again on every load, since its stamp stays put when it switches.
+    go_is_shim: bool,
     gowork: Option<Utf8PathBuf>,
     gomods: Vec<Utf8PathBuf>,
     /// None when the command that loaded the session never needed them.
@@ -74,7 +77,7 @@ fn env_now() -> BTreeMap<String, Option<String>> {
 
 /// What a session was loaded from: cargo's inputs, go, go.work/go.mod, and every directory of
 /// the modules (a new file or package shows as a directory whose stamp moved).
-fn sources(project: &Project, go: &Utf8Path, modules: &ModuleSet) -> StampList {
+fn sources(project: &Project, toolchain: &Toolchain, modules: &ModuleSet) -> StampList {
     let cargo_home = std::env::var(EnvVars::CARGO_HOME)
         .map(Utf8PathBuf::from)
         .unwrap_or_else(|_| {
@@ -85,8 +88,8 @@ fn sources(project: &Project, go: &Utf8Path, modules: &ModuleSet) -> StampList {
         project.root.join(".cargo/config.toml"),
         project.root.join(".cargo/config"),
         cargo_home.join("config.toml"),
-        go.to_owned(),
     ];
+    files.extend(toolchain.identity_files());
     files.extend(
         project
             .config
@@ -152,7 +155,7 @@ impl Snapshot {
         // A stamp from within the racy window proves nothing: keep no snapshot until all settle.
         let mut stamps = String::new();
         let now = crate::buildcache::statcache::now_ns();
-        if sources(project, &toolchain.go, modules)
+        if sources(project, toolchain, modules)
             .write_to(&mut stamps, now)
             .is_none()
         {
@@ -168,6 +171,7 @@ impl Snapshot {
             config: project.config.clone(),
             go: toolchain.go.clone(),
             go_info: toolchain.info.clone(),
+            go_is_shim: !toolchain.is_plain_install(),
             gowork: modules.gowork.clone(),
             gomods: modules
                 .modules
@@ -192,7 +196,9 @@ impl Snapshot {
         let current = snapshot.format == FORMAT
             && snapshot.root == root
             && snapshot.env == env_now()
-            && stamps::all_hold(snapshot.stamps.lines(), root);
+            && stamps::all_hold(snapshot.stamps.lines(), root)
+            && (!snapshot.go_is_shim
+                || Toolchain::at(snapshot.go.clone()).is_ok_and(|now| now.info == snapshot.go_info));
         current.then_some(snapshot)
     }
 
