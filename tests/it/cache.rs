@@ -612,7 +612,10 @@ fn built_by(binary: &camino::Utf8Path) -> String {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    text.split_whitespace().last().unwrap_or_default().to_string()
+    text.split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// A version manager's shim (a script named `go` that picks the toolchain from a file, as asdf,
@@ -625,7 +628,11 @@ fn a_shim_go_that_switches_versions_misses_and_rebuilds() {
     let choice = shim_dir.join("version");
     let shim = shim_dir.join("go");
     std::fs::write(&choice, real_go()).unwrap();
-    std::fs::write(&shim, format!("#!/bin/sh\nexec \"$(cat {choice})\" \"$@\"\n")).unwrap();
+    std::fs::write(
+        &shim,
+        format!("#!/bin/sh\nexec \"$(cat {choice})\" \"$@\"\n"),
+    )
+    .unwrap();
     std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let env = [("GO", shim.as_str())];
 

@@ -113,3 +113,76 @@ fn flipped_constraints_and_switched_embed_patterns_list_again() {
     );
     assert_eq!(repo.run_app(), "hello! Hi cache, from alpha v1.2.0 changed");
 }
+
+/// Builds `go/native/lib/libgreet.a` from greet.c, whose function returns `value`. The mtime is
+/// put back to `keep_mtime` when given: a library of the same size and mtime must still count.
+fn build_c_library(repo: &Repo, value: u32, keep_mtime: Option<std::time::SystemTime>) {
+    let native = repo.path("go/native");
+    let source = format!("#include \"greet.h\"\n\nint greet_value(void) {{ return {value}; }}\n");
+    std::fs::write(native.join("greet.c"), source).unwrap();
+    std::fs::create_dir_all(native.join("lib")).unwrap();
+    let sh = |program: &str, args: &[&str]| {
+        let status = std::process::Command::new(program)
+            .args(args)
+            .current_dir(&native)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{program} {args:?}");
+    };
+    sh("cc", &["-c", "-Iinclude", "-o", "greet.o", "greet.c"]);
+    let _ = std::fs::remove_file(native.join("lib/libgreet.a"));
+    sh("ar", &["rcsD", "lib/libgreet.a", "greet.o"]);
+    if let Some(mtime) = keep_mtime {
+        std::fs::File::options()
+            .write(true)
+            .open(native.join("lib/libgreet.a"))
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+    }
+}
+
+/// cgo inputs go does not track: a header included from outside the package and a C library
+/// named by `#cgo LDFLAGS`. A changed library (even of the same size and mtime) misses and
+/// relinks; a changed header misses and recompiles; going back restores from the store.
+#[test]
+fn a_changed_c_library_or_outside_header_relinks() {
+    let repo = Repo::copy_of("clib");
+    let library = repo.path("go/native/lib/libgreet.a");
+    build_c_library(&repo, 1, None);
+    assert_eq!(build(&repo, &repo.root).1, "miss");
+    assert_eq!(repo.run_app(), "value 1 base 10");
+    assert_eq!(build(&repo, &repo.root).1, "fresh");
+
+    let mtime = std::fs::metadata(&library).unwrap().modified().unwrap();
+    build_c_library(&repo, 2, Some(mtime));
+    let (out, verdict) = build(&repo, &repo.root);
+    assert_eq!(verdict, "miss", "{}", out.stderr);
+    assert_eq!(repo.run_app(), "value 2 base 10");
+    assert_eq!(build(&repo, &repo.root).1, "fresh");
+    // go itself sees a directory named by the native inputs' contents in its cgo flags.
+    let clibs = std::fs::read_dir(repo.path("target/go/native"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        clibs, 2,
+        "one directory per content of the header and library"
+    );
+
+    repo.write(
+        "go/native/include/greet.h",
+        "#define GREET_BASE 20\n\nint greet_value(void);\n",
+    );
+    assert_eq!(build(&repo, &repo.root).1, "miss");
+    assert_eq!(repo.run_app(), "value 2 base 20");
+
+    build_c_library(&repo, 1, None);
+    assert_eq!(build(&repo, &repo.root).1, "miss");
+    assert_eq!(repo.run_app(), "value 1 base 20");
+    repo.write(
+        "go/native/include/greet.h",
+        "#define GREET_BASE 10\n\nint greet_value(void);\n",
+    );
+    assert_eq!(build(&repo, &repo.root).1, "restored");
+    assert_eq!(repo.run_app(), "value 1 base 10");
+}

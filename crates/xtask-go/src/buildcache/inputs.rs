@@ -19,7 +19,7 @@ use crate::host::toolchain::{self, ProcessSpec};
 mod cgo;
 
 /// Bump when the layout or the meaning of an input set changes.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 /// A directory whose listing shapes the package set (a package dir, or a dir on an embed path).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,9 +45,32 @@ pub struct InputSet {
     /// it: imports, build constraints, embed patterns, cgo directives and includes. The set is
     /// reused only while every changed file keeps its shape.
     pub shapes: BTreeMap<String, String>,
+    /// The headers cgo includes from outside the package directories: go does not see their
+    /// changes (see `native_digest`).
+    pub headers: Vec<String>,
     /// The C libraries the cgo flags link (`-L dir -lname`, a library path), resolved: go does
-    /// not see their changes, so the build links them from a content-addressed copy.
+    /// not see their changes either.
     pub libs: Vec<String>,
+}
+
+impl InputSet {
+    /// A digest of the native inputs go does not track (outside headers and C libraries: their
+    /// paths and contents), or None when there are none. go would reuse a cgo package compiled
+    /// against an older header, and `go help cache` says it does not notice a changed library,
+    /// so the build names this digest in its cgo flags (`goenv::PinnedEnv::with_native_digest`):
+    /// a changed header or library changes go's own action IDs, not only this cache's key.
+    pub fn native_digest(&self, root: &Utf8Path) -> Option<String> {
+        if self.libs.is_empty() && self.headers.is_empty() {
+            return None;
+        }
+        let mut hasher = Sha256::new();
+        for lib in self.headers.iter().chain(&self.libs) {
+            let content = crate::buildcache::statcache::sha256_file(&resolve(root, lib))
+                .unwrap_or_else(|_| "absent".into());
+            hasher.update(format!("{lib}\0{content}\n"));
+        }
+        Some(hex(&hasher.finalize())[..32].to_string())
+    }
 }
 
 /// Whether a file decides the package closure, rather than only the content of a package.
@@ -205,9 +228,13 @@ pub fn list_inputs(
     let mut files: Vec<String> = files.iter().map(|f| relative(f)).collect();
     files.sort();
     files.dedup();
-    let mut libs: Vec<String> = natives.libs.iter().map(|f| relative(f)).collect();
-    libs.sort();
-    libs.dedup();
+    let sorted = |paths: &std::collections::BTreeSet<Utf8PathBuf>| {
+        let mut paths: Vec<String> = paths.iter().map(|f| relative(f)).collect();
+        paths.sort();
+        paths.dedup();
+        paths
+    };
+    let (headers, libs) = (sorted(&natives.headers), sorted(&natives.libs));
     dirs.sort();
     dirs.dedup();
     let dirs = dirs
@@ -240,6 +267,7 @@ pub fn list_inputs(
         modules,
         control,
         shapes,
+        headers,
         libs,
     })
 }

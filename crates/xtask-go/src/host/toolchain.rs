@@ -251,7 +251,11 @@ impl Toolchain {
     /// next call while its own stamp stays put, so what it said once proves nothing later.
     pub fn is_plain_install(&self) -> bool {
         let real = |p: &Utf8Path| p.canonicalize_utf8().ok();
-        let own = self.info.goroot.join("bin").join(format!("go{}", std::env::consts::EXE_SUFFIX));
+        let own = self
+            .info
+            .goroot
+            .join("bin")
+            .join(format!("go{}", std::env::consts::EXE_SUFFIX));
         matches!((real(&self.go), real(&own)), (Some(a), Some(b)) if a == b)
     }
 

@@ -198,7 +198,8 @@ impl Snapshot {
             && snapshot.env == env_now()
             && stamps::all_hold(snapshot.stamps.lines(), root)
             && (!snapshot.go_is_shim
-                || Toolchain::at(snapshot.go.clone()).is_ok_and(|now| now.info == snapshot.go_info));
+                || Toolchain::at(snapshot.go.clone())
+                    .is_ok_and(|now| now.info == snapshot.go_info));
         current.then_some(snapshot)
     }
 

@@ -118,6 +118,33 @@ impl PinnedEnv {
         PinnedEnv { vars }
     }
 
+    /// The same environment naming `<target>/go/native/<digest>/` (created here, empty) in the
+    /// cgo flags, `-I` last in CGO_CPPFLAGS and `-L` first in CGO_LDFLAGS: `digest` names the
+    /// contents of the native inputs go does not track (`InputSet::native_digest`), so go's
+    /// action IDs change when a header or library does. The empty directory resolves nothing.
+    pub fn with_native_digest(
+        mut self,
+        project: &Project,
+        digest: &str,
+    ) -> std::io::Result<PinnedEnv> {
+        let dir = project.go_dir().join("native").join(digest);
+        std::fs::create_dir_all(&dir)?;
+        let cppflags = match self.vars.get("CGO_CPPFLAGS") {
+            Some(flags) if !flags.is_empty() => format!("{flags} -I{dir}"),
+            _ => format!("-I{dir}"),
+        };
+        // Unset, CGO_LDFLAGS is go's default `-O2 -g`, which must follow.
+        let ldflags = self
+            .vars
+            .get("CGO_LDFLAGS")
+            .cloned()
+            .unwrap_or_else(|| "-O2 -g".into());
+        self.vars.insert("CGO_CPPFLAGS".into(), cppflags);
+        self.vars
+            .insert("CGO_LDFLAGS".into(), format!("-L{dir} {ldflags}"));
+        Ok(self)
+    }
+
     /// The same environment with GOTMPDIR set (a directory that must exist).
     pub fn with_tmpdir(mut self, dir: &Utf8Path) -> PinnedEnv {
         self.vars.insert("GOTMPDIR".into(), dir.to_string());

@@ -319,18 +319,34 @@ fn run_go(
     let env = env.clone().with_tmpdir(&scratch.0);
     let staged_dir = scratch.0.join("out");
     let staged = staged_dir.join(&unit_key.output_names[0]);
-    let build = session
-        .toolchain
-        .go(&unit.target.module_dir, &env.vars)
-        .args(go_build_args(unit, ctx.request.release, &staged));
     let want_list = ctx.cache.is_some() && known.is_none();
     let gomodcache = goenv::gomodcache(&session.project, &session.toolchain);
     let list = session
         .toolchain
         .go(&unit.target.module_dir, &env.vars)
         .args(inputs::list_args(&unit.target.tags, &unit.target.package));
+    // A cgo build names the contents of the headers and C libraries go does not track in its
+    // flags: they are known only from a listing, so a cgo unit whose set is unknown lists
+    // before it builds, not beside.
+    let cgo = env.vars.get("CGO_ENABLED").is_some_and(|v| v == "1");
+    let listed_first = (want_list && cgo)
+        .then(|| inputs::list_inputs(&list, &session.project.root, &gomodcache, &unit_key.control));
+    let set_now = match &listed_first {
+        Some(listed) => listed.as_ref().ok(),
+        None => known.as_ref(),
+    };
+    let env = match set_now.and_then(|set| set.native_digest(&session.project.root)) {
+        Some(digest) => env
+            .with_native_digest(&session.project, &digest)
+            .context("creating the native inputs' directory")?,
+        None => env,
+    };
+    let build = session
+        .toolchain
+        .go(&unit.target.module_dir, &env.vars)
+        .args(go_build_args(unit, ctx.request.release, &staged));
     let (out, listed) = std::thread::scope(|s| {
-        let listing = want_list.then(|| {
+        let listing = (want_list && !cgo).then(|| {
             s.spawn(|| {
                 inputs::list_inputs(&list, &session.project.root, &gomodcache, &unit_key.control)
             })
@@ -338,7 +354,9 @@ fn run_go(
         let out = toolchain::run(&build);
         (
             out,
-            listing.map(|h| h.join().expect("go list thread panicked")),
+            listing
+                .map(|h| h.join().expect("go list thread panicked"))
+                .or(listed_first),
         )
     });
     let out = out?;
