@@ -135,3 +135,25 @@ fn a_users_go_env_file_does_not_leak_in() {
     assert_eq!(env["GOFLAGS"], "-mod=readonly -trimpath -buildvcs=false");
     assert_eq!(env["GOENV"], "off");
 }
+
+/// Warnings reach `--json` as events too (said once through the command's reporter), and stay
+/// on stderr for people.
+#[test]
+fn warnings_are_json_events_under_json() {
+    let repo = Repo::copy_of("workspace");
+    let out = repo
+        .xtask(&["go-build", "--json"])
+        .env("GOCACHE", "off")
+        .ok();
+    let warnings: Vec<serde_json::Value> = out
+        .json_lines()
+        .into_iter()
+        .filter(|e| e["reason"] == "warning")
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", out.stdout);
+    assert!(warnings[0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("GOCACHE=off in your environment is ignored"));
+    assert_eq!(out.stderr.matches("warning: GOCACHE=off").count(), 1);
+}

@@ -17,12 +17,13 @@ impl Ci {
             offline: self.offline,
             ..RunFlags::default()
         };
-        let session = Session::load_with(&crate::current_dir(sh)?, flags)?;
+        let reporter = Reporter::new(self.json);
+        let session = Session::load_with(&crate::current_dir(sh)?, flags, &reporter)?;
         let request = PlanRequest {
             offline: self.offline,
             ..PlanRequest::default()
         };
-        let results = ci::run(&session, &request, &Reporter::new(self.json))?;
+        let results = ci::run(&session, &request, &reporter)?;
         if !self.json {
             print!("{}", ci::summary_table(&results));
         }

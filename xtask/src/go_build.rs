@@ -18,7 +18,8 @@ impl GoBuild {
                 required: self.remote_required,
             },
         };
-        let session = Session::load_with(&crate::current_dir(sh)?, flags)?;
+        let reporter = Reporter::new(self.json);
+        let session = Session::load_with(&crate::current_dir(sh)?, flags, &reporter)?;
         let request = BuildRequest {
             targets: self.targets,
             triples: self.triples,
@@ -28,7 +29,6 @@ impl GoBuild {
             no_cache: self.no_cache,
             explain: self.explain,
         };
-        let reporter = Reporter::new(self.json);
         let report = xtask_go::build::build(&session, &request, &reporter)?;
         if report.success() {
             return Ok(ExitCode::SUCCESS);

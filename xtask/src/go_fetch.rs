@@ -7,13 +7,12 @@ use anyhow::Result;
 use xshell::Shell;
 use xtask_go::fetch::{self, FetchRequest};
 use xtask_go::report::Reporter;
-use xtask_go::Session;
+use xtask_go::{RunFlags, Session};
 
 use crate::flags::GoFetch;
 
 impl GoFetch {
     pub fn run(self, sh: &Shell) -> Result<ExitCode> {
-        let session = Session::load(&crate::current_dir(sh)?)?;
         let defaults = FetchRequest::default();
         let request = FetchRequest {
             jobs: self.jobs.unwrap_or(defaults.jobs).max(1),
@@ -24,6 +23,7 @@ impl GoFetch {
                 .map_or(defaults.retry_delay, Duration::from_millis),
         };
         let reporter = Reporter::new(self.json);
+        let session = Session::load_with(&crate::current_dir(sh)?, RunFlags::default(), &reporter)?;
         let report = fetch::fetch(&session, &request, &reporter)?;
         Ok(if report.success() {
             ExitCode::SUCCESS

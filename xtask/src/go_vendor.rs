@@ -7,14 +7,14 @@ use anyhow::Result;
 use xshell::Shell;
 use xtask_go::report::Reporter;
 use xtask_go::vendor::{self, render, CheckOutcome};
-use xtask_go::Session;
+use xtask_go::{RunFlags, Session};
 
 use crate::flags::GoVendor;
 
 impl GoVendor {
     pub fn run(self, sh: &Shell) -> Result<ExitCode> {
-        let session = Session::load(&crate::current_dir(sh)?)?;
         let reporter = Reporter::new(self.json);
+        let session = Session::load_with(&crate::current_dir(sh)?, RunFlags::default(), &reporter)?;
         let trees = vendor::vendor_trees(&session, &self.modules)?;
         if trees.is_empty() {
             reporter.warn("no Go module has a vendor/ tree; name a module to vendor it");

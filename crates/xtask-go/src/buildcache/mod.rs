@@ -20,6 +20,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
+use crate::util::report::Reporter;
+
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
@@ -116,6 +118,8 @@ pub struct BuildCache {
     write_warned: AtomicBool,
     /// The remote tier's uploads and failures, finished by `finish`.
     remote: Option<tiered::RemoteHandle>,
+    /// The command's reporter: a build changed under us, a store that cannot be written.
+    reporter: Reporter,
 }
 
 /// The part of a unit's key known before any file is read, and where its depfile lives.
@@ -134,21 +138,29 @@ pub struct UnitKey {
 
 impl BuildCache {
     /// Opens the project's store and stat cache; a store that cannot be created only warns later.
-    pub fn open(project: &Project) -> BuildCache {
-        let store = LocalStore::open(&cache_dir(project));
-        BuildCache::with_store(project, Box::new(store))
+    pub fn open(project: &Project, reporter: &Reporter) -> BuildCache {
+        let store = LocalStore::open(&cache_dir(project)).reporting_to(reporter);
+        BuildCache::with_store(project, Box::new(store), reporter)
     }
 
     /// Like `open`, with the remote tier when one is configured (see `remote/`). Fails only
     /// when `--remote-required` and the remote is unusable.
-    pub fn open_with_remote(project: &Project, flags: remote::RemoteFlags) -> Result<BuildCache> {
-        let (store, handle) = tiered::open(project, &cache_dir(project), flags)?;
-        let mut cache = BuildCache::with_store(project, store);
+    pub fn open_with_remote(
+        project: &Project,
+        flags: remote::RemoteFlags,
+        reporter: &Reporter,
+    ) -> Result<BuildCache> {
+        let (store, handle) = tiered::open(project, &cache_dir(project), flags, reporter)?;
+        let mut cache = BuildCache::with_store(project, store, reporter);
         cache.remote = handle;
         Ok(cache)
     }
 
-    pub fn with_store(project: &Project, store: Box<dyn Storage>) -> BuildCache {
+    pub fn with_store(
+        project: &Project,
+        store: Box<dyn Storage>,
+        reporter: &Reporter,
+    ) -> BuildCache {
         let stat_file = project.go_dir().join("stat-cache.json");
         BuildCache {
             root: project.root.clone(),
@@ -157,6 +169,7 @@ impl BuildCache {
             stat_file,
             write_warned: AtomicBool::new(false),
             remote: None,
+            reporter: reporter.clone(),
         }
     }
 
@@ -386,7 +399,7 @@ impl BuildCache {
                 .map(|(d, _)| format!("{d}/"))
         });
         if let Some(file) = moved {
-            crate::util::report::warn(&format!(
+            self.reporter.warn(&format!(
                 "{file} changed while `{}` was building; not caching this build",
                 unit.target
             ));
@@ -455,7 +468,7 @@ impl BuildCache {
         })();
         if let Err(e) = &result {
             if !self.write_warned.swap(true, Ordering::SeqCst) {
-                crate::util::report::warn(&format!(
+                self.reporter.warn(&format!(
                     "could not write to the build cache ({}): {e:#}; builds go on without storing",
                     self.store.describe()
                 ));

@@ -297,19 +297,35 @@ impl Toolchain {
     }
 }
 
-/// What identifies a C compiler for a cache key: its resolved path and `--version` output.
-/// Asked once per compiler and process, and remembered in `memo` (a JSON file under target/)
-/// by the stamp of the compiler's real file: a no-op spawns no `cc --version`.
-pub fn c_compiler_identity(
-    compiler: &str,
-    env: &BTreeMap<String, String>,
-    memo: &Utf8Path,
-) -> String {
-    static SEEN: std::sync::Mutex<BTreeMap<String, String>> =
-        std::sync::Mutex::new(BTreeMap::new());
-    if let Some(known) = SEEN.lock().unwrap().get(compiler) {
-        return known.clone();
+/// The C compilers' identities learnt in one session (a `Session` owns one), over a memo file.
+#[derive(Debug, Default)]
+pub struct CompilerIdentities {
+    seen: std::sync::Mutex<BTreeMap<String, String>>,
+}
+
+impl CompilerIdentities {
+    /// What identifies a C compiler for a cache key: its resolved path and `--version` output.
+    /// Asked once per compiler and session, and remembered in `memo` (a JSON file under
+    /// target/) by the stamp of the compiler's real file: a no-op spawns no `cc --version`.
+    pub fn identity(
+        &self,
+        compiler: &str,
+        env: &BTreeMap<String, String>,
+        memo: &Utf8Path,
+    ) -> String {
+        if let Some(known) = self.seen.lock().unwrap().get(compiler) {
+            return known.clone();
+        }
+        let identity = c_compiler_identity(compiler, env, memo);
+        self.seen
+            .lock()
+            .unwrap()
+            .insert(compiler.to_string(), identity.clone());
+        identity
     }
+}
+
+fn c_compiler_identity(compiler: &str, env: &BTreeMap<String, String>, memo: &Utf8Path) -> String {
     let program = compiler.split_whitespace().next().unwrap_or(compiler);
     let path = env.get("PATH").cloned().unwrap_or_default();
     let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
@@ -332,9 +348,6 @@ pub fn c_compiler_identity(
         .unwrap_or_default();
     if let Some((name, stamp)) = &real {
         if let Some((_, identity)) = memo_map.get(name).filter(|(s, _)| s == stamp) {
-            SEEN.lock()
-                .unwrap()
-                .insert(compiler.to_string(), identity.clone());
             return identity.clone();
         }
     }
@@ -357,9 +370,6 @@ pub fn c_compiler_identity(
             let _ = crate::util::fsutil::write_atomic_with(memo, &bytes, durability);
         }
     }
-    SEEN.lock()
-        .unwrap()
-        .insert(compiler.to_string(), identity.clone());
     identity
 }
 

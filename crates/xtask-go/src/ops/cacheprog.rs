@@ -29,6 +29,7 @@ use crate::buildcache::storage::local::{CacheEntry, LocalStore, OutputRecord, St
 use crate::buildcache::storage::remote::{RemoteSettings, RemoteStore};
 use crate::buildcache::storage::tiered::TieredStore;
 use crate::util::fsutil;
+use crate::util::report::Reporter;
 
 /// Requests answered at once.
 const WORKERS: usize = 8;
@@ -105,7 +106,8 @@ impl Backend {
             Some(url) => {
                 let mut settings = RemoteSettings::for_url(url, "cacheprog --remote")?;
                 settings.read_only = options.read_only;
-                let remote = Arc::new(RemoteStore::new(settings));
+                // Warnings go to stderr: stdout speaks the protocol.
+                let remote = Arc::new(RemoteStore::new(settings, &Reporter::new(false)));
                 Some(TieredStore::new(LocalStore::open(&options.dir), remote))
             }
         };

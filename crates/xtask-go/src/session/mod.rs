@@ -8,9 +8,10 @@ use anyhow::{bail, Result};
 use camino::Utf8Path;
 
 use crate::host::platform::{self, GoPlatform};
-use crate::host::toolchain::Toolchain;
+use crate::host::toolchain::{CompilerIdentities, Toolchain};
+use crate::util::report::Reporter;
 use crate::workspace::discovery::{self, GoModule, ModuleSet, Target};
-use crate::workspace::goenv::{EnvRequest, PinnedEnv};
+use crate::workspace::goenv::{self, EnvRequest, PinnedEnv};
 use crate::workspace::project::Project;
 use crate::workspace::settings::RunFlags;
 use snapshot::Snapshot;
@@ -22,18 +23,31 @@ pub struct Session {
     pub modules: ModuleSet,
     /// The targets, once known (from the snapshot, or the first `targets()`).
     targets: OnceLock<Vec<Target>>,
+    /// The C compilers asked `--version` in this session (cgo targets' keys).
+    pub c_compilers: CompilerIdentities,
 }
 
 impl Session {
     /// Loads the project that contains `start`, finds go, checks its version against the modules.
     /// A snapshot of an earlier load is used when nothing it was learnt from changed.
+    /// Its warnings go to stderr.
     pub fn load(start: &Utf8Path) -> Result<Session> {
-        Session::load_with(start, RunFlags::default())
+        Session::load_with(start, RunFlags::default(), &Reporter::new(false))
     }
 
     /// [`Session::load`] for a command with `flags` (offline, the remote's flags): the settings
-    /// are resolved once, here, before anything runs.
-    pub fn load_with(start: &Utf8Path, flags: RunFlags) -> Result<Session> {
+    /// are resolved once, here, before anything runs. Caller variables this tool overrides
+    /// (GOFLAGS, GOCACHE=off, ...) are warned about through `reporter`, once per command.
+    pub fn load_with(start: &Utf8Path, flags: RunFlags, reporter: &Reporter) -> Result<Session> {
+        let session = Session::load_settled(start, flags)?;
+        let gocache = goenv::gocache_dir(&session.project, platform::host_triple());
+        for warning in goenv::ignored_variable_warnings(&gocache) {
+            reporter.warn(&warning);
+        }
+        Ok(session)
+    }
+
+    fn load_settled(start: &Utf8Path, flags: RunFlags) -> Result<Session> {
         let root = Project::find_root(start)?;
         if let Some((mut project, toolchain, modules, targets)) =
             Snapshot::load(&root).and_then(|s| s.into_parts().ok())
@@ -48,6 +62,7 @@ impl Session {
                 toolchain,
                 modules,
                 targets: known,
+                c_compilers: CompilerIdentities::default(),
             });
         }
         // `cargo metadata` and `go env` are two processes that know nothing of each other.
@@ -75,6 +90,7 @@ impl Session {
             toolchain,
             modules,
             targets: OnceLock::new(),
+            c_compilers: CompilerIdentities::default(),
         })
     }
 

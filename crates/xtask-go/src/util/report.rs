@@ -3,7 +3,7 @@
 
 use crate::util::env_vars::EnvVars;
 use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -27,20 +27,25 @@ fn paint(code: &str, text: &str) -> String {
     }
 }
 
-/// `warning: ...` on stderr, as cargo prints it.
-pub fn warn(message: &str) {
-    eprintln!("{}: {message}", paint("1;33", "warning"));
-}
-
 /// `error: ...` on stderr, as cargo prints it.
 pub fn error(message: &str) {
     eprintln!("{}: {message}", paint("1;31", "error"));
 }
 
-/// Status lines, progress and machine events for one command run.
+/// Status lines, progress and machine events for one command run. A clone is the same
+/// reporter: the parts below a command (the stores, the remote) hold one, so that their
+/// warnings keep the progress bar whole and reach `--json` too.
+#[derive(Clone)]
 pub struct Reporter {
     json: bool,
-    progress: Mutex<Option<ProgressBar>>,
+    progress: Arc<Mutex<Option<ProgressBar>>>,
+}
+
+/// The JSON event of a warning.
+#[derive(Serialize)]
+struct Warning<'a> {
+    reason: &'static str,
+    message: &'a str,
 }
 
 impl Reporter {
@@ -48,7 +53,7 @@ impl Reporter {
     pub fn new(json: bool) -> Reporter {
         Reporter {
             json,
-            progress: Mutex::new(None),
+            progress: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -64,9 +69,14 @@ impl Reporter {
         ));
     }
 
-    /// A warning that does not tear the progress bar.
+    /// `warning: ...` on stderr, as cargo prints it, without tearing the progress bar; under
+    /// `--json` also a `{"reason":"warning","message":...}` event.
     pub fn warn(&self, message: &str) {
         self.line(&format!("{}: {message}", paint("1;33", "warning")));
+        self.event(&Warning {
+            reason: "warning",
+            message,
+        });
     }
 
     /// An error header followed by a block of tool output, kept whole.

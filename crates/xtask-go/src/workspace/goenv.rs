@@ -5,7 +5,6 @@
 //! change a build. `cargo xtask go-env` prints exactly what this module builds.
 
 use std::collections::BTreeMap;
-use std::sync::Once;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -57,7 +56,6 @@ pub struct PinnedEnv {
 impl PinnedEnv {
     /// Builds the environment for `request`. GOTMPDIR is left to [`PinnedEnv::with_tmpdir`].
     pub fn new(project: &Project, toolchain: &Toolchain, request: &EnvRequest<'_>) -> PinnedEnv {
-        warn_about_ignored_variables(&gocache_dir(project, &request.platform.triple));
         let config = &project.config;
         let mut vars = toolchain::passthrough_env(GO_PASSTHROUGH);
         let mut set = |k: &str, v: &str| {
@@ -210,18 +208,8 @@ pub fn goflags(config: &crate::workspace::project::Config, mod_mode: ModMode) ->
     flags
 }
 
-/// Warns once per process about caller variables that this tool overrides,
-/// where a user would otherwise expect them to apply.
-fn warn_about_ignored_variables(gocache: &Utf8Path) {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        for warning in ignored_variable_warnings(gocache) {
-            crate::util::report::warn(&warning);
-        }
-    });
-}
-
-/// The warnings [`warn_about_ignored_variables`] prints, for `doctor` and tests.
+/// Caller variables this tool overrides where a user would expect them to apply: the session
+/// says them once per command (`Session::load_with`).
 pub fn ignored_variable_warnings(gocache: &Utf8Path) -> Vec<String> {
     let mut warnings = Vec::new();
     match std::env::var(EnvVars::GOCACHE).ok().filter(|v| !v.is_empty()) {

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::buildcache::key::CacheKey;
 use crate::util::fsutil::{self, Durability};
+use crate::util::report::Reporter;
 
 /// The bucket name: bump when the entry or blob layout changes.
 pub const BUCKET: &str = "v1";
@@ -84,18 +85,29 @@ pub trait Storage: Send + Sync {
 /// The default store: a directory on this machine.
 pub struct LocalStore {
     root: Utf8PathBuf,
+    reporter: Reporter,
 }
 
 impl LocalStore {
     /// Opens (and creates if it can) the store at `root`. A read-only location still serves hits.
+    /// Its warnings (a corrupt blob) go to stderr; a command's store uses [`LocalStore::reporting_to`].
     pub fn open(root: &Utf8Path) -> LocalStore {
         let store = LocalStore {
             root: root.to_owned(),
+            reporter: Reporter::new(false),
         };
         if std::fs::create_dir_all(store.bucket()).is_ok() {
             let _ = fsutil::write_cachedir_tag(root);
         }
         store
+    }
+
+    /// The same store, warning through the command's `reporter`.
+    pub fn reporting_to(self, reporter: &Reporter) -> LocalStore {
+        LocalStore {
+            reporter: reporter.clone(),
+            ..self
+        }
     }
 
     pub fn root(&self) -> &Utf8Path {
@@ -162,7 +174,7 @@ impl Storage for LocalStore {
             Ok(()) => true,
             Err(e) => {
                 // A flipped bit or a truncated blob: drop it, so the next build stores a good one.
-                crate::util::report::warn(&format!(
+                self.reporter.warn(&format!(
                     "cache blob {blob} is corrupt ({e:#}); removing it and rebuilding"
                 ));
                 let _ = std::fs::remove_file(&blob);

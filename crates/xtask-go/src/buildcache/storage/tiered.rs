@@ -18,6 +18,7 @@ use crate::buildcache::inputs::InputSet;
 use crate::buildcache::key::CacheKey;
 use crate::buildcache::storage::local::{CacheEntry, LocalStore, Storage, BUCKET};
 use crate::buildcache::storage::remote::{RemoteFlags, RemoteSettings, RemoteStore};
+use crate::util::report::Reporter;
 use crate::workspace::project::Project;
 
 /// Parallel uploads.
@@ -69,18 +70,19 @@ pub fn open(
     project: &Project,
     dir: &Utf8Path,
     flags: RemoteFlags,
+    reporter: &Reporter,
 ) -> Result<(Box<dyn Storage>, Option<RemoteHandle>)> {
-    let local = LocalStore::open(dir);
+    let local = LocalStore::open(dir).reporting_to(reporter);
     let settings = match RemoteSettings::resolve(project, flags) {
         Ok(Some(settings)) => settings,
         Ok(None) => return Ok((Box::new(local), None)),
         Err(e) if flags.required => return Err(e),
         Err(e) => {
-            crate::util::report::warn(&format!("{e:#}; building without the remote cache"));
+            reporter.warn(&format!("{e:#}; building without the remote cache"));
             return Ok((Box::new(local), None));
         }
     };
-    let remote = RemoteStore::new(settings);
+    let remote = RemoteStore::new(settings, reporter);
     if flags.required {
         remote.probe()?;
     }
@@ -135,7 +137,7 @@ impl TieredStore {
         while *count > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                crate::util::report::warn(&format!(
+                self.remote.reporter().warn(&format!(
                     "abandoning {} upload(s) to the remote cache {} after waiting {}s",
                     *count,
                     self.remote.settings().url,
@@ -196,7 +198,7 @@ impl TieredStore {
         }
         let bytes = self.remote.get_entry(key)?;
         if !valid(&bytes) {
-            crate::util::report::warn(&format!(
+            self.remote.reporter().warn(&format!(
                 "remote cache entry {}/ac/{key} is malformed or names a file outside the output \
                  directory; ignored (a miss)",
                 self.remote.settings().url

@@ -188,6 +188,7 @@ pub fn build(
         Some(BuildCache::open_with_remote(
             &session.project,
             remote_flags,
+            reporter,
         )?)
     };
     let ctx = RunContext {

@@ -219,7 +219,7 @@ fn unit_key(session: &Session, release: bool, unit: &BuildUnit, env: &PinnedEnv)
                 .to_string();
             base.env.insert(
                 format!("{var} identity"),
-                toolchain::c_compiler_identity(
+                session.c_compilers.identity(
                     &compiler,
                     &env.vars,
                     &project.go_dir().join("c-compilers.json"),

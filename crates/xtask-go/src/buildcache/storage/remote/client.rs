@@ -124,7 +124,7 @@ impl Storage for RemoteStore {
             Ok(entry) => Some(entry),
             Err(why) => {
                 // Not a server failure: a miss, said once per entry.
-                crate::util::report::warn(&format!(
+                self.reporter.warn(&format!(
                     "remote cache entry {url} is ignored: {why} (a miss; it will be rebuilt)"
                 ));
                 None

@@ -15,6 +15,8 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use crate::util::report::Reporter;
+
 use anyhow::{bail, Result};
 
 /// Failures in one run after which the remote is not asked again.
@@ -25,6 +27,7 @@ pub use crate::workspace::settings::{RemoteFlags, RemoteSettings};
 /// A remote cache server, with the breaker that decides whether it is still asked.
 pub struct RemoteStore {
     settings: RemoteSettings,
+    reporter: Reporter,
     agent: ureq::Agent,
     failures: AtomicUsize,
     tripped: AtomicBool,
@@ -34,19 +37,26 @@ pub struct RemoteStore {
 }
 
 impl RemoteStore {
-    pub fn new(settings: RemoteSettings) -> RemoteStore {
+    /// A remote at `settings.url`; its warnings (the first failure, the breaker, an entry
+    /// refused) go through `reporter`.
+    pub fn new(settings: RemoteSettings, reporter: &Reporter) -> RemoteStore {
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(settings.connect_timeout)
             .redirects(0)
             .build();
         RemoteStore {
             settings,
+            reporter: reporter.clone(),
             agent,
             failures: AtomicUsize::new(0),
             tripped: AtomicBool::new(false),
             errors: Mutex::new(Vec::new()),
             bad_blobs: Mutex::new(HashSet::new()),
         }
+    }
+
+    pub fn reporter(&self) -> &Reporter {
+        &self.reporter
     }
 
     pub fn settings(&self) -> &RemoteSettings {
@@ -69,12 +79,12 @@ impl RemoteStore {
         let n = self.failures.fetch_add(1, Ordering::SeqCst) + 1;
         let url = &self.settings.url;
         if n == 1 {
-            crate::util::report::warn(&format!(
+            self.reporter.warn(&format!(
                 "remote cache {url}: {message}; building locally instead"
             ));
         }
         if n == BREAKER_LIMIT && !self.tripped.swap(true, Ordering::SeqCst) {
-            crate::util::report::warn(&format!(
+            self.reporter.warn(&format!(
                 "remote cache {url} failed {n} times in this run; not asking it again until the \
                  next run (check the server, XTASK_GO_REMOTE_CACHE and XTASK_GO_REMOTE_TOKEN)"
             ));
