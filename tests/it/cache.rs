@@ -655,3 +655,20 @@ fn a_shim_go_that_switches_versions_misses_and_rebuilds() {
     assert_eq!(build(&repo, &[], &env).1, "restored");
     assert_eq!(built_by(&repo.path(APP)), first);
 }
+
+/// A size that does not parse is an error when the config is read, naming the file and the
+/// setting, before anything is built.
+#[test]
+fn a_malformed_cache_max_size_names_the_manifest_and_the_setting() {
+    let repo = Repo::copy_of("cache");
+    config(&repo, "[workspace.metadata.xtask-go]\ncache-max-size = \"lots\"\n");
+    let out = repo.xtask(&["go-build"]).run();
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("Cargo.toml: invalid [workspace.metadata.xtask-go]")
+            && out.stderr.contains("cache-max-size = \"lots\""),
+        "{}",
+        out.stderr
+    );
+    assert!(!repo.path(APP).exists(), "nothing was built");
+}

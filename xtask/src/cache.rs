@@ -4,9 +4,10 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use xshell::Shell;
-use xtask_go::cache::maintenance::{self, human_size};
+use xtask_go::cache::maintenance;
 use xtask_go::cache::storage::local::LocalStore;
 use xtask_go::project::Project;
+use xtask_go::util::units::{human_size, parse_size};
 
 use crate::flags::{Cache, CacheAction};
 
@@ -35,12 +36,10 @@ impl Cache {
                 }
             }
             CacheAction::Gc { max_size } => {
-                let limit = max_size.or(project.config.cache_max_size.clone());
-                let limit = limit
-                    .as_deref()
-                    .map(maintenance::parse_size)
-                    .transpose()?
-                    .unwrap_or(maintenance::DEFAULT_MAX_SIZE);
+                let limit = match max_size {
+                    Some(text) => parse_size(&text)?,
+                    None => project.settings.cache_max_size,
+                };
                 let report = maintenance::gc(&LocalStore::open(&dir), limit);
                 if self.json {
                     println!("{}", serde_json::to_string_pretty(&report)?);

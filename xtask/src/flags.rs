@@ -106,7 +106,7 @@ pub struct Cacheprog {
 #[command(
     after_help = "The store is target/go/cache unless XTASK_GO_CACHE_DIR or `cache-dir` in \
                         [workspace.metadata.xtask-go] moves it. After every build the least recently \
-                        used entries are dropped beyond `cache-max-size` (default 2G)."
+                        used entries are dropped beyond `cache-max-size` (default 2GiB)."
 )]
 pub struct Cache {
     #[command(subcommand)]
@@ -122,7 +122,7 @@ pub enum CacheAction {
     Stats,
     /// Drop least recently used entries until the cache fits, then unreferenced blobs
     Gc {
-        /// The size to shrink to (500M, 2G); default: `cache-max-size`, else 2G
+        /// The size to shrink to (500MB, 2GiB: M and G decimal, Mi and Gi binary); default: `cache-max-size`, else 2GiB
         #[arg(long, value_name = "SIZE")]
         max_size: Option<String>,
     },

@@ -11,9 +11,6 @@ use serde::Serialize;
 use crate::buildcache::storage::local::LocalStore;
 use crate::util::fsutil;
 
-/// The default size limit of the local store, applied automatically after builds.
-pub const DEFAULT_MAX_SIZE: u64 = 2 << 30;
-
 /// How often the automatic gc may walk the store.
 const AUTO_GC_INTERVAL: Duration = Duration::from_secs(600);
 
@@ -117,55 +114,4 @@ pub fn clean(root: &Utf8Path) -> Result<()> {
         bail!("{root} has no CACHEDIR.TAG; refusing to delete a directory that is not an xtask-go cache");
     }
     std::fs::remove_dir_all(root).with_context(|| format!("removing {root}"))
-}
-
-/// Parses `500M`, `2G`, `1.5GiB`, `123456` (bytes).
-pub fn parse_size(text: &str) -> Result<u64> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let number: f64 = number
-        .parse()
-        .with_context(|| format!("`{text}` is not a size (try 500M or 2G)"))?;
-    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        "t" | "tb" | "tib" => 1 << 40,
-        other => bail!("unknown size unit `{other}` in `{text}` (use K, M, G or T)"),
-    };
-    Ok((number * factor as f64) as u64)
-}
-
-/// `1.2 MiB` for people.
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_parse_and_print() {
-        assert_eq!(parse_size("500M").unwrap(), 500 << 20);
-        assert_eq!(parse_size("2G").unwrap(), 2 << 30);
-        assert_eq!(parse_size("1024").unwrap(), 1024);
-        assert!(parse_size("lots").is_err());
-        assert_eq!(human_size(1536), "1.5 KiB");
-    }
 }

@@ -240,19 +240,10 @@ pub fn known_triples() -> impl Iterator<Item = &'static str> {
     TABLE.iter().map(|row| row.0)
 }
 
-/// The triple of the machine this binary was built for (the host).
+/// The triple of the machine this binary was built for (the host): cargo's TARGET, captured
+/// by the build script.
 pub fn host_triple() -> &'static str {
-    use std::env::consts::{ARCH, OS};
-    match (ARCH, OS) {
-        ("x86_64", "linux") => "x86_64-unknown-linux-gnu",
-        ("aarch64", "linux") => "aarch64-unknown-linux-gnu",
-        ("x86_64", "macos") => "x86_64-apple-darwin",
-        ("aarch64", "macos") => "aarch64-apple-darwin",
-        ("x86_64", "windows") => "x86_64-pc-windows-msvc",
-        ("aarch64", "windows") => "aarch64-pc-windows-msvc",
-        ("x86_64", "freebsd") => "x86_64-unknown-freebsd",
-        _ => "x86_64-unknown-linux-gnu",
-    }
+    env!("XTASK_GO_HOST_TRIPLE")
 }
 
 #[cfg(test)]

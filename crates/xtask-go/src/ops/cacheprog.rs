@@ -190,12 +190,6 @@ fn decode(field: Option<&str>, what: &str) -> Result<Vec<u8>> {
         .with_context(|| format!("{what} is not base64"))
 }
 
-fn hex_decode(hex: &str) -> Vec<u8> {
-    (0..hex.len() / 2)
-        .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
-        .collect()
-}
-
 /// One request with its body, ready for a worker.
 struct Work {
     request: Request,
@@ -211,9 +205,13 @@ fn answer(backend: &Backend, work: &Work) -> Response {
     let result = (|| -> Result<()> {
         let action_id = decode(work.request.action_id.as_deref(), "ActionID")?;
         match work.request.command.as_str() {
-            "get" => match backend.get(&action_id) {
-                Some((entry, path)) => {
-                    response.output_id = Some(b64.encode(hex_decode(&entry.output_id)));
+            // An entry whose output ID is not hex is corrupt: a miss, as any unreadable entry.
+            "get" => match backend
+                .get(&action_id)
+                .and_then(|(entry, path)| Some((hex::decode(&entry.output_id).ok()?, entry, path)))
+            {
+                Some((output_id, entry, path)) => {
+                    response.output_id = Some(b64.encode(output_id));
                     response.size = Some(entry.entry.outputs[0].size);
                     response.disk_path = path.to_string();
                 }

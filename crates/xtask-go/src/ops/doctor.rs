@@ -4,10 +4,11 @@
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
 
-use crate::buildcache::maintenance::{self, human_size};
+use crate::buildcache::maintenance;
 use crate::buildcache::storage::local::LocalStore;
 use crate::host::toolchain::{self, ProcessSpec, Toolchain};
 use crate::util::env_vars::EnvVars;
+use crate::util::units::human_size;
 use crate::workspace::project::Project;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -209,7 +209,7 @@ impl Snapshot {
         self,
     ) -> anyhow::Result<(Project, Toolchain, ModuleSet, Option<Vec<Target>>)> {
         let project = Project {
-            settings: Settings::resolve(&self.root, &self.target_dir, &self.config),
+            settings: Settings::resolve(&self.root, &self.target_dir, &self.config)?,
             root: self.root,
             target_dir: self.target_dir,
             config: self.config,

@@ -1,12 +1,13 @@
 //! Layer 0, what every other layer may use: atomic and verified file writes, hex, the
-//! environment variables read by name, and the reporter.
+//! environment variables read by name, byte sizes, and the reporter.
 
 pub mod env_vars;
 pub mod fsutil;
 pub mod report;
 pub mod stamp;
+pub mod units;
 
 /// Lower-case hex of `bytes` (sha256 names of blobs and keys).
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    ::hex::encode(bytes)
 }

@@ -162,7 +162,7 @@ impl Project {
             let target_dir = absolute_in(&root, &target_dir);
             let config = Config::default();
             return Ok(Project {
-                settings: Settings::resolve(&root, &target_dir, &config),
+                settings: Settings::resolve(&root, &target_dir, &config)?,
                 target_dir,
                 root,
                 config,
@@ -177,7 +177,8 @@ impl Project {
         };
         let target_dir = Utf8PathBuf::from(metadata.target_directory.as_str());
         Ok(Project {
-            settings: Settings::resolve(&root, &target_dir, &config),
+            settings: Settings::resolve(&root, &target_dir, &config)
+                .with_context(|| format!("{manifest}: invalid [workspace.metadata.xtask-go]"))?,
             root,
             target_dir,
             config,

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::util::env_vars::EnvVars;
@@ -19,19 +19,25 @@ pub struct RunFlags {
     pub remote: RemoteFlags,
 }
 
+/// What the store is trimmed to after builds when the config does not say.
+pub const DEFAULT_CACHE_MAX_SIZE: u64 = 2 << 30;
+
 /// One run's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// The store directory: `XTASK_GO_CACHE_DIR`, else the config's `cache-dir`, else
     /// `target/go/cache`.
     pub cache_dir: Utf8PathBuf,
+    /// The size the store is trimmed to after a build (`cache-max-size`, default 2 GiB).
+    pub cache_max_size: u64,
     pub offline: bool,
     pub remote: RemoteFlags,
 }
 
 impl Settings {
-    /// The settings of a project at `root` with `config`, before any flag.
-    pub fn resolve(root: &Utf8Path, target_dir: &Utf8Path, config: &Config) -> Settings {
+    /// The settings of a project at `root` with `config`, before any flag; an error names the
+    /// setting that does not parse.
+    pub fn resolve(root: &Utf8Path, target_dir: &Utf8Path, config: &Config) -> Result<Settings> {
         let cache_dir = match EnvVars::get(EnvVars::XTASK_GO_CACHE_DIR) {
             Some(dir) => absolute_in(root, Utf8Path::new(&dir)),
             None => match &config.cache_dir {
@@ -39,11 +45,17 @@ impl Settings {
                 None => target_dir.join("go").join("cache"),
             },
         };
-        Settings {
+        let cache_max_size = match &config.cache_max_size {
+            Some(text) => crate::util::units::parse_size(text)
+                .with_context(|| format!("cache-max-size = \"{text}\""))?,
+            None => DEFAULT_CACHE_MAX_SIZE,
+        };
+        Ok(Settings {
             cache_dir,
+            cache_max_size,
             offline: false,
             remote: RemoteFlags::default(),
-        }
+        })
     }
 
     /// The same settings with a command's flags.

@@ -220,16 +220,9 @@ pub fn build(
     let mut remote_result = Ok(());
     if let Some(cache) = &cache {
         remote_result = cache.finish();
-        let max = session
-            .project
-            .config
-            .cache_max_size
-            .as_deref()
-            .map(maintenance::parse_size)
-            .transpose()?;
         maintenance::auto_gc(
-            &LocalStore::open(&cache_dir(&session.project)),
-            max.unwrap_or(maintenance::DEFAULT_MAX_SIZE),
+            &LocalStore::open(&cache_dir(&session.project)).reporting_to(reporter),
+            session.project.settings.cache_max_size,
         );
     }
     let report = BuildReport {

@@ -225,7 +225,7 @@ pub fn fetch(
         &format!(
             "{} ({}) in {}, {} already cached",
             plural(report.fetched, "module"),
-            human_bytes(report.bytes),
+            crate::util::units::human_size(report.bytes),
             human_duration(start.elapsed()),
             report.cached
         ),
@@ -272,7 +272,7 @@ fn download_all(
                                         );
                                         reporter.advance(&format!(
                                             "{n} modules, {}",
-                                            human_bytes(total)
+                                            crate::util::units::human_size(total)
                                         ));
                                         reporter.event(&Event::ModuleFetched {
                                             module: &need.path,
@@ -415,19 +415,4 @@ fn plural(n: usize, what: &str) -> String {
     } else {
         format!("{n} {what}s")
     }
-}
-
-/// `3.4 MB`, `512 B`: decimal units, one decimal.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
-    if bytes < 1000 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1000.0;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }

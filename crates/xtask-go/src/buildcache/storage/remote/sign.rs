@@ -5,30 +5,17 @@
 //! The MAC covers the remote key (the `/ac/<sha256>` name) as well as the bytes, so a validly
 //! signed entry cannot be replayed under another key.
 
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 const FORMAT: &str = "xtask-go-signed-v1";
-const BLOCK: usize = 64;
 
-/// HMAC-SHA256 of `message` under `key`.
+/// HMAC-SHA256 of `message` under `key` (any key length is valid for HMAC).
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut block = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let pad = |byte: u8| block.map(|b| b ^ byte);
-    let inner = Sha256::new()
-        .chain_update(pad(0x36))
-        .chain_update(message)
-        .finalize();
-    Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize()
-        .into()
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 #[derive(Serialize, Deserialize)]
@@ -38,12 +25,13 @@ struct Signed {
     hmac: String,
 }
 
-fn mac_hex(key: &[u8], name: &str, entry: &[u8]) -> String {
-    let mut message = Vec::with_capacity(name.len() + 1 + entry.len());
-    message.extend_from_slice(name.as_bytes());
-    message.push(b'\n');
-    message.extend_from_slice(entry);
-    crate::buildcache::statcache::hex(&hmac_sha256(key, &message))
+/// The MAC of `entry` stored as `name`, before finalizing.
+fn mac(key: &[u8], name: &str, entry: &[u8]) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(name.as_bytes());
+    mac.update(b"\n");
+    mac.update(entry);
+    mac
 }
 
 /// The bytes to upload for `entry` (UTF-8 JSON) stored as `name`: signed when there is a key.
@@ -54,7 +42,7 @@ pub fn wrap(key: Option<&[u8]>, name: &str, entry: &[u8]) -> Vec<u8> {
     let signed = Signed {
         format: FORMAT.into(),
         entry: text.to_string(),
-        hmac: mac_hex(key, name, entry),
+        hmac: crate::util::hex(&mac(key, name, entry).finalize().into_bytes()),
     };
     serde_json::to_vec(&signed).expect("strings encode")
 }
@@ -71,18 +59,15 @@ pub fn unwrap(key: Option<&[u8]>, name: &str, served: &[u8]) -> Result<Vec<u8>, 
         (None, Some(signed)) => Ok(signed.entry.into_bytes()),
         (Some(_), None) => Err("it is not signed"),
         (Some(key), Some(signed)) => {
-            let expected = mac_hex(key, name, signed.entry.as_bytes());
-            if constant_time_eq(expected.as_bytes(), signed.hmac.as_bytes()) {
+            let claimed = hex::decode(&signed.hmac).unwrap_or_default();
+            let mac = mac(key, name, signed.entry.as_bytes());
+            if mac.verify_slice(&claimed).is_ok() {
                 Ok(signed.entry.into_bytes())
             } else {
                 Err("its signature does not match XTASK_GO_CACHE_SIGNING_KEY")
             }
         }
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
