@@ -661,11 +661,15 @@ fn a_shim_go_that_switches_versions_misses_and_rebuilds() {
 #[test]
 fn a_malformed_cache_max_size_names_the_manifest_and_the_setting() {
     let repo = Repo::copy_of("cache");
-    config(&repo, "[workspace.metadata.xtask-go]\ncache-max-size = \"lots\"\n");
+    config(
+        &repo,
+        "[workspace.metadata.xtask-go]\ncache-max-size = \"lots\"\n",
+    );
     let out = repo.xtask(&["go-build"]).run();
     assert_ne!(out.code, 0);
     assert!(
-        out.stderr.contains("Cargo.toml: invalid [workspace.metadata.xtask-go]")
+        out.stderr
+            .contains("Cargo.toml: invalid [workspace.metadata.xtask-go]")
             && out.stderr.contains("cache-max-size = \"lots\""),
         "{}",
         out.stderr

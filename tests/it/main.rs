@@ -9,7 +9,7 @@ mod differential;
 mod discovery;
 mod environment;
 mod fetch;
-mod plan;
+mod mixed;
 mod remote;
 mod staleness;
 mod tidy;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use xshell::Shell;
 use xtask_go::ci::{self, StepStatus};
-use xtask_go::plan::PlanRequest;
+use xtask_go::mixed::MixedRequest;
 use xtask_go::report::Reporter;
 use xtask_go::{RunFlags, Session};
 
@@ -19,9 +19,9 @@ impl Ci {
         };
         let reporter = Reporter::new(self.json);
         let session = Session::load_with(&crate::current_dir(sh)?, flags, &reporter)?;
-        let request = PlanRequest {
+        let request = MixedRequest {
             offline: self.offline,
-            ..PlanRequest::default()
+            ..MixedRequest::default()
         };
         let results = ci::run(&session, &request, &reporter)?;
         if !self.json {

@@ -21,7 +21,7 @@ mod go_env;
 mod go_fetch;
 mod go_list;
 mod go_vendor;
-mod plan;
+mod mixed;
 
 use std::process::ExitCode;
 

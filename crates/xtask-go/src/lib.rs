@@ -16,7 +16,7 @@ pub mod workspace;
 pub use buildcache as cache;
 pub use go::{gomod, gosum};
 pub use host::{platform, toolchain};
-pub use ops::{build, ci, deps, doctor, fetch, mixed as plan, vendoring as vendor};
+pub use ops::{build, ci, deps, doctor, fetch, mixed, vendoring as vendor};
 pub use session::snapshot;
 pub use util::report;
 pub use workspace::{discovery, goenv, project, rust};

@@ -7,7 +7,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::ops::fetch::{self, FetchRequest};
-use crate::ops::mixed::{self as plan, PlanRequest};
+use crate::ops::mixed::{self, MixedRequest};
 use crate::ops::vendoring::{self as vendor, CheckOutcome};
 use crate::session::Session;
 use crate::util::report::{human_duration, Reporter};
@@ -48,7 +48,7 @@ enum Event<'a> {
 /// Runs the steps; an error inside a step fails that step (with its message), not the run.
 pub fn run(
     session: &Session,
-    request: &PlanRequest,
+    request: &MixedRequest,
     reporter: &Reporter,
 ) -> Result<Vec<StepResult>> {
     let mut results: Vec<StepResult> = Vec::new();
@@ -102,12 +102,12 @@ pub fn run(
     );
     let blocked = (fetched == StepStatus::Failed).then_some("fetch failed");
     let built = step("build", blocked, &mut || {
-        Ok((plan::build_all(session, request, reporter)?, String::new()))
+        Ok((mixed::build_all(session, request, reporter)?, String::new()))
     });
     let blocked = blocked.or((built == StepStatus::Failed).then_some("build failed"));
     step("test", blocked, &mut || {
         Ok((
-            plan::test_all(session, request, None, reporter)?,
+            mixed::test_all(session, request, None, reporter)?,
             String::new(),
         ))
     });

@@ -1,4 +1,4 @@
-//! One plan for a mixed repo: the Go targets (among them the Go artifacts Rust crates link) are
+//! A mixed repo built and tested as one: the Go targets (among them the Go artifacts Rust crates link) are
 //! built first, then cargo runs with the artifacts' locations in its environment; and the test
 //! run of both: `cargo test` and `go test ./...` for every Go module.
 
@@ -17,7 +17,7 @@ use crate::workspace::rust::{self, GoArtifact};
 
 /// What `cargo xtask build` / `test` were asked for.
 #[derive(Debug, Clone, Default)]
-pub struct PlanRequest {
+pub struct MixedRequest {
     /// Rust target triples; empty means the host.
     pub triples: Vec<String>,
     pub release: bool,
@@ -25,7 +25,7 @@ pub struct PlanRequest {
     pub offline: bool,
 }
 
-impl PlanRequest {
+impl MixedRequest {
     fn go_request(&self, targets: Vec<String>, triples: Vec<String>) -> BuildRequest {
         BuildRequest {
             targets,
@@ -85,7 +85,7 @@ fn cargo(
 }
 
 /// `cargo xtask build`: every Go target for every triple, then `cargo build --workspace`.
-pub fn build_all(session: &Session, request: &PlanRequest, reporter: &Reporter) -> Result<bool> {
+pub fn build_all(session: &Session, request: &MixedRequest, reporter: &Reporter) -> Result<bool> {
     let artifacts = rust::go_artifacts(&session.project)?;
     let report = build::build(
         session,
@@ -127,7 +127,7 @@ pub fn build_all(session: &Session, request: &PlanRequest, reporter: &Reporter) 
 /// `--workspace` (to test one crate, say).
 pub fn test_all(
     session: &Session,
-    request: &PlanRequest,
+    request: &MixedRequest,
     cargo_args: Option<Vec<String>>,
     reporter: &Reporter,
 ) -> Result<bool> {

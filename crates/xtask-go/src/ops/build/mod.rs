@@ -1,4 +1,4 @@
-//! Building Go targets: the plan of (target, platform) units and the parallel run over them,
+//! Building Go targets: the (target, platform) units and the parallel run over them,
 //! with outputs in `target/go/<triple>/<profile>/`. One unit's life is in `unit.rs`.
 //!
 //! Policy: every unit runs to the end even when another failed (cargo's `--keep-going`), so a
@@ -70,7 +70,7 @@ fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error
     s.serialize_u64(d.as_millis() as u64)
 }
 
-/// Every unit's result, in plan order.
+/// Every unit's result, in the order of the units.
 #[derive(Debug, Clone, Serialize)]
 pub struct BuildReport {
     pub units: Vec<UnitResult>,
@@ -138,7 +138,7 @@ pub fn output_file_name(target: &Target, platform: &GoPlatform) -> String {
 }
 
 /// Expands the request into units: each selected target for each requested triple it supports.
-pub fn plan(session: &Session, request: &BuildRequest) -> Result<Vec<BuildUnit>> {
+pub fn units(session: &Session, request: &BuildRequest) -> Result<Vec<BuildUnit>> {
     let targets = session.select_targets(&request.targets)?;
     let triples = if request.triples.is_empty() {
         vec![platform::host_triple().to_string()]
@@ -175,7 +175,7 @@ pub fn build(
     reporter: &Reporter,
 ) -> Result<BuildReport> {
     let start = Instant::now();
-    let units = plan(session, request)?;
+    let units = units(session, request)?;
     let jobs = if request.jobs == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {

@@ -9,7 +9,7 @@ use camino::Utf8Path;
 use serde::Deserialize;
 
 use crate::host::toolchain::{self, Toolchain};
-use crate::ops::fetch::plan::Need;
+use crate::ops::fetch::needs::Need;
 
 /// How one module version of a batch ended.
 #[derive(Debug, Clone)]

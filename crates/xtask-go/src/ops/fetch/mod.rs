@@ -1,13 +1,13 @@
 //! `go-fetch`: every Go module the repo needs, downloaded once into the pinned GOMODCACHE, so that
 //! builds can then run with GOPROXY=off.
 //!
-//! The plan is read from go.mod / go.sum / go.work.sum alone ([`plan`]); what the cache already
+//! What is needed is read from go.mod / go.sum / go.work.sum alone ([`needs`]); what the cache already
 //! holds is checked on disk, so a fetch with everything cached starts no go process. The rest is
 //! downloaded by go itself (`go mod download -json m@v...`, which verifies against go.sum and
 //! extracts), in batches on `jobs` threads, transient failures retried with backoff.
 
 mod download;
-pub mod plan;
+pub mod needs;
 mod problem;
 pub mod verify;
 
@@ -25,7 +25,7 @@ use crate::session::Session;
 use crate::util::report::{human_duration, Reporter};
 use crate::workspace::goenv::{EnvRequest, ModMode, PinnedEnv};
 use download::Outcome;
-use plan::{CacheFiles, Need};
+use needs::{CacheFiles, Need};
 pub use problem::Problem;
 
 /// What `go-fetch` was asked to do.
@@ -130,7 +130,7 @@ pub fn fetch(
     reporter: &Reporter,
 ) -> Result<FetchReport> {
     let start = Instant::now();
-    let plan = plan::plan(&session.modules)?;
+    let needs = needs::collect(&session.modules)?;
     let env = fetch_env(session)?;
     let gomodcache = camino::Utf8PathBuf::from(env.get("GOMODCACHE").unwrap_or_default());
     let proxy = env
@@ -138,15 +138,15 @@ pub fn fetch(
         .unwrap_or("https://proxy.golang.org,direct (go's default)")
         .to_string();
     let mut report = FetchReport {
-        needed: plan.needs.len(),
+        needed: needs.needs.len(),
         ..FetchReport::default()
     };
     report
         .problems
-        .extend(plan.missing.iter().cloned().map(Problem::MissingSum));
+        .extend(needs.missing.iter().cloned().map(Problem::MissingSum));
 
     let mut to_fetch = Vec::new();
-    for need in &plan.needs {
+    for need in &needs.needs {
         if CacheFiles::of(&gomodcache, &need.path, &need.version)?.complete(need) {
             report.cached += 1;
         } else {
@@ -154,8 +154,8 @@ pub fn fetch(
         }
     }
     reporter.event(&Event::FetchPlanned {
-        repo_modules: plan.repo_modules,
-        needed: plan.needs.len(),
+        repo_modules: needs.repo_modules,
+        needed: needs.needs.len(),
         cached: report.cached,
         to_fetch: to_fetch.len(),
     });
@@ -174,7 +174,7 @@ pub fn fetch(
         )?;
     }
     // go checked each download against one go.sum; every go.sum line must agree with the cache.
-    for need in plan.needs.iter().filter(|n| n.zip) {
+    for need in needs.needs.iter().filter(|n| n.zip) {
         let files = CacheFiles::of(&gomodcache, &need.path, &need.version)?;
         let Ok(seen) = std::fs::read_to_string(&files.ziphash) else {
             continue;
@@ -193,11 +193,11 @@ pub fn fetch(
         }
     }
     if request.verify {
-        let tampered = verify::verify(&plan.needs, &gomodcache, request.jobs)?;
+        let tampered = verify::verify(&needs.needs, &gomodcache, request.jobs)?;
         if tampered.is_empty() {
             reporter.status(
                 "Verified",
-                &format!("{} modules against go.sum", plan.needs.len()),
+                &format!("{} modules against go.sum", needs.needs.len()),
             );
         }
         report

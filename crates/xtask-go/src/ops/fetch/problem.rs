@@ -1,6 +1,6 @@
 //! What a fetch found wrong, each worded to name the module, the file and the fix.
 
-use crate::ops::fetch::plan::MissingSum;
+use crate::ops::fetch::needs::MissingSum;
 use crate::ops::fetch::verify::Tampered;
 
 /// Something found wrong: each makes the run fail (exit 1).

@@ -6,7 +6,7 @@ use camino::Utf8PathBuf;
 use serde::Serialize;
 
 use crate::go::gosum;
-use crate::ops::fetch::plan::{CacheFiles, Need, RecordedSum};
+use crate::ops::fetch::needs::{CacheFiles, Need, RecordedSum};
 
 /// A cache entry whose hash differs from a go.sum line.
 #[derive(Debug, Clone, Serialize)]

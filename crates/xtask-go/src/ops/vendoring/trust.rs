@@ -21,7 +21,7 @@ use crate::util::report::Reporter;
 use crate::workspace::project::absolute_in;
 
 /// Where one module's reference contents are to come from.
-enum Plan {
+enum Proof {
     Dir(Utf8PathBuf),
     Zip {
         path: String,
@@ -79,11 +79,11 @@ pub(super) fn resolve(
         }
     }
     let mut unchecked: BTreeMap<usize, String> = BTreeMap::new();
-    let mut plans: Vec<Option<Plan>> = Vec::new();
+    let mut proofs: Vec<Option<Proof>> = Vec::new();
     for (i, m) in modules.iter().enumerate() {
-        let plan = match &m.replacement {
+        let proof = match &m.replacement {
             Some(r) if r.version.is_empty() => {
-                Some(Plan::Dir(absolute_in(&tree.root, Utf8Path::new(&r.path))))
+                Some(Proof::Dir(absolute_in(&tree.root, Utf8Path::new(&r.path))))
             }
             other => {
                 let (path, version) = match other {
@@ -91,7 +91,7 @@ pub(super) fn resolve(
                     None => (m.key.path.clone(), m.key.version.clone()),
                 };
                 match source::want_hash(&sums, &path, &version) {
-                    Some(want) => Some(Plan::Zip {
+                    Some(want) => Some(Proof::Zip {
                         path,
                         version,
                         want: want.to_owned(),
@@ -103,17 +103,17 @@ pub(super) fn resolve(
                 }
             }
         };
-        plans.push(plan);
+        proofs.push(proof);
     }
     let env = super::vendor_env(session, tree, offline)?;
     let gomodcache = env.get("GOMODCACHE").unwrap_or_default().to_owned();
     let cache = Utf8Path::new(&gomodcache);
     // The module cache's directories first, then the zips of those without a verified one.
-    let zip_plans: Vec<(usize, &str, &str, &str)> = plans
+    let zip_proofs: Vec<(usize, &str, &str, &str)> = proofs
         .iter()
         .enumerate()
-        .filter_map(|(i, plan)| match plan {
-            Some(Plan::Zip {
+        .filter_map(|(i, proof)| match proof {
+            Some(Proof::Zip {
                 path,
                 version,
                 want,
@@ -121,7 +121,7 @@ pub(super) fn resolve(
             _ => None,
         })
         .collect();
-    let checks: Vec<DirCheck<'_>> = zip_plans
+    let checks: Vec<DirCheck<'_>> = zip_proofs
         .iter()
         .map(|&(i, path, version, want)| DirCheck {
             path,
@@ -131,9 +131,9 @@ pub(super) fn resolve(
         })
         .collect();
     let dir_states = source::check_cached_dirs(cache, &checks);
-    let mut states: Vec<Option<CacheState>> = (0..plans.len()).map(|_| None).collect();
+    let mut states: Vec<Option<CacheState>> = (0..proofs.len()).map(|_| None).collect();
     let mut zip_wanted = Vec::new();
-    for (&(i, path, version, want), dir_state) in zip_plans.iter().zip(dir_states) {
+    for (&(i, path, version, want), dir_state) in zip_proofs.iter().zip(dir_states) {
         // A directory that cannot be read is no reason to fail: the zip is checked instead.
         match dir_state {
             Ok(DirState::Verified(files)) => {
@@ -158,8 +158,8 @@ pub(super) fn resolve(
     let mut tampered = Vec::new();
     for (i, state) in states.into_iter().enumerate() {
         let mut dir_tampered = false;
-        let (zip_state, plan) = match (state, &plans[i]) {
-            (_, Some(Plan::Dir(dir))) => {
+        let (zip_state, proof) = match (state, &proofs[i]) {
+            (_, Some(Proof::Dir(dir))) => {
                 origins[i] = Some(Origin::Dir(dir.clone()));
                 continue;
             }
@@ -168,7 +168,10 @@ pub(super) fn resolve(
                 preloaded[i] = Some(files);
                 continue;
             }
-            (Some(CacheState::Zip { zip, dir_mismatch }), Some(plan @ Plan::Zip { want, .. })) => {
+            (
+                Some(CacheState::Zip { zip, dir_mismatch }),
+                Some(proof @ Proof::Zip { want, .. }),
+            ) => {
                 if let Some((dir, found)) = dir_mismatch {
                     dir_tampered = true;
                     let detail = format!(
@@ -178,15 +181,15 @@ pub(super) fn resolve(
                     );
                     tampered.push((i, dir, detail));
                 }
-                (zip, plan)
+                (zip, proof)
             }
             _ => continue,
         };
-        let Plan::Zip {
+        let Proof::Zip {
             path,
             version,
             want,
-        } = plan
+        } = proof
         else {
             continue;
         };
@@ -258,7 +261,7 @@ pub(super) fn resolve(
                         Ok(map) => map[&(path.clone(), version.clone())].clone(),
                         Err(e) => Err(format!("{e:#}")),
                     };
-                    let Some(Plan::Zip { want, .. }) = &plans[*i] else {
+                    let Some(Proof::Zip { want, .. }) = &proofs[*i] else {
                         continue;
                     };
                     let hashed = result.map(|zip| {

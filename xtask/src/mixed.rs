@@ -1,10 +1,10 @@
-//! `cargo xtask build` and `cargo xtask test`: Go and Rust together, through the library's plan.
+//! `cargo xtask build` and `cargo xtask test`: Go and Rust together, through the library's `mixed` module.
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 use xshell::Shell;
-use xtask_go::plan::{self, PlanRequest};
+use xtask_go::mixed::{self, MixedRequest};
 use xtask_go::report::Reporter;
 use xtask_go::{RunFlags, Session};
 
@@ -28,13 +28,13 @@ fn exit(ok: bool) -> ExitCode {
 
 impl Build {
     pub fn run(self, sh: &Shell) -> Result<ExitCode> {
-        let request = PlanRequest {
+        let request = MixedRequest {
             triples: self.triples,
             release: self.release,
             jobs: self.jobs.unwrap_or(0),
             offline: self.offline,
         };
-        Ok(exit(plan::build_all(
+        Ok(exit(mixed::build_all(
             &session(sh, self.offline)?,
             &request,
             &Reporter::new(false),
@@ -44,13 +44,13 @@ impl Build {
 
 impl Test {
     pub fn run(self, sh: &Shell) -> Result<ExitCode> {
-        let request = PlanRequest {
+        let request = MixedRequest {
             release: self.release,
             offline: self.offline,
-            ..PlanRequest::default()
+            ..MixedRequest::default()
         };
         let cargo_args = (!self.cargo_args.is_empty()).then_some(self.cargo_args);
-        Ok(exit(plan::test_all(
+        Ok(exit(mixed::test_all(
             &session(sh, self.offline)?,
             &request,
             cargo_args,

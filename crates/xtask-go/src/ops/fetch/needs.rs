@@ -52,10 +52,10 @@ pub struct MissingSum {
 
 /// Everything a fetch needs, deduplicated, in module path then version order.
 #[derive(Debug, Clone, Default)]
-pub struct Plan {
+pub struct ModuleNeeds {
     pub needs: Vec<Need>,
     pub missing: Vec<MissingSum>,
-    /// Repo modules the plan covers.
+    /// Repo modules the needs were read from.
     pub repo_modules: usize,
 }
 
@@ -90,8 +90,8 @@ impl CacheFiles {
     }
 }
 
-/// Reads the plan for every module of the set (go.work aware).
-pub fn plan(modules: &ModuleSet) -> Result<Plan> {
+/// The needs of every module of the set (go.work aware).
+pub fn collect(modules: &ModuleSet) -> Result<ModuleNeeds> {
     let repo_paths: Vec<&str> = modules.modules.iter().map(|m| m.path.as_str()).collect();
     let work = modules.gowork.as_deref().map(GoWork::read).transpose()?;
     let mut sums: Vec<(Utf8PathBuf, Utf8PathBuf, GoSum)> = Vec::new();
@@ -143,7 +143,7 @@ pub fn plan(modules: &ModuleSet) -> Result<Plan> {
         };
         missing.extend(missing_sums(module, work.as_ref(), &repo_paths, &pool));
     }
-    Ok(Plan {
+    Ok(ModuleNeeds {
         needs: needs.into_values().collect(),
         missing,
         repo_modules: modules.modules.len(),
