@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::buildcache::statcache::{hex, FileStamp};
+use crate::go::golist::ListedPackage;
 use crate::go::gosource::{self, SourceKind};
-use crate::host::toolchain::{self, ProcessSpec};
 
 mod cgo;
 
@@ -82,94 +82,74 @@ pub fn is_control_file(path: &str) -> bool {
     )
 }
 
-/// The fields of `go list -deps -json` that make up an input set.
-#[derive(Debug, Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct ListedPackage {
-    dir: Utf8PathBuf,
-    standard: bool,
-    module: Option<ListedModule>,
-    go_files: Vec<String>,
-    cgo_files: Vec<String>,
-    c_files: Vec<String>,
-    c_x_x_files: Vec<String>,
-    m_files: Vec<String>,
-    h_files: Vec<String>,
-    f_files: Vec<String>,
-    s_files: Vec<String>,
-    swig_files: Vec<String>,
-    swig_c_x_x_files: Vec<String>,
-    syso_files: Vec<String>,
-    embed_files: Vec<String>,
-    ignored_go_files: Vec<String>,
-    ignored_other_files: Vec<String>,
-    #[serde(rename = "CgoCFLAGS")]
-    cgo_cflags: Vec<String>,
-    #[serde(rename = "CgoCPPFLAGS")]
-    cgo_cppflags: Vec<String>,
-    #[serde(rename = "CgoCXXFLAGS")]
-    cgo_cxxflags: Vec<String>,
-    #[serde(rename = "CgoLDFLAGS")]
-    cgo_ldflags: Vec<String>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct ListedModule {
-    path: String,
-    version: String,
-    go_mod: Option<Utf8PathBuf>,
-    replace: Option<Box<ListedModule>>,
-}
-
-const LIST_FIELDS: &str =
-    "Dir,Standard,Module,GoFiles,CgoFiles,CFiles,CXXFiles,MFiles,HFiles,FFiles,SFiles,\
-SwigFiles,SwigCXXFiles,SysoFiles,EmbedFiles,IgnoredGoFiles,IgnoredOtherFiles,\
-CgoCFLAGS,CgoCPPFLAGS,CgoCXXFLAGS,CgoLDFLAGS";
-
-/// Runs `go list -deps` for the package and turns its closure into an input set.
-/// `control` are the project-wide control files (go.work, go.mod, go.sum, modules.txt, ...).
-pub fn list_inputs(
-    spec: &ProcessSpec,
+/// The input set of a package closure as `go list -deps -json` listed it (`golist`).
+/// `control` are the project-wide control files (go.work, go.mod, go.sum, modules.txt, ...);
+/// `env` is the environment go listed with (its CGO_* flags name native inputs).
+pub fn from_listing(
+    packages: &[ListedPackage],
     root: &Utf8Path,
     gomodcache: &Utf8Path,
     control: &[Utf8PathBuf],
+    env: &BTreeMap<String, String>,
 ) -> Result<InputSet> {
-    let out = toolchain::run(spec)?;
-    if !out.success() {
-        bail!(
-            "`{}` failed:\n{}",
-            spec.display(),
-            out.stderr_str().trim_end()
-        );
-    }
-    let packages: Vec<ListedPackage> = serde_json::Deserializer::from_slice(&out.stdout)
-        .into_iter()
-        .collect::<Result<_, _>>()
-        .context("parsing `go list -deps -json`")?;
-    let mut files: Vec<Utf8PathBuf> = control.to_vec();
-    let mut dirs: Vec<Utf8PathBuf> = Vec::new();
-    let mut modules = Vec::new();
-    let mut natives = cgo::Natives::default();
-    for pkg in packages.iter().filter(|p| !p.standard) {
-        if pkg.dir.starts_with(gomodcache) {
-            if let Some(m) = &pkg.module {
-                let m = m.replace.as_deref().unwrap_or(m);
-                modules.push(format!("{}@{}", m.path, m.version));
+    let found = Found::collect(packages, gomodcache, control, env);
+    found.into_set(root)
+}
+
+/// The absolute paths a listing reaches, before they are made relative and hashed.
+struct Found {
+    files: Vec<Utf8PathBuf>,
+    dirs: Vec<Utf8PathBuf>,
+    modules: Vec<String>,
+    natives: cgo::Natives,
+}
+
+impl Found {
+    fn collect(
+        packages: &[ListedPackage],
+        gomodcache: &Utf8Path,
+        control: &[Utf8PathBuf],
+        env: &BTreeMap<String, String>,
+    ) -> Found {
+        let mut found = Found {
+            files: control.to_vec(),
+            dirs: Vec::new(),
+            modules: Vec::new(),
+            natives: cgo::Natives::default(),
+        };
+        for pkg in packages.iter().filter(|p| !p.standard) {
+            match &pkg.module {
+                // A dependency in the module cache: go.sum fixes its contents.
+                Some(m) if pkg.dir.starts_with(gomodcache) => {
+                    let m = m.replace.as_deref().unwrap_or(m);
+                    found.modules.push(format!("{}@{}", m.path, m.version));
+                }
+                _ if pkg.dir.starts_with(gomodcache) => {}
+                _ => found.add_package(pkg, gomodcache, env),
             }
-            continue;
         }
+        found
+    }
+
+    /// A package outside the module cache: its module's go.mod and go.sum, every file go
+    /// lists for it, its embedded files, and for cgo the native inputs its flags reach.
+    fn add_package(
+        &mut self,
+        pkg: &ListedPackage,
+        gomodcache: &Utf8Path,
+        env: &BTreeMap<String, String>,
+    ) {
         if let Some(go_mod) = pkg
             .module
             .as_ref()
             .and_then(|m| m.replace.as_deref().unwrap_or(m).go_mod.clone())
         {
             if !go_mod.starts_with(gomodcache) {
-                files.push(go_mod.with_file_name("go.sum"));
-                files.push(go_mod);
+                self.files.push(go_mod.with_file_name("go.sum"));
+                self.files.push(go_mod);
             }
         }
-        dirs.push(pkg.dir.clone());
+        self.dirs.push(pkg.dir.clone());
         let lists = [
             &pkg.go_files,
             &pkg.cgo_files,
@@ -186,7 +166,7 @@ pub fn list_inputs(
             &pkg.ignored_other_files,
         ];
         for name in lists.into_iter().flatten() {
-            files.push(pkg.dir.join(name));
+            self.files.push(pkg.dir.join(name));
         }
         if !pkg.cgo_files.is_empty() {
             let sources: Vec<Utf8PathBuf> = [&pkg.cgo_files, &pkg.c_files, &pkg.c_x_x_files]
@@ -204,7 +184,7 @@ pub fn list_inputs(
                     .collect(),
                 link: pkg.cgo_ldflags.iter().map(String::as_str).collect(),
             };
-            natives.add_package(&flags, &sources, &spec.env);
+            self.natives.add_package(&flags, &sources, env);
         }
         for embedded in &pkg.embed_files {
             let path = pkg.dir.join(embedded);
@@ -212,64 +192,75 @@ pub fn list_inputs(
             // change what a pattern matches.
             let mut dir = path.parent();
             while let Some(d) = dir.filter(|d| d.starts_with(&pkg.dir) && *d != pkg.dir) {
-                dirs.push(d.to_owned());
+                self.dirs.push(d.to_owned());
                 dir = d.parent();
             }
-            files.push(path);
+            self.files.push(path);
         }
     }
-    let relative = |p: &Utf8Path| {
-        p.strip_prefix(root)
-            .map_or_else(|_| p.to_string(), |r| r.to_string())
-    };
-    files.extend(natives.headers.iter().cloned());
-    files.extend(natives.libs.iter().cloned());
-    dirs.extend(natives.dirs.iter().cloned());
-    let mut files: Vec<String> = files.iter().map(|f| relative(f)).collect();
-    files.sort();
-    files.dedup();
-    let sorted = |paths: &std::collections::BTreeSet<Utf8PathBuf>| {
-        let mut paths: Vec<String> = paths.iter().map(|f| relative(f)).collect();
-        paths.sort();
-        paths.dedup();
-        paths
-    };
-    let (headers, libs) = (sorted(&natives.headers), sorted(&natives.libs));
-    dirs.sort();
-    dirs.dedup();
-    let dirs = dirs
-        .iter()
-        .map(|d| {
-            Ok(DirRecord {
-                path: relative(d),
-                listing: listing_hash(d).with_context(|| format!("listing {d}"))?,
+
+    /// The set: paths relative to `root`, sorted; directories' listings and control files
+    /// hashed; every source file's shape.
+    fn into_set(self, root: &Utf8Path) -> Result<InputSet> {
+        let Found {
+            mut files,
+            mut dirs,
+            mut modules,
+            natives,
+        } = self;
+        let relative = |p: &Utf8Path| {
+            p.strip_prefix(root)
+                .map_or_else(|_| p.to_string(), |r| r.to_string())
+        };
+        files.extend(natives.headers.iter().cloned());
+        files.extend(natives.libs.iter().cloned());
+        dirs.extend(natives.dirs.iter().cloned());
+        let mut files: Vec<String> = files.iter().map(|f| relative(f)).collect();
+        files.sort();
+        files.dedup();
+        let sorted = |paths: &std::collections::BTreeSet<Utf8PathBuf>| {
+            let mut paths: Vec<String> = paths.iter().map(|f| relative(f)).collect();
+            paths.sort();
+            paths.dedup();
+            paths
+        };
+        let (headers, libs) = (sorted(&natives.headers), sorted(&natives.libs));
+        dirs.sort();
+        dirs.dedup();
+        let dirs = dirs
+            .iter()
+            .map(|d| {
+                Ok(DirRecord {
+                    path: relative(d),
+                    listing: listing_hash(d).with_context(|| format!("listing {d}"))?,
+                })
             })
+            .collect::<Result<Vec<_>>>()?;
+        modules.sort();
+        modules.dedup();
+        let control = files
+            .iter()
+            .filter(|f| is_control_file(f))
+            .map(|f| {
+                (
+                    f.clone(),
+                    crate::buildcache::statcache::sha256_file(&resolve(root, f))
+                        .unwrap_or_else(|_| "absent".into()),
+                )
+            })
+            .collect();
+        let shapes = shapes_of(root, &files);
+        Ok(InputSet {
+            format: FORMAT,
+            files,
+            dirs,
+            modules,
+            control,
+            shapes,
+            headers,
+            libs,
         })
-        .collect::<Result<Vec<_>>>()?;
-    modules.sort();
-    modules.dedup();
-    let control = files
-        .iter()
-        .filter(|f| is_control_file(f))
-        .map(|f| {
-            (
-                f.clone(),
-                crate::buildcache::statcache::sha256_file(&resolve(root, f))
-                    .unwrap_or_else(|_| "absent".into()),
-            )
-        })
-        .collect();
-    let shapes = shapes_of(root, &files);
-    Ok(InputSet {
-        format: FORMAT,
-        files,
-        dirs,
-        modules,
-        control,
-        shapes,
-        headers,
-        libs,
-    })
+    }
 }
 
 /// The shape of every source file among `files` (a file that cannot be read has none, and
@@ -384,18 +375,4 @@ impl InputSet {
         }
         Ok(())
     }
-}
-
-/// The go list arguments for a package's input closure.
-pub fn list_args(tags: &[String], package: &str) -> Vec<String> {
-    let mut args = vec![
-        "list".to_string(),
-        "-deps".into(),
-        format!("-json={LIST_FIELDS}"),
-    ];
-    if !tags.is_empty() {
-        args.push(format!("-tags={}", tags.join(",")));
-    }
-    args.push(package.to_string());
-    args
 }

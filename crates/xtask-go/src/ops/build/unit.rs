@@ -4,14 +4,15 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use super::{output_file_name, profile_name, BuildUnit, Event, RunContext, UnitResult};
 use crate::buildcache::inputs::{self, InputSet};
 use crate::buildcache::key::KeyInputs;
 use crate::buildcache::{self as cache, Explanation, UnitKey, Verdict};
-use crate::host::toolchain;
+use crate::go::golist;
+use crate::host::toolchain::{self, ProcessSpec};
 use crate::session::Session;
 use crate::workspace::goenv::{self, PinnedEnv};
 
@@ -324,13 +325,13 @@ fn run_go(
     let list = session
         .toolchain
         .go(&unit.target.module_dir, &env.vars)
-        .args(inputs::list_args(&unit.target.tags, &unit.target.package));
+        .args(golist::deps_args(&unit.target.tags, &unit.target.package));
     // A cgo build names the contents of the headers and C libraries go does not track in its
     // flags: they are known only from a listing, so a cgo unit whose set is unknown lists
     // before it builds, not beside.
     let cgo = env.vars.get("CGO_ENABLED").is_some_and(|v| v == "1");
     let listed_first = (want_list && cgo)
-        .then(|| inputs::list_inputs(&list, &session.project.root, &gomodcache, &unit_key.control));
+        .then(|| list_inputs(&list, &session.project.root, &gomodcache, &unit_key.control));
     let set_now = match &listed_first {
         Some(listed) => listed.as_ref().ok(),
         None => known.as_ref(),
@@ -347,9 +348,7 @@ fn run_go(
         .args(go_build_args(unit, ctx.request.release, &staged));
     let (out, listed) = std::thread::scope(|s| {
         let listing = (want_list && !cgo).then(|| {
-            s.spawn(|| {
-                inputs::list_inputs(&list, &session.project.root, &gomodcache, &unit_key.control)
-            })
+            s.spawn(|| list_inputs(&list, &session.project.root, &gomodcache, &unit_key.control))
         });
         let out = toolchain::run(&build);
         (
@@ -391,6 +390,25 @@ fn run_go(
         set,
         started,
     })
+}
+
+/// Runs `go list -deps` for a unit's package and reads its input set from the listing.
+fn list_inputs(
+    spec: &ProcessSpec,
+    root: &Utf8Path,
+    gomodcache: &Utf8Path,
+    control: &[Utf8PathBuf],
+) -> Result<InputSet> {
+    let out = toolchain::run(spec)?;
+    if !out.success() {
+        bail!(
+            "`{}` failed:\n{}",
+            spec.display(),
+            out.stderr_str().trim_end()
+        );
+    }
+    let packages = golist::parse_packages(&out.stdout)?;
+    inputs::from_listing(&packages, root, gomodcache, control, &spec.env)
 }
 
 /// The `go build` arguments for a unit, writing to `out`.

@@ -1,0 +1,75 @@
+//! `go list -deps -json` as go writes it: the fields this crate reads of each package of a
+//! closure, the arguments that ask for exactly them, and the parse of go's JSON stream. Running
+//! go is the caller's (through `toolchain::run`).
+
+use anyhow::{Context, Result};
+use camino::Utf8PathBuf;
+use serde::Deserialize;
+
+/// The fields of `go list -deps -json` that make up an input set.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListedPackage {
+    pub dir: Utf8PathBuf,
+    pub standard: bool,
+    pub module: Option<ListedModule>,
+    pub go_files: Vec<String>,
+    pub cgo_files: Vec<String>,
+    pub c_files: Vec<String>,
+    pub c_x_x_files: Vec<String>,
+    pub m_files: Vec<String>,
+    pub h_files: Vec<String>,
+    pub f_files: Vec<String>,
+    pub s_files: Vec<String>,
+    pub swig_files: Vec<String>,
+    pub swig_c_x_x_files: Vec<String>,
+    pub syso_files: Vec<String>,
+    pub embed_files: Vec<String>,
+    pub ignored_go_files: Vec<String>,
+    pub ignored_other_files: Vec<String>,
+    #[serde(rename = "CgoCFLAGS")]
+    pub cgo_cflags: Vec<String>,
+    #[serde(rename = "CgoCPPFLAGS")]
+    pub cgo_cppflags: Vec<String>,
+    #[serde(rename = "CgoCXXFLAGS")]
+    pub cgo_cxxflags: Vec<String>,
+    #[serde(rename = "CgoLDFLAGS")]
+    pub cgo_ldflags: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListedModule {
+    pub path: String,
+    pub version: String,
+    pub go_mod: Option<Utf8PathBuf>,
+    pub replace: Option<Box<ListedModule>>,
+}
+
+/// The fields `deps_args` asks for: what `ListedPackage` reads.
+const DEPS_FIELDS: &str =
+    "Dir,Standard,Module,GoFiles,CgoFiles,CFiles,CXXFiles,MFiles,HFiles,FFiles,SFiles,\
+SwigFiles,SwigCXXFiles,SysoFiles,EmbedFiles,IgnoredGoFiles,IgnoredOtherFiles,\
+CgoCFLAGS,CgoCPPFLAGS,CgoCXXFLAGS,CgoLDFLAGS";
+
+/// The go list arguments for a package's input closure.
+pub fn deps_args(tags: &[String], package: &str) -> Vec<String> {
+    let mut args = vec![
+        "list".to_string(),
+        "-deps".into(),
+        format!("-json={DEPS_FIELDS}"),
+    ];
+    if !tags.is_empty() {
+        args.push(format!("-tags={}", tags.join(",")));
+    }
+    args.push(package.to_string());
+    args
+}
+
+/// The packages of a `go list -json` stream, in go's order.
+pub fn parse_packages(stdout: &[u8]) -> Result<Vec<ListedPackage>> {
+    serde_json::Deserializer::from_slice(stdout)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .context("parsing `go list -deps -json`")
+}
