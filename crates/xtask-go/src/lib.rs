@@ -19,7 +19,7 @@ pub use host::{platform, toolchain};
 pub use ops::{build, ci, deps, doctor, fetch, mixed, vendoring as vendor};
 pub use session::snapshot;
 pub use util::report;
-pub use workspace::{discovery, goenv, project, rust};
+pub use workspace::{discovery, goenv, project, rust, targets};
 
 pub use build::{BuildReport, BuildRequest};
 pub use session::Session;

@@ -6,6 +6,8 @@ use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
 
+use crate::go::modfile::{expect_args, lines, Line};
+
 /// `module@version`, or a local directory for replacements by path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ModuleVersion {
@@ -54,141 +56,6 @@ pub struct GoWork {
     /// The `use` directives, as written (relative to the go.work directory).
     pub uses: Vec<String>,
     pub replaces: Vec<Replace>,
-}
-
-/// One directive line: its verb (inherited from an enclosing block) and its tokens.
-struct Line<'a> {
-    number: usize,
-    verb: &'a str,
-    args: Vec<String>,
-    comment: &'a str,
-}
-
-/// Splits modfile text into directive lines, expanding `verb ( ... )` blocks.
-fn lines<'a>(text: &'a str, file: &Utf8Path) -> Result<Vec<Line<'a>>> {
-    let mut out = Vec::new();
-    let mut block: Option<&'a str> = None;
-    for (index, raw) in text.lines().enumerate() {
-        let number = index + 1;
-        let (code, comment) = split_comment(raw);
-        let mut tokens = tokenize(code)
-            .with_context(|| format!("{file}:{number}: malformed line `{}`", raw.trim()))?;
-        if tokens.is_empty() {
-            continue;
-        }
-        if let Some(verb) = block {
-            if tokens == [")"] {
-                block = None;
-                continue;
-            }
-            out.push(Line {
-                number,
-                verb,
-                args: tokens,
-                comment,
-            });
-            continue;
-        }
-        let verb = code.split_whitespace().next().unwrap_or_default();
-        tokens.remove(0);
-        if tokens == ["("] {
-            block = Some(verb);
-            continue;
-        }
-        if tokens == ["(", ")"] {
-            continue;
-        }
-        out.push(Line {
-            number,
-            verb,
-            args: tokens,
-            comment,
-        });
-    }
-    if let Some(verb) = block {
-        bail!("{file}: the `{verb} (` block is never closed with `)`");
-    }
-    Ok(out)
-}
-
-/// Splits off a `//` comment that is not inside a quoted string.
-fn split_comment(line: &str) -> (&str, &str) {
-    let mut quote = None;
-    let bytes = line.as_bytes();
-    for i in 0..bytes.len() {
-        match (quote, bytes[i]) {
-            (None, b'"') | (None, b'`') => quote = Some(bytes[i]),
-            (Some(q), c) if c == q && (q == b'`' || i == 0 || bytes[i - 1] != b'\\') => {
-                quote = None
-            }
-            (None, b'/') if bytes.get(i + 1) == Some(&b'/') => {
-                return (&line[..i], line[i + 2..].trim())
-            }
-            _ => {}
-        }
-    }
-    (line, "")
-}
-
-fn tokenize(code: &str) -> Result<Vec<String>> {
-    let mut tokens = Vec::new();
-    let mut chars = code.char_indices().peekable();
-    while let Some(&(start, c)) = chars.peek() {
-        if c.is_whitespace() {
-            chars.next();
-        } else if c == '"' || c == '`' {
-            chars.next();
-            let mut value = String::new();
-            let mut closed = false;
-            while let Some((_, ch)) = chars.next() {
-                if ch == c {
-                    closed = true;
-                    break;
-                }
-                if ch == '\\' && c == '"' {
-                    if let Some((_, esc)) = chars.next() {
-                        value.push(esc);
-                    }
-                    continue;
-                }
-                value.push(ch);
-            }
-            if !closed {
-                bail!("unterminated quoted string");
-            }
-            tokens.push(value);
-        } else if c == '(' || c == ')' {
-            chars.next();
-            tokens.push(c.to_string());
-        } else if code[start..].starts_with("=>") {
-            chars.next();
-            chars.next();
-            tokens.push("=>".into());
-        } else {
-            let mut end = code.len();
-            while let Some(&(i, ch)) = chars.peek() {
-                if ch.is_whitespace()
-                    || ch == '('
-                    || ch == ')'
-                    || ch == '"'
-                    || code[i..].starts_with("=>")
-                {
-                    end = i;
-                    break;
-                }
-                chars.next();
-            }
-            tokens.push(code[start..end].to_string());
-        }
-    }
-    Ok(tokens)
-}
-
-fn expect_args(line: &Line<'_>, file: &Utf8Path, n: usize, form: &str) -> Result<()> {
-    if line.args.len() != n {
-        bail!("{file}:{}: usage: {form}", line.number);
-    }
-    Ok(())
 }
 
 fn parse_replace(line: &Line<'_>, file: &Utf8Path) -> Result<Replace> {

@@ -6,4 +6,5 @@ pub mod golist;
 pub mod gomod;
 pub mod gosource;
 pub mod gosum;
+pub mod modfile;
 pub mod offline;

@@ -8,9 +8,11 @@ use anyhow::{bail, Result};
 use camino::Utf8Path;
 
 use crate::host::platform::{self, GoPlatform};
-use crate::host::toolchain::{CompilerIdentities, Toolchain};
+use crate::host::ccompiler::CompilerIdentities;
+use crate::host::toolchain::Toolchain;
 use crate::util::report::Reporter;
-use crate::workspace::discovery::{self, GoModule, ModuleSet, Target};
+use crate::workspace::discovery::{GoModule, ModuleSet};
+use crate::workspace::targets::{self, Target};
 use crate::workspace::goenv::{self, EnvRequest, PinnedEnv};
 use crate::workspace::project::Project;
 use crate::workspace::settings::RunFlags;
@@ -105,14 +107,14 @@ impl Session {
             .flatten();
         let mut targets = match recalled {
             Some(targets) => targets,
-            None if configured => discovery::discover_targets(
+            None if configured => targets::discover_targets(
                 &self.project,
                 &self.toolchain,
                 &self.modules,
                 !self.project.settings.offline,
             )?,
             None => {
-                let found = discovery::discover_targets(
+                let found = targets::discover_targets(
                     &self.project,
                     &self.toolchain,
                     &self.modules,
@@ -130,7 +132,7 @@ impl Session {
             {
                 Some(target) => artifact.apply_to(target),
                 None => {
-                    let mut target = discovery::target_for_dir(
+                    let mut target = targets::target_for_dir(
                         &self.project,
                         &self.modules,
                         &artifact.package_dir,

@@ -19,7 +19,8 @@ use crate::buildcache::storage::local::{LocalStore, Storage};
 use crate::host::toolchain::{GoInfo, Toolchain};
 use crate::util::env_vars::EnvVars;
 use crate::util::fsutil;
-use crate::workspace::discovery::{ModuleSet, Target};
+use crate::workspace::discovery::ModuleSet;
+use crate::workspace::targets::Target;
 use crate::workspace::project::{Config, Project};
 use crate::workspace::settings::Settings;
 

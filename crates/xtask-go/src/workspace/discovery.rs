@@ -1,16 +1,14 @@
-//! Finding the Go modules (go.work `use` directives, else go.mod files under the roots)
-//! and the targets: configured ones, else every main package that `go list` reports.
+//! Finding the Go modules: go.work `use` directives, else go.mod files under the roots. The
+//! targets inside them are `targets.rs`'s.
 
-use std::collections::BTreeMap;
 
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::go::gomod::{GoMod, GoWork};
-use crate::host::platform::{self, GoPlatform};
-use crate::host::toolchain::{self, Toolchain};
-use crate::workspace::goenv::{EnvRequest, ModMode, PinnedEnv};
+use crate::host::toolchain::{self};
+use crate::workspace::goenv::ModMode;
 use crate::workspace::project::{absolute_in, Project};
 
 /// A Go module of the repo.
@@ -31,26 +29,6 @@ pub struct GoModule {
 pub struct ModuleSet {
     pub gowork: Option<Utf8PathBuf>,
     pub modules: Vec<GoModule>,
-}
-
-/// One thing to build: a main package (or a library in a c-archive/c-shared buildmode).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Target {
-    pub name: String,
-    pub module: String,
-    pub module_dir: Utf8PathBuf,
-    /// The package's import path.
-    pub package: String,
-    pub package_dir: Utf8PathBuf,
-    /// The output file name, before any platform suffix (`.exe`).
-    pub output: String,
-    pub ldflags: Option<String>,
-    pub gcflags: Option<String>,
-    pub tags: Vec<String>,
-    pub cgo: bool,
-    pub buildmode: String,
-    /// Triples this target is limited to (empty: any).
-    pub platforms: Vec<String>,
 }
 
 impl ModuleSet {
@@ -140,32 +118,6 @@ impl ModuleSet {
     }
 }
 
-impl Target {
-    /// A target with the project's defaults: an executable named after `name`.
-    pub fn plain(
-        project: &Project,
-        module: &GoModule,
-        package: String,
-        package_dir: Utf8PathBuf,
-        name: &str,
-    ) -> Target {
-        Target {
-            name: name.to_string(),
-            module: module.path.clone(),
-            module_dir: module.dir.clone(),
-            package,
-            package_dir,
-            output: name.to_string(),
-            ldflags: None,
-            gcflags: None,
-            tags: Vec::new(),
-            cgo: project.config.cgo,
-            buildmode: "exe".into(),
-            platforms: Vec::new(),
-        }
-    }
-}
-
 impl GoModule {
     pub fn mod_mode(&self) -> ModMode {
         if self.vendored {
@@ -216,241 +168,4 @@ fn find_go_mods(dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The fields of `go list -json` that discovery needs.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ListedPackage {
-    name: String,
-    import_path: String,
-    dir: Utf8PathBuf,
-    error: Option<ListError>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ListError {
-    err: String,
-}
-
-/// The targets of the project: the configured ones, else every main package. `allow_network`:
-/// whether listing may download modules when the module cache lacks some.
-pub fn discover_targets(
-    project: &Project,
-    toolchain: &Toolchain,
-    modules: &ModuleSet,
-    allow_network: bool,
-) -> Result<Vec<Target>> {
-    if !project.config.targets.is_empty() {
-        return configured_targets(project, modules);
-    }
-    let host = platform::go_platform(platform::host_triple())?;
-    let listed: Vec<Result<Vec<ListedPackage>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = modules
-            .modules
-            .iter()
-            .map(|m| {
-                s.spawn(|| list_packages(project, toolchain, modules, m, &host, allow_network))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("go list thread panicked"))
-            .collect()
-    });
-    let mut targets = Vec::new();
-    for (module, packages) in modules.modules.iter().zip(listed) {
-        for pkg in packages? {
-            // A package whose files all need cgo (or other tags) is not a target of this config;
-            // any other error (a missing module, say) is go build's to report, in full.
-            let excluded = pkg
-                .error
-                .as_ref()
-                .is_some_and(|e| e.err.contains("build constraints exclude all Go files"));
-            if pkg.name != "main" || excluded {
-                continue;
-            }
-            let name = pkg.dir.file_name().unwrap_or(&module.path).to_string();
-            targets.push(Target::plain(
-                project,
-                module,
-                pkg.import_path,
-                pkg.dir,
-                &name,
-            ));
-        }
-    }
-    disambiguate_names(&mut targets);
-    Ok(targets)
-}
-
-/// Two main packages in directories of the same name get their module's directory name as a prefix.
-fn disambiguate_names(targets: &mut [Target]) {
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for t in targets.iter() {
-        *counts.entry(t.name.clone()).or_default() += 1;
-    }
-    for t in targets.iter_mut().filter(|t| counts[&t.name] > 1) {
-        let prefix = t.module_dir.file_name().unwrap_or("module");
-        t.name = format!("{prefix}-{}", t.name);
-        t.output = t.name.clone();
-    }
-}
-
-fn list_packages(
-    project: &Project,
-    toolchain: &Toolchain,
-    modules: &ModuleSet,
-    module: &GoModule,
-    host: &GoPlatform,
-    allow_network: bool,
-) -> Result<Vec<ListedPackage>> {
-    let list = |offline: bool| {
-        let request = EnvRequest {
-            platform: host,
-            cgo: project.config.cgo,
-            mod_mode: module.mod_mode(),
-            gowork: modules.gowork.as_deref(),
-            offline,
-        };
-        let env = PinnedEnv::new(project, toolchain, &request);
-        toolchain::run(&toolchain.go(&module.dir, &env.vars).args([
-            "list",
-            "-e",
-            "-json=Name,ImportPath,Dir,Error",
-            "./...",
-        ]))
-    };
-    // Offline first: listing the repo's own packages rarely needs the network, and `--offline`
-    // must never touch it; only a failure may try again online.
-    let mut out = list(true)?;
-    if !out.success() && allow_network {
-        out = list(false)?;
-    }
-    if !out.success() {
-        let stderr = out.stderr_str();
-        let shown = crate::go::offline::explain_offline_failure(&stderr).unwrap_or(stderr);
-        bail!(
-            "listing the packages of {} ({}) failed:\n{}",
-            module.path,
-            module.gomod.file,
-            shown.trim_end()
-        );
-    }
-    serde_json::Deserializer::from_slice(&out.stdout)
-        .into_iter::<ListedPackage>()
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("parsing `go list` output for {}", module.path))
-}
-
-/// A target for the package in `dir` (absolute), with default settings.
-pub fn target_for_dir(
-    project: &Project,
-    modules: &ModuleSet,
-    dir: &Utf8Path,
-    name: &str,
-) -> Result<Target> {
-    let module = modules
-        .modules
-        .iter()
-        .filter(|m| dir.starts_with(&m.dir))
-        .max_by_key(|m| m.dir.as_str().len())
-        .with_context(|| {
-            format!(
-                "{dir} is in none of the Go modules ({})",
-                modules
-                    .modules
-                    .iter()
-                    .map(|m| m.dir.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })?;
-    let rel = dir.strip_prefix(&module.dir).expect("checked above");
-    let package = if rel.as_str().is_empty() {
-        module.path.clone()
-    } else {
-        format!("{}/{rel}", module.path)
-    };
-    Ok(Target::plain(
-        project,
-        module,
-        package,
-        dir.to_owned(),
-        name,
-    ))
-}
-
-fn configured_targets(project: &Project, modules: &ModuleSet) -> Result<Vec<Target>> {
-    let mut targets = Vec::new();
-    for tc in &project.config.targets {
-        let what = || format!("target `{}` of [workspace.metadata.xtask-go]", tc.name);
-        let module = match &tc.module {
-            Some(m) => modules.find(&project.root, m).with_context(|| {
-                format!(
-                    "{}: no Go module `{m}` (known: {})",
-                    what(),
-                    modules
-                        .modules
-                        .iter()
-                        .map(|m| m.path.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            })?,
-            None => modules
-                .modules
-                .iter()
-                .filter(|m| tc.package == m.path || tc.package.starts_with(&format!("{}/", m.path)))
-                .max_by_key(|m| m.path.len())
-                .with_context(|| {
-                    format!(
-                        "{}: package `{}` is in none of the modules; set `module`",
-                        what(),
-                        tc.package
-                    )
-                })?,
-        };
-        let (package, package_dir) = if tc.package.starts_with('.') {
-            let dir = absolute_in(&module.dir, Utf8Path::new(&tc.package));
-            let rel = dir.strip_prefix(&module.dir).with_context(|| {
-                format!("{}: package `{}` is outside its module", what(), tc.package)
-            })?;
-            let import = if rel.as_str().is_empty() {
-                module.path.clone()
-            } else {
-                format!("{}/{rel}", module.path)
-            };
-            (import, dir)
-        } else {
-            let rel = tc
-                .package
-                .strip_prefix(&module.path)
-                .unwrap_or_default()
-                .trim_start_matches('/');
-            (tc.package.clone(), module.dir.join(rel))
-        };
-        if !package_dir.is_dir() {
-            bail!("{}: package directory {package_dir} does not exist", what());
-        }
-        for triple in &tc.platforms {
-            platform::go_platform(triple).with_context(what)?;
-        }
-        targets.push(Target {
-            name: tc.name.clone(),
-            module: module.path.clone(),
-            module_dir: module.dir.clone(),
-            package,
-            package_dir,
-            output: tc.output.clone().unwrap_or_else(|| tc.name.clone()),
-            ldflags: tc.ldflags.clone(),
-            gcflags: tc.gcflags.clone(),
-            tags: tc.tags.clone(),
-            cgo: tc.cgo.unwrap_or(project.config.cgo),
-            buildmode: tc.buildmode.clone().unwrap_or_else(|| "exe".into()),
-            platforms: tc.platforms.clone(),
-        });
-    }
-    Ok(targets)
 }

@@ -6,3 +6,4 @@ pub mod goenv;
 pub mod project;
 pub mod rust;
 pub mod settings;
+pub mod targets;

@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
 
-use crate::workspace::discovery::Target;
+use crate::workspace::targets::Target;
 use crate::workspace::project::{absolute_in, Project};
 
 /// How a Go package is built for a Rust crate.

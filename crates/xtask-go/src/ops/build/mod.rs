@@ -22,7 +22,7 @@ use crate::buildcache::{cache_dir, BuildCache, Verdict};
 use crate::host::platform::{self, GoPlatform};
 use crate::session::Session;
 use crate::util::report::{human_duration, Reporter};
-use crate::workspace::discovery::Target;
+use crate::workspace::targets::Target;
 
 /// What `go-build` was asked to do.
 #[derive(Debug, Clone, Default)]
