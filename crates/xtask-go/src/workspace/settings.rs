@@ -1,5 +1,6 @@
 //! Settings resolved once per run from the config, the environment and the command's flags:
-//! where the store is, the remote cache and its flags, offline, and the GOCACHEPROG command line.
+//! where the store is, the remote cache and its flags, offline, the GOCACHEPROG command line, and
+//! (tests only) the crash point.
 //! Nothing else reads these variables or keeps the flags in a global.
 
 use std::time::Duration;
@@ -7,8 +8,20 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
+use crate::util::crash::{CrashAt, CrashPoint};
 use crate::util::env_vars::EnvVars;
 use crate::workspace::project::{absolute_in, Config, Project};
+
+/// `XTASK_GO_TEST_CRASH_AT`: a name that is no point only warns (and nothing crashes).
+fn crash_at_from_env() -> CrashAt {
+    let name = EnvVars::get(EnvVars::XTASK_GO_TEST_CRASH_AT)?;
+    CrashPoint::parse(&name)
+        .map_err(|e| {
+            let var = EnvVars::XTASK_GO_TEST_CRASH_AT;
+            crate::util::report::warn(&format!("{var}: {e:#}; not crashing anywhere"));
+        })
+        .ok()
+}
 
 /// What a command's flags add to the config and the environment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -27,6 +40,8 @@ pub struct Settings {
     pub cache_dir: Utf8PathBuf,
     pub offline: bool,
     pub remote: RemoteFlags,
+    /// Test-only: where the cache's writes abort (`XTASK_GO_TEST_CRASH_AT`); None otherwise.
+    pub crash_at: CrashAt,
 }
 
 impl Settings {
@@ -43,6 +58,7 @@ impl Settings {
             cache_dir,
             offline: false,
             remote: RemoteFlags::default(),
+            crash_at: crash_at_from_env(),
         }
     }
 

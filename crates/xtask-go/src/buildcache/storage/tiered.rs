@@ -70,7 +70,7 @@ pub fn open(
     dir: &Utf8Path,
     flags: RemoteFlags,
 ) -> Result<(Box<dyn Storage>, Option<RemoteHandle>)> {
-    let local = LocalStore::open(dir);
+    let local = LocalStore::open(dir).crashing_at(project.settings.crash_at);
     let settings = match RemoteSettings::resolve(project, flags) {
         Ok(Some(settings)) => settings,
         Ok(None) => return Ok((Box::new(local), None)),
@@ -286,5 +286,8 @@ impl Storage for Shared {
     }
     fn put_blob(&self, sha256: &str, src: &Utf8Path) -> Result<()> {
         self.0.put_blob(sha256, src)
+    }
+    fn sweep_temp_files(&self) -> usize {
+        self.0.local.clean_temp_files()
     }
 }
