@@ -90,6 +90,9 @@ fn a_crash_at_every_point_then_a_correct_run_then_fresh() {
         };
         assert_eq!(left.is_empty(), debris.is_none(), "{point}: {left:?}");
 
+        // The automatic gc (at most every 10 minutes, after a build) sweeps too: make it recent,
+        // so that what is swept below is the recovering run's own doing.
+        std::fs::write(store.join("last-gc"), b"").unwrap();
         let out = build(&repo, &store);
         assert_eq!(out.verdict("app"), next_verdict, "{point}: {}", out.stderr);
         assert_eq!(repo.run_app(), HELLO, "{point}");

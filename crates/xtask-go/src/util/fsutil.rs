@@ -272,9 +272,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dir = Utf8Path::from_path(dir.path()).unwrap();
         let ours = temp_path_for(&dir.join("sub/blob"));
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let dead_pid = child.id();
-        child.wait().unwrap();
+        // Above any pid_max: no process has it.
+        let dead_pid = i32::MAX as u32;
+        assert!(!process_alive(dead_pid));
         let dead = dir.join(format!("sub/{TEMP_PREFIX}{dead_pid}-0-blob"));
         let unnamed = dir.join(format!("{TEMP_PREFIX}blob"));
         let other = dir.join("sub/blob");
