@@ -272,6 +272,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dir = Utf8Path::from_path(dir.path()).unwrap();
         let ours = temp_path_for(&dir.join("sub/blob"));
+        // pid 1 (init) is alive: a concurrent writer whose temp file must stay.
+        let live = dir.join(format!("{TEMP_PREFIX}1-0-blob"));
         // Above any pid_max: no process has it.
         let dead_pid = i32::MAX as u32;
         assert!(!process_alive(dead_pid));
@@ -279,7 +281,7 @@ mod tests {
         let unnamed = dir.join(format!("{TEMP_PREFIX}blob"));
         let other = dir.join("sub/blob");
         std::fs::create_dir_all(dir.join("sub")).unwrap();
-        for path in [&ours, &dead, &unnamed, &other] {
+        for path in [&ours, &live, &dead, &unnamed, &other] {
             std::fs::write(path, b"x").unwrap();
         }
         assert_eq!(temp_owner(&format!("{dead_pid}-0-blob")), Some(dead_pid));
@@ -289,8 +291,8 @@ mod tests {
             1
         );
         assert!(!dead.exists());
-        assert!(ours.exists() && unnamed.exists() && other.exists());
+        assert!(ours.exists() && live.exists() && unnamed.exists() && other.exists());
         assert_eq!(clean_temp_files(dir, std::time::Duration::ZERO), 1);
-        assert!(!unnamed.exists() && ours.exists());
+        assert!(!unnamed.exists() && ours.exists() && live.exists());
     }
 }
