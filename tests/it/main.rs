@@ -4,6 +4,7 @@ mod support;
 
 mod build;
 mod cache;
+mod crash;
 mod deps;
 mod differential;
 mod discovery;

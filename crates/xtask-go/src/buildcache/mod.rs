@@ -16,9 +16,10 @@ pub mod stamps;
 pub mod statcache;
 pub mod storage;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, Once, OnceLock};
+use std::time::Duration;
 
 use crate::util::report::Reporter;
 
@@ -26,6 +27,7 @@ use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 
+use crate::util::crash::{self, CrashAt, CrashPoint};
 use crate::util::fsutil;
 use crate::workspace::project::Project;
 use inputs::InputSet;
@@ -120,6 +122,12 @@ pub struct BuildCache {
     remote: Option<tiered::RemoteHandle>,
     /// The command's reporter: a build changed under us, a store that cannot be written.
     reporter: Reporter,
+    /// Test-only: where a write aborts (`util::crash`).
+    crash_at: CrashAt,
+    /// Dead processes' temp files are swept from the store before this run's first write, and
+    /// from an output directory when a unit there is first looked at past the fast path.
+    store_swept: Once,
+    swept_dirs: Mutex<HashSet<Utf8PathBuf>>,
 }
 
 /// The part of a unit's key known before any file is read, and where its depfile lives.
@@ -139,7 +147,9 @@ pub struct UnitKey {
 impl BuildCache {
     /// Opens the project's store and stat cache; a store that cannot be created only warns later.
     pub fn open(project: &Project, reporter: &Reporter) -> BuildCache {
-        let store = LocalStore::open(&cache_dir(project)).reporting_to(reporter);
+        let store = LocalStore::open(&cache_dir(project))
+            .reporting_to(reporter)
+            .crashing_at(project.settings.crash_at);
         BuildCache::with_store(project, Box::new(store), reporter)
     }
 
@@ -170,6 +180,9 @@ impl BuildCache {
             write_warned: AtomicBool::new(false),
             remote: None,
             reporter: reporter.clone(),
+            crash_at: project.settings.crash_at,
+            store_swept: Once::new(),
+            swept_dirs: Mutex::new(HashSet::new()),
         }
     }
 
@@ -243,6 +256,7 @@ impl BuildCache {
             };
             return (fresh, None);
         }
+        self.sweep_output_dir(&unit.output_dir);
         let depfile = self.load_depfile(unit);
         let manifest_key = self.manifest_key(unit);
         let last = depfile.as_ref().and_then(|d| d.last.clone());
@@ -340,6 +354,13 @@ impl BuildCache {
             &fastpath::control_names(&self.root, &unit.control),
         );
         fastpath::unchanged_key(&unit.depfile, &self.root, &settings, &unit.output_dir)
+    }
+
+    /// Removes the temp files dead processes left in `dir` (a restore's, a depfile's), once a run.
+    fn sweep_output_dir(&self, dir: &Utf8Path) {
+        if self.swept_dirs.lock().unwrap().insert(dir.to_owned()) {
+            fsutil::clean_temp_files(dir, Duration::from_secs(3600));
+        }
     }
 
     /// Whether the files that decide the package closure still hold what go listed with.
@@ -449,6 +470,7 @@ impl BuildCache {
     }
 
     /// Blobs first, then the entry, then the manifest: a reader never sees an entry without blobs.
+    /// The crash points name each step done; the depfile comes after (`record`).
     fn store_entry(
         &self,
         unit: &UnitKey,
@@ -457,14 +479,21 @@ impl BuildCache {
         manifest_key: &CacheKey,
         set: &InputSet,
     ) -> bool {
+        self.store_swept.call_once(|| {
+            self.store.sweep_temp_files();
+        });
         let result = (|| -> Result<()> {
             for output in &entry.outputs {
                 self.store
                     .put_blob(&output.sha256, &unit.output_dir.join(&output.name))?;
             }
+            crash::reached(self.crash_at, CrashPoint::BlobRenamed);
             self.store.put_entry(key, &serde_json::to_vec(entry)?)?;
+            crash::reached(self.crash_at, CrashPoint::EntryWritten);
             self.store
-                .put_entry(manifest_key, &serde_json::to_vec(set)?)
+                .put_entry(manifest_key, &serde_json::to_vec(set)?)?;
+            crash::reached(self.crash_at, CrashPoint::ManifestWritten);
+            Ok(())
         })();
         if let Err(e) = &result {
             if !self.write_warned.swap(true, Ordering::SeqCst) {
@@ -492,7 +521,9 @@ impl BuildCache {
             last,
         };
         if let Ok(bytes) = serde_json::to_vec(&depfile) {
-            let _ = fsutil::write_atomic_with(&unit.depfile, &bytes, fsutil::Durability::Scratch);
+            let temp_written = || crash::reached(self.crash_at, CrashPoint::DepfileTemp);
+            let scratch = fsutil::Durability::Scratch;
+            let _ = fsutil::write_atomic_then(&unit.depfile, &bytes, scratch, &temp_written);
         }
         // What the next no-op checks instead of reading the depfile.
         let control = fastpath::control_names(&self.root, &unit.control);

@@ -138,4 +138,3 @@ pub(crate) fn expect_args(line: &Line<'_>, file: &Utf8Path, n: usize, form: &str
     }
     Ok(())
 }
-

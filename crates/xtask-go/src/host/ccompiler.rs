@@ -82,4 +82,3 @@ fn c_compiler_identity(compiler: &str, env: &BTreeMap<String, String>, memo: &Ut
     }
     identity
 }
-

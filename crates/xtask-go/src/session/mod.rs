@@ -7,15 +7,15 @@ use std::sync::OnceLock;
 use anyhow::{bail, Result};
 use camino::Utf8Path;
 
-use crate::host::platform::{self, GoPlatform};
 use crate::host::ccompiler::CompilerIdentities;
+use crate::host::platform::{self, GoPlatform};
 use crate::host::toolchain::Toolchain;
 use crate::util::report::Reporter;
 use crate::workspace::discovery::{GoModule, ModuleSet};
-use crate::workspace::targets::{self, Target};
 use crate::workspace::goenv::{self, EnvRequest, PinnedEnv};
 use crate::workspace::project::Project;
 use crate::workspace::settings::RunFlags;
+use crate::workspace::targets::{self, Target};
 use snapshot::Snapshot;
 
 /// Everything a command needs to know about the repo before it runs go.

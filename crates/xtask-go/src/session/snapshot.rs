@@ -20,9 +20,9 @@ use crate::host::toolchain::{GoInfo, Toolchain};
 use crate::util::env_vars::EnvVars;
 use crate::util::fsutil;
 use crate::workspace::discovery::ModuleSet;
-use crate::workspace::targets::Target;
 use crate::workspace::project::{Config, Project};
 use crate::workspace::settings::Settings;
+use crate::workspace::targets::Target;
 
 /// Bump when the layout changes.
 const FORMAT: u32 = 6;

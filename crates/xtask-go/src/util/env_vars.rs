@@ -23,6 +23,9 @@ impl EnvVars {
     pub const XTASK_GO_REMOTE_TOKEN: &'static str = "XTASK_GO_REMOTE_TOKEN";
     /// The HMAC key that signs and checks remote entries (a secret).
     pub const XTASK_GO_CACHE_SIGNING_KEY: &'static str = "XTASK_GO_CACHE_SIGNING_KEY";
+    /// Test-only fault injection: a crash point's name (`util::crash::CrashPoint`, e.g.
+    /// `blob-temp`); the run aborts there as if killed. Only the crash tests set it.
+    pub const XTASK_GO_TEST_CRASH_AT: &'static str = "XTASK_GO_TEST_CRASH_AT";
     /// The secrets and knobs a `cacheprog` child needs besides its command line.
     pub const CACHEPROG_PASSTHROUGH: &'static [&'static str] = &[
         EnvVars::XTASK_GO_REMOTE_TOKEN,

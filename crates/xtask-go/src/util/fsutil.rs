@@ -41,6 +41,17 @@ pub fn write_atomic(path: &Utf8Path, bytes: &[u8]) -> Result<()> {
 
 /// Writes `bytes` to `path` so that readers see the old file or the whole new one, never a part.
 pub fn write_atomic_with(path: &Utf8Path, bytes: &[u8], durability: Durability) -> Result<()> {
+    write_atomic_then(path, bytes, durability, &|| {})
+}
+
+/// `write_atomic_with`, calling `temp_written` between the temp file's write and its rename
+/// (where the crash points sit).
+pub fn write_atomic_then(
+    path: &Utf8Path,
+    bytes: &[u8],
+    durability: Durability,
+    temp_written: &dyn Fn(),
+) -> Result<()> {
     let dir = path
         .parent()
         .context("a file to write has a parent directory")?;
@@ -53,6 +64,7 @@ pub fn write_atomic_with(path: &Utf8Path, bytes: &[u8], durability: Durability) 
         if durability == Durability::Durable {
             file.sync_all().with_context(|| format!("syncing {temp}"))?;
         }
+        temp_written();
         std::fs::rename(&temp, path).with_context(|| format!("renaming {temp} to {path}"))
     })();
     if result.is_err() {
@@ -62,16 +74,19 @@ pub fn write_atomic_with(path: &Utf8Path, bytes: &[u8], durability: Durability) 
 }
 
 /// Copies `from` to `to` atomically while hashing it, and fails (leaving `to` alone) unless the
-/// content's sha256 is `expected` (hex). `mode` is applied on unix.
+/// content's sha256 is `expected` (hex). `mode` is applied on unix. `temp_written` runs between
+/// the temp file's write and its rename (where the crash points sit).
 pub fn copy_verified(
     from: &Utf8Path,
     to: &Utf8Path,
     expected: &str,
     mode: Option<u32>,
     durability: Durability,
+    temp_written: &dyn Fn(),
 ) -> Result<()> {
     let mut src = std::fs::File::open(from).with_context(|| format!("opening {from}"))?;
-    write_verified(&mut src, from.as_str(), to, expected, mode, durability)
+    let what = from.as_str();
+    write_verified_then(&mut src, what, to, expected, mode, durability, temp_written)
 }
 
 /// Streams `src` (named `what` in errors) into a temp file next to `to` while hashing it, and
@@ -83,6 +98,18 @@ pub fn write_verified(
     expected: &str,
     mode: Option<u32>,
     durability: Durability,
+) -> Result<()> {
+    write_verified_then(src, what, to, expected, mode, durability, &|| {})
+}
+
+fn write_verified_then(
+    src: &mut dyn Read,
+    what: &str,
+    to: &Utf8Path,
+    expected: &str,
+    mode: Option<u32>,
+    durability: Durability,
+    temp_written: &dyn Fn(),
 ) -> Result<()> {
     let dir = to
         .parent()
@@ -112,6 +139,7 @@ pub fn write_verified(
             dst.sync_all().with_context(|| format!("syncing {temp}"))?;
         }
         set_mode(&temp, mode)?;
+        temp_written();
         std::fs::rename(&temp, to).with_context(|| format!("renaming {temp} to {to}"))
     })();
     if result.is_err() {
@@ -160,7 +188,11 @@ pub fn write_cachedir_tag(dir: &Utf8Path) -> Result<()> {
     write_atomic(&tag, text.as_bytes())
 }
 
-/// Removes temp files older than `min_age` below `dir` (left by a killed process).
+/// Removes the temp files below `dir` that a dead process left (killed before its rename): those
+/// whose name carries the pid of no live process on this machine, and those with no pid in the
+/// name older than `min_age`. A live process's temp file is never touched; our own are live.
+/// (A store shared between machines over a network file system sees other hosts' pids as dead:
+/// removing their temp file fails their rename, which is a failed store write, never a stale hit.)
 pub fn clean_temp_files(dir: &Utf8Path, min_age: std::time::Duration) -> usize {
     let mut removed = 0;
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -177,18 +209,90 @@ pub fn clean_temp_files(dir: &Utf8Path, min_age: std::time::Duration) -> usize {
             }
             continue;
         }
-        let stale = entry
-            .metadata()
-            .ok()
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age >= min_age);
-        if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX)
-            && stale
-            && std::fs::remove_file(&path).is_ok()
-        {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_PREFIX)) else {
+            continue;
+        };
+        let stale = match temp_owner(rest) {
+            Some(pid) => !process_alive(pid),
+            None => entry
+                .metadata()
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age >= min_age),
+        };
+        if stale && std::fs::remove_file(&path).is_ok() {
             removed += 1;
         }
     }
     removed
+}
+
+/// The pid in a temp name after its prefix (`<pid>-<n>-<name>`, as `temp_path_for` makes them).
+fn temp_owner(rest: &str) -> Option<u32> {
+    let (pid, after) = rest.split_once('-')?;
+    let (n, _) = after.split_once('-')?;
+    n.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
+/// Whether a process with this pid runs on this machine (ours always does). Where that cannot be
+/// asked, every process is taken to be alive.
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        let Some(pid) = i32::try_from(pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        else {
+            return true;
+        };
+        // EPERM: it exists, as another user's.
+        !matches!(
+            rustix::process::test_kill_process(pid),
+            Err(rustix::io::Errno::SRCH)
+        )
+    }
+    #[cfg(not(unix))]
+    {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_files_of_dead_processes_are_swept_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(dir.path()).unwrap();
+        let ours = temp_path_for(&dir.join("sub/blob"));
+        // pid 1 (init) is alive: a concurrent writer whose temp file must stay.
+        let live = dir.join(format!("{TEMP_PREFIX}1-0-blob"));
+        // Above any pid_max: no process has it.
+        let dead_pid = i32::MAX as u32;
+        assert!(!process_alive(dead_pid));
+        let dead = dir.join(format!("sub/{TEMP_PREFIX}{dead_pid}-0-blob"));
+        let unnamed = dir.join(format!("{TEMP_PREFIX}blob"));
+        let other = dir.join("sub/blob");
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        for path in [&ours, &live, &dead, &unnamed, &other] {
+            std::fs::write(path, b"x").unwrap();
+        }
+        assert_eq!(temp_owner(&format!("{dead_pid}-0-blob")), Some(dead_pid));
+        assert_eq!(temp_owner("blob"), None);
+        assert_eq!(
+            clean_temp_files(dir, std::time::Duration::from_secs(3600)),
+            1
+        );
+        assert!(!dead.exists());
+        assert!(ours.exists() && live.exists() && unnamed.exists() && other.exists());
+        assert_eq!(clean_temp_files(dir, std::time::Duration::ZERO), 1);
+        assert!(!unnamed.exists() && ours.exists() && live.exists());
+    }
 }

@@ -1,6 +1,7 @@
 //! Layer 0, what every other layer may use: atomic and verified file writes, hex, the
-//! environment variables read by name, byte sizes, and the reporter.
+//! environment variables read by name, byte sizes, the reporter, and the test-only crash points.
 
+pub mod crash;
 pub mod env_vars;
 pub mod fsutil;
 pub mod report;

@@ -1,7 +1,6 @@
 //! Finding the Go modules: go.work `use` directives, else go.mod files under the roots. The
 //! targets inside them are `targets.rs`'s.
 
-
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;

@@ -177,8 +177,7 @@ impl Project {
         };
         let target_dir = Utf8PathBuf::from(metadata.target_directory.as_str());
         Ok(Project {
-            settings: Settings::resolve(&root, &target_dir, &config)
-                .with_context(|| format!("{manifest}: invalid [workspace.metadata.xtask-go]"))?,
+            settings: Settings::resolve(&root, &target_dir, &config)?,
             root,
             target_dir,
             config,

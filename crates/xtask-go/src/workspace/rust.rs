@@ -13,8 +13,8 @@ use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
 
-use crate::workspace::targets::Target;
 use crate::workspace::project::{absolute_in, Project};
+use crate::workspace::targets::Target;
 
 /// How a Go package is built for a Rust crate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -1,5 +1,6 @@
 //! Settings resolved once per run from the config, the environment and the command's flags:
-//! where the store is, the remote cache and its flags, offline, and the GOCACHEPROG command line.
+//! where the store is, the remote cache and its flags, offline, the GOCACHEPROG command line, and
+//! (tests only) the crash point.
 //! Nothing else reads these variables or keeps the flags in a global.
 
 use std::time::Duration;
@@ -7,8 +8,20 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
+use crate::util::crash::{CrashAt, CrashPoint};
 use crate::util::env_vars::EnvVars;
 use crate::workspace::project::{absolute_in, Config, Project};
+
+/// `XTASK_GO_TEST_CRASH_AT`: a name that is no point is an error, so that a test cannot
+/// believe it crashed somewhere it did not.
+fn crash_at_from_env() -> Result<CrashAt> {
+    let Some(name) = EnvVars::get(EnvVars::XTASK_GO_TEST_CRASH_AT) else {
+        return Ok(None);
+    };
+    let point = CrashPoint::parse(&name)
+        .with_context(|| format!("{}={name}", EnvVars::XTASK_GO_TEST_CRASH_AT))?;
+    Ok(Some(point))
+}
 
 /// What a command's flags add to the config and the environment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -32,6 +45,8 @@ pub struct Settings {
     pub cache_max_size: u64,
     pub offline: bool,
     pub remote: RemoteFlags,
+    /// Test-only: where the cache's writes abort (`XTASK_GO_TEST_CRASH_AT`); None otherwise.
+    pub crash_at: CrashAt,
 }
 
 impl Settings {
@@ -47,7 +62,10 @@ impl Settings {
         };
         let cache_max_size = match &config.cache_max_size {
             Some(text) => crate::util::units::parse_size(text)
-                .with_context(|| format!("cache-max-size = \"{text}\""))?,
+                .with_context(|| {
+                    let manifest = root.join("Cargo.toml");
+                    format!("{manifest}: invalid [workspace.metadata.xtask-go]: cache-max-size = \"{text}\"")
+                })?,
             None => DEFAULT_CACHE_MAX_SIZE,
         };
         Ok(Settings {
@@ -55,6 +73,7 @@ impl Settings {
             cache_max_size,
             offline: false,
             remote: RemoteFlags::default(),
+            crash_at: crash_at_from_env()?,
         })
     }
 

@@ -11,6 +11,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::buildcache::key::CacheKey;
+use crate::util::crash::{self, CrashAt, CrashPoint};
 use crate::util::fsutil::{self, Durability};
 use crate::util::report::Reporter;
 
@@ -80,12 +81,17 @@ pub trait Storage: Send + Sync {
     /// Copies the blob to `dest` atomically, verifying its sha256; false on a miss or a bad blob.
     fn get_blob(&self, sha256: &str, dest: &Utf8Path, mode: u32) -> bool;
     fn put_blob(&self, sha256: &str, src: &Utf8Path) -> Result<()>;
+    /// Removes the temp files dead processes left in the store; how many.
+    fn sweep_temp_files(&self) -> usize {
+        0
+    }
 }
 
 /// The default store: a directory on this machine.
 pub struct LocalStore {
     root: Utf8PathBuf,
     reporter: Reporter,
+    crash_at: CrashAt,
 }
 
 impl LocalStore {
@@ -95,6 +101,7 @@ impl LocalStore {
         let store = LocalStore {
             root: root.to_owned(),
             reporter: Reporter::new(false),
+            crash_at: None,
         };
         if std::fs::create_dir_all(store.bucket()).is_ok() {
             let _ = fsutil::write_cachedir_tag(root);
@@ -108,6 +115,12 @@ impl LocalStore {
             reporter: reporter.clone(),
             ..self
         }
+    }
+
+    /// The same store, aborting at `crash_at` (the settings' test-only crash point).
+    pub fn crashing_at(mut self, crash_at: CrashAt) -> LocalStore {
+        self.crash_at = crash_at;
+        self
     }
 
     pub fn root(&self) -> &Utf8Path {
@@ -140,7 +153,7 @@ impl LocalStore {
         files_below(&self.bucket().join("blobs"))
     }
 
-    /// Removes stale temp files left by killed processes.
+    /// Removes stale temp files left by killed processes (see `fsutil::clean_temp_files`).
     pub fn clean_temp_files(&self) -> usize {
         fsutil::clean_temp_files(&self.bucket(), Duration::from_secs(3600))
     }
@@ -170,7 +183,16 @@ impl Storage for LocalStore {
         if !blob.is_file() {
             return false;
         }
-        match fsutil::copy_verified(&blob, dest, sha256, Some(mode), Durability::Scratch) {
+        let temp_written = || crash::reached(self.crash_at, CrashPoint::MidRestore);
+        let copied = fsutil::copy_verified(
+            &blob,
+            dest,
+            sha256,
+            Some(mode),
+            Durability::Scratch,
+            &temp_written,
+        );
+        match copied {
             Ok(()) => true,
             Err(e) => {
                 // A flipped bit or a truncated blob: drop it, so the next build stores a good one.
@@ -188,8 +210,20 @@ impl Storage for LocalStore {
         if crate::buildcache::statcache::sha256_file(&blob).is_ok_and(|actual| actual == sha256) {
             return Ok(());
         }
-        fsutil::copy_verified(src, &blob, sha256, Some(0o644), Durability::Durable)
-            .with_context(|| format!("storing {src} in the cache"))
+        let temp_written = || crash::reached(self.crash_at, CrashPoint::BlobTemp);
+        fsutil::copy_verified(
+            src,
+            &blob,
+            sha256,
+            Some(0o644),
+            Durability::Durable,
+            &temp_written,
+        )
+        .with_context(|| format!("storing {src} in the cache"))
+    }
+
+    fn sweep_temp_files(&self) -> usize {
+        self.clean_temp_files()
     }
 }
 

@@ -72,7 +72,9 @@ pub fn open(
     flags: RemoteFlags,
     reporter: &Reporter,
 ) -> Result<(Box<dyn Storage>, Option<RemoteHandle>)> {
-    let local = LocalStore::open(dir).reporting_to(reporter);
+    let local = LocalStore::open(dir)
+        .reporting_to(reporter)
+        .crashing_at(project.settings.crash_at);
     let settings = match RemoteSettings::resolve(project, flags) {
         Ok(Some(settings)) => settings,
         Ok(None) => return Ok((Box::new(local), None)),
@@ -288,5 +290,8 @@ impl Storage for Shared {
     }
     fn put_blob(&self, sha256: &str, src: &Utf8Path) -> Result<()> {
         self.0.put_blob(sha256, src)
+    }
+    fn sweep_temp_files(&self) -> usize {
+        self.0.local.clean_temp_files()
     }
 }
