@@ -74,7 +74,7 @@ fn encode(last: &LastStamps<'_>) -> Option<String> {
     for (name, s) in &last.outputs {
         // No racy rule here: an output's stamp only tells whether the file was replaced, and
         // a build's outputs are always recent when the next no-op runs.
-        if !crate::buildcache::storage::local::is_plain_file_name(name) {
+        if !crate::buildcache::storage::is_plain_file_name(name) {
             return None;
         }
         let (size, mtime, ctime, inode) = (s.size, s.mtime_ns, s.ctime_ns, s.inode);
@@ -104,7 +104,7 @@ pub fn unchanged_key(
     let mut lines = lines.peekable();
     while let Some(line) = lines.next_if(|l| l.starts_with("out ")) {
         let (before, name) = stamps::parse_stamp(&line["out ".len()..])?;
-        let in_place = crate::buildcache::storage::local::is_plain_file_name(name)
+        let in_place = crate::buildcache::storage::is_plain_file_name(name)
             && FileStamp::of(&output_dir.join(name)).is_ok_and(|s| s == before);
         if !in_place {
             return None;

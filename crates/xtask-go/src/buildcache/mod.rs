@@ -33,7 +33,8 @@ use crate::workspace::project::Project;
 use inputs::InputSet;
 use key::{CacheKey, Change, KeyInputs};
 use statcache::{FileStamp, StatCache};
-use storage::local::{CacheEntry, LocalStore, OutputRecord, Storage};
+use storage::local::LocalStore;
+use storage::{BlobSource, CacheEntry, OutputRecord, Storage};
 use storage::{remote, tiered};
 
 /// Bump when the depfile layout changes.
@@ -482,13 +483,18 @@ impl BuildCache {
         self.store_swept.call_once(|| {
             self.store.sweep_temp_files();
         });
+        let blobs: Vec<BlobSource> = entry
+            .outputs
+            .iter()
+            .map(|output| BlobSource {
+                sha256: output.sha256.clone(),
+                path: unit.output_dir.join(&output.name),
+            })
+            .collect();
         let result = (|| -> Result<()> {
-            for output in &entry.outputs {
-                self.store
-                    .put_blob(&output.sha256, &unit.output_dir.join(&output.name))?;
-            }
-            crash::reached(self.crash_at, CrashPoint::BlobRenamed);
-            self.store.put_entry(key, &serde_json::to_vec(entry)?)?;
+            // Blobs, then the entry (the store aborts at `blob-renamed` between the two).
+            self.store
+                .put_entry_with_blobs(key, &serde_json::to_vec(entry)?, &blobs)?;
             crash::reached(self.crash_at, CrashPoint::EntryWritten);
             self.store
                 .put_entry(manifest_key, &serde_json::to_vec(set)?)?;

@@ -14,8 +14,7 @@
 
 use std::io::{BufRead, Write};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 use base64::Engine;
@@ -25,9 +24,10 @@ use sha2::{Digest, Sha256};
 
 use crate::buildcache::key::CacheKey;
 use crate::buildcache::statcache;
-use crate::buildcache::storage::local::{CacheEntry, LocalStore, OutputRecord, Storage, BUCKET};
-use crate::buildcache::storage::remote::{RemoteSettings, RemoteStore};
-use crate::buildcache::storage::tiered::TieredStore;
+use crate::buildcache::storage::local::LocalStore;
+use crate::buildcache::storage::remote::RemoteSettings;
+use crate::buildcache::storage::tiered::{self, RemoteHandle};
+use crate::buildcache::storage::{BlobSource, CacheEntry, OutputRecord, Storage};
 use crate::util::fsutil;
 use crate::util::report::Reporter;
 
@@ -93,62 +93,54 @@ struct ProgEntry {
     output_id: String,
 }
 
-/// The storage behind the protocol.
+/// The storage behind the protocol: the build cache's store (with the remote tier when asked),
+/// used through the `Storage` trait as a build uses it.
 struct Backend {
-    local: LocalStore,
-    tiered: Option<TieredStore>,
+    dir: Utf8PathBuf,
+    store: Box<dyn Storage>,
+    remote: Option<RemoteHandle>,
 }
 
 impl Backend {
     fn open(options: &CacheprogOptions) -> Result<Backend> {
-        let tiered = match &options.remote {
-            None => None,
+        let local = LocalStore::open(&options.dir);
+        let (store, remote) = match &options.remote {
+            None => (Box::new(local) as Box<dyn Storage>, None),
             Some(url) => {
                 let mut settings = RemoteSettings::for_url(url, "cacheprog --remote")?;
                 settings.read_only = options.read_only;
                 // Warnings go to stderr: stdout speaks the protocol.
-                let remote = Arc::new(RemoteStore::new(settings, &Reporter::new(false)));
-                Some(TieredStore::new(LocalStore::open(&options.dir), remote))
+                let (store, handle) = tiered::with_remote(local, settings, &Reporter::new(false));
+                (store, Some(handle))
             }
         };
         Ok(Backend {
-            local: LocalStore::open(&options.dir),
-            tiered,
+            dir: options.dir.clone(),
+            store,
+            remote,
         })
     }
 
-    fn blob_path(&self, sha256: &str) -> Utf8PathBuf {
-        let root = self.local.root().join(BUCKET).join("blobs");
-        root.join(&sha256[..2]).join(sha256)
-    }
-
+    /// The entry and the blob's file for go to read, verified; a corrupt local blob is
+    /// dropped and fetched again (from the remote tier, if any).
     fn get(&self, action_id: &[u8]) -> Option<(ProgEntry, Utf8PathBuf)> {
         let key = prog_key(action_id);
-        let valid = |bytes: &[u8]| parse_entry(bytes, &key).is_some();
-        let bytes = match &self.tiered {
-            Some(tiered) => tiered.get_entry_checked(&key, valid)?,
-            None => self.local.get_entry(&key)?,
-        };
-        let entry = parse_entry(&bytes, &key)?;
-        let output = &entry.entry.outputs[0];
-        let path = self.blob_path(&output.sha256);
-        if statcache::sha256_file(&path).is_ok_and(|s| s == output.sha256) {
+        let entry = parse_entry(&self.store.get_entry(&key)?, &key)?;
+        let sha256 = entry.entry.outputs[0].sha256.clone();
+        let verified = |path: &Utf8PathBuf| statcache::sha256_file(path).is_ok_and(|s| s == sha256);
+        let path = self.store.local_path(&sha256)?;
+        if verified(&path) {
             return Some((entry, path));
         }
         let _ = std::fs::remove_file(&path);
-        let fetched = self
-            .tiered
-            .as_ref()
-            .is_some_and(|t| t.fetch_into_local(&output.sha256));
-        fetched.then_some((entry, path))
+        let path = self.store.local_path(&sha256)?;
+        verified(&path).then_some((entry, path))
     }
 
+    /// Stores go's output (written to a temp file in the store's directory, then stored as a
+    /// blob with its entry) and says where go can read it.
     fn put(&self, action_id: &[u8], output_id: &[u8], body: &[u8]) -> Result<Utf8PathBuf> {
         let sha256 = statcache::hex(&Sha256::digest(body));
-        let path = self.blob_path(&sha256);
-        if !statcache::sha256_file(&path).is_ok_and(|s| s == sha256) {
-            fsutil::write_atomic(&path, body).with_context(|| format!("writing {path}"))?;
-        }
         let key = prog_key(action_id);
         let entry = ProgEntry {
             entry: CacheEntry {
@@ -165,14 +157,19 @@ impl Backend {
             output_id: statcache::hex(output_id),
         };
         let bytes = serde_json::to_vec(&entry)?;
-        match &self.tiered {
-            Some(tiered) => {
-                tiered.put_blob(&sha256, &path)?;
-                tiered.put_entry(&key, &bytes)?;
-            }
-            None => self.local.put_entry(&key, &bytes)?,
-        }
-        Ok(path)
+        let staged = fsutil::temp_path_for(&self.dir.join(&sha256));
+        fsutil::write_atomic_with(&staged, body, fsutil::Durability::Scratch)
+            .with_context(|| format!("writing {staged}"))?;
+        let blob = BlobSource {
+            sha256: sha256.clone(),
+            path: staged.clone(),
+        };
+        let stored = self.store.put_entry_with_blobs(&key, &bytes, &[blob]);
+        let _ = std::fs::remove_file(&staged);
+        stored?;
+        self.store
+            .local_path(&sha256)
+            .with_context(|| format!("the store at {} kept no blob {sha256}", self.dir))
     }
 }
 
@@ -302,8 +299,9 @@ pub fn serve(
         drop(sender);
         Ok(())
     })?;
-    if let Some(tiered) = &backend.tiered {
-        tiered.finish(Duration::from_secs(60));
+    if let Some(remote) = &backend.remote {
+        // Waits for the uploads (bounded); a failed remote was already a warning.
+        let _ = remote.finish();
     }
     if let Some(id) = close_id {
         send(&Response {

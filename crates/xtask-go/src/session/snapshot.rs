@@ -15,7 +15,8 @@ use crate::buildcache::key::{CacheKey, KeyInputs};
 use crate::buildcache::stamps::{self, StampList};
 use crate::buildcache::statcache;
 use crate::buildcache::statcache::FileStamp;
-use crate::buildcache::storage::local::{LocalStore, Storage};
+use crate::buildcache::storage::local::LocalStore;
+use crate::buildcache::storage::Storage;
 use crate::host::toolchain::{GoInfo, Toolchain};
 use crate::util::env_vars::EnvVars;
 use crate::util::fsutil;
@@ -332,8 +333,8 @@ pub fn recall_targets(
     let record: DiscoveryRecord = serde_json::from_slice(&store.get_entry(&key)?).ok()?;
     // A record is data from a store: names must stay plain files, paths inside the root.
     let plain = |t: &Target| {
-        crate::buildcache::storage::local::is_plain_file_name(&t.name)
-            && crate::buildcache::storage::local::is_plain_file_name(&t.output)
+        crate::buildcache::storage::is_plain_file_name(&t.name)
+            && crate::buildcache::storage::is_plain_file_name(&t.output)
             && [&t.module_dir, &t.package_dir].iter().all(|p| {
                 p.is_relative()
                     && !p

@@ -1,91 +1,19 @@
-//! Where cache entries and output blobs live: the `Storage` trait and the local, on-disk store.
+//! The local, on-disk store, the default backend of `Storage`.
 //!
 //! Layout (versioned bucket, like cargo's and uv's caches):
-//! `<dir>/CACHEDIR.TAG`, `<dir>/v1/entries/<2 hex>/<key>.json`, `<dir>/v1/blobs/<2 hex>/<sha256>`.
-//! Every write is atomic; a failed or corrupt read is a miss, never a failure (sccache's rule).
+//! `<dir>/CACHEDIR.TAG`, `<dir>/v1/entries/<2 hex>/<key>.json`, `<dir>/v1/blobs/<2 hex>/<sha256>`
+//! (`storage::blob_path`). Every write is atomic; a failed or corrupt read is a miss.
 
 use std::time::{Duration, SystemTime};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use serde::{Deserialize, Serialize};
 
 use crate::buildcache::key::CacheKey;
+use crate::buildcache::storage::{blob_path, BlobSource, Storage, BUCKET};
 use crate::util::crash::{self, CrashAt, CrashPoint};
 use crate::util::fsutil::{self, Durability};
 use crate::util::report::Reporter;
-
-/// The bucket name: bump when the entry or blob layout changes.
-pub const BUCKET: &str = "v1";
-
-/// One output file of a cached build.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutputRecord {
-    /// A plain file name inside the output directory (validated: no `/`, `..` or absolute path).
-    pub name: String,
-    pub sha256: String,
-    pub size: u64,
-    pub mode: u32,
-}
-
-/// What a key maps to: the outputs of one successful build.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CacheEntry {
-    pub key: String,
-    pub target: String,
-    pub triple: String,
-    pub outputs: Vec<OutputRecord>,
-}
-
-impl CacheEntry {
-    /// Parses and validates an entry; an entry naming anything but a plain file is rejected whole.
-    pub fn parse(bytes: &[u8], key: &CacheKey) -> Result<CacheEntry> {
-        let entry: CacheEntry =
-            serde_json::from_slice(bytes).context("cache entry is not valid JSON")?;
-        if entry.key != key.as_str() {
-            bail!("cache entry is for key {}, not {key}", entry.key);
-        }
-        if entry.outputs.is_empty() {
-            bail!("cache entry lists no outputs");
-        }
-        for output in &entry.outputs {
-            if !is_plain_file_name(&output.name) {
-                bail!(
-                    "cache entry names the output `{}`, which is not a plain file name",
-                    output.name
-                );
-            }
-            if output.sha256.len() != 64 || !output.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-                bail!("cache entry has a malformed sha256 for `{}`", output.name);
-            }
-        }
-        Ok(entry)
-    }
-}
-
-/// A name that stays inside its directory: not empty, no separator, not `.`/`..`, not absolute.
-pub fn is_plain_file_name(name: &str) -> bool {
-    !name.is_empty()
-        && name != "."
-        && name != ".."
-        && !name.contains(['/', '\\', '\0'])
-        && !Utf8Path::new(name).is_absolute()
-}
-
-/// A place to keep entries and blobs. Reads that fail return `None` (a miss).
-pub trait Storage: Send + Sync {
-    /// For messages: `local /path` or a URL.
-    fn describe(&self) -> String;
-    fn get_entry(&self, key: &CacheKey) -> Option<Vec<u8>>;
-    fn put_entry(&self, key: &CacheKey, bytes: &[u8]) -> Result<()>;
-    /// Copies the blob to `dest` atomically, verifying its sha256; false on a miss or a bad blob.
-    fn get_blob(&self, sha256: &str, dest: &Utf8Path, mode: u32) -> bool;
-    fn put_blob(&self, sha256: &str, src: &Utf8Path) -> Result<()>;
-    /// Removes the temp files dead processes left in the store; how many.
-    fn sweep_temp_files(&self) -> usize {
-        0
-    }
-}
 
 /// The default store: a directory on this machine.
 pub struct LocalStore {
@@ -140,7 +68,7 @@ impl LocalStore {
     }
 
     fn blob_path(&self, sha256: &str) -> Utf8PathBuf {
-        self.bucket().join("blobs").join(&sha256[..2]).join(sha256)
+        blob_path(&self.root, sha256)
     }
 
     /// Every entry file with its size and last use (its mtime, refreshed on each hit).
@@ -174,8 +102,19 @@ impl Storage for LocalStore {
         Some(bytes)
     }
 
-    fn put_entry(&self, key: &CacheKey, bytes: &[u8]) -> Result<()> {
+    fn put_entry_with_blobs(&self, key: &CacheKey, bytes: &[u8], blobs: &[BlobSource]) -> Result<()> {
+        for blob in blobs {
+            self.put_blob(&blob.sha256, &blob.path)?;
+        }
+        if !blobs.is_empty() {
+            crash::reached(self.crash_at, CrashPoint::BlobRenamed);
+        }
         fsutil::write_atomic(&self.entry_path(key), bytes)
+    }
+
+    fn local_path(&self, sha256: &str) -> Option<Utf8PathBuf> {
+        let path = self.blob_path(sha256);
+        path.is_file().then_some(path)
     }
 
     fn get_blob(&self, sha256: &str, dest: &Utf8Path, mode: u32) -> bool {
@@ -205,7 +144,14 @@ impl Storage for LocalStore {
         }
     }
 
-    fn put_blob(&self, sha256: &str, src: &Utf8Path) -> Result<()> {
+    fn sweep_temp_files(&self) -> usize {
+        self.clean_temp_files()
+    }
+}
+
+impl LocalStore {
+    /// Stores `src` as the blob `sha256` (verified while copied; kept if already there).
+    pub fn put_blob(&self, sha256: &str, src: &Utf8Path) -> Result<()> {
         let blob = self.blob_path(sha256);
         if crate::buildcache::statcache::sha256_file(&blob).is_ok_and(|actual| actual == sha256) {
             return Ok(());
@@ -220,10 +166,6 @@ impl Storage for LocalStore {
             &temp_written,
         )
         .with_context(|| format!("storing {src} in the cache"))
-    }
-
-    fn sweep_temp_files(&self) -> usize {
-        self.clean_temp_files()
     }
 }
 
@@ -260,6 +202,7 @@ fn files_below(dir: &Utf8Path) -> Vec<(Utf8PathBuf, u64, SystemTime)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::buildcache::storage::{is_plain_file_name, CacheEntry};
 
     #[test]
     fn entry_names_must_stay_in_the_output_dir() {

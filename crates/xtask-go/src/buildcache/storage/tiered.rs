@@ -2,13 +2,12 @@
 //! Writes land locally at once and are queued for the remote, where a small pool of uploader
 //! threads sends them in the background of the run; `finish` waits for them (bounded) at exit.
 //!
-//! Order on the remote is kept per entry: the blobs a unit stored are uploaded before the entry
-//! that names them, in one job (a reader never finds a remote entry whose blobs are missing).
+//! Order on the remote is kept per entry: `put_entry_with_blobs` makes one job of the blobs and
+//! the entry that names them, uploaded in that order (a reader never finds a remote entry whose
+//! blobs are missing).
 
-use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
-use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -16,7 +15,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::buildcache::inputs::InputSet;
 use crate::buildcache::key::CacheKey;
-use crate::buildcache::storage::local::{CacheEntry, LocalStore, Storage, BUCKET};
+use crate::buildcache::storage::local::LocalStore;
+use crate::buildcache::storage::{blob_path, BlobSource, CacheEntry, Storage};
 use crate::buildcache::storage::remote::{RemoteFlags, RemoteSettings, RemoteStore};
 use crate::util::report::Reporter;
 use crate::workspace::project::Project;
@@ -28,8 +28,9 @@ const UPLOAD_WAIT: Duration = Duration::from_secs(60);
 
 /// One remote write: blobs first, then the entry that names them.
 struct Job {
-    blobs: Vec<(String, Utf8PathBuf)>,
-    entry: Option<(CacheKey, Vec<u8>)>,
+    blobs: Vec<BlobSource>,
+    key: CacheKey,
+    entry: Vec<u8>,
 }
 
 /// Counts jobs queued and not yet done, so that `finish` can wait for zero.
@@ -45,8 +46,6 @@ pub struct TieredStore {
     remote: Arc<RemoteStore>,
     queue: Mutex<Option<Sender<Job>>>,
     pending: Arc<Pending>,
-    /// Blobs stored by a thread and not yet followed by their entry.
-    blobs: Mutex<HashMap<ThreadId, Vec<(String, Utf8PathBuf)>>>,
 }
 
 /// What `BuildCache` keeps to finish the remote's work at the end of a run.
@@ -64,6 +63,18 @@ impl RemoteHandle {
 
 /// A `Storage` over a shared tiered store.
 struct Shared(Arc<TieredStore>);
+
+/// The local store in front of the remote at `settings`, and the handle that finishes its
+/// uploads (for a build run and for cacheprog alike).
+pub fn with_remote(
+    local: LocalStore,
+    settings: RemoteSettings,
+    reporter: &Reporter,
+) -> (Box<dyn Storage>, RemoteHandle) {
+    let remote = RemoteStore::new(settings, reporter);
+    let tiered = Arc::new(TieredStore::new(local, Arc::new(remote)));
+    (Box::new(Shared(tiered.clone())), RemoteHandle(tiered))
+}
 
 /// The store of a run: the local one at `dir`, plus the remote when one is configured.
 pub fn open(
@@ -84,16 +95,15 @@ pub fn open(
             return Ok((Box::new(local), None));
         }
     };
-    let remote = RemoteStore::new(settings, reporter);
+    let (store, handle) = with_remote(local, settings, reporter);
     if flags.required {
-        remote.probe()?;
+        handle.0.remote.probe()?;
     }
-    let tiered = Arc::new(TieredStore::new(local, Arc::new(remote)));
-    Ok((Box::new(Shared(tiered.clone())), Some(RemoteHandle(tiered))))
+    Ok((store, Some(handle)))
 }
 
 impl TieredStore {
-    pub fn new(local: LocalStore, remote: Arc<RemoteStore>) -> TieredStore {
+    fn new(local: LocalStore, remote: Arc<RemoteStore>) -> TieredStore {
         let (sender, receiver) = mpsc::channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
         let pending = Arc::new(Pending::default());
@@ -106,17 +116,11 @@ impl TieredStore {
             remote,
             queue: Mutex::new(Some(sender)),
             pending,
-            blobs: Mutex::new(HashMap::new()),
         }
     }
 
     fn local_blob(&self, sha256: &str) -> Utf8PathBuf {
-        self.local
-            .root()
-            .join(BUCKET)
-            .join("blobs")
-            .join(&sha256[..2])
-            .join(sha256)
+        blob_path(self.local.root(), sha256)
     }
 
     fn enqueue(&self, job: Job) {
@@ -132,7 +136,7 @@ impl TieredStore {
     }
 
     /// Stops taking uploads and waits up to `wait` for the queued ones.
-    pub fn finish(&self, wait: Duration) {
+    fn finish(&self, wait: Duration) {
         self.queue.lock().unwrap().take();
         let deadline = Instant::now() + wait;
         let mut count = self.pending.count.lock().unwrap();
@@ -157,16 +161,7 @@ fn upload_loop(receiver: &Mutex<Receiver<Job>>, remote: &RemoteStore, pending: &
         let job = receiver.lock().unwrap().recv();
         let Ok(job) = job else { return };
         if remote.available() {
-            let result = (|| -> Result<()> {
-                for (sha256, src) in &job.blobs {
-                    remote.put_blob(sha256, src)?;
-                }
-                if let Some((key, bytes)) = &job.entry {
-                    remote.put_entry(key, bytes)?;
-                }
-                Ok(())
-            })();
-            if let Err(e) = result {
+            if let Err(e) = remote.put_entry_with_blobs(&job.key, &job.entry, &job.blobs) {
                 remote.fail("an upload failed", &format!("{e:#}"));
             }
         }
@@ -189,108 +184,73 @@ pub fn valid_entry(bytes: &[u8], key: &CacheKey) -> bool {
         && serde_json::from_slice::<InputSet>(bytes).is_ok_and(|set| set.validate().is_ok())
 }
 
-impl TieredStore {
-    pub fn get_entry_checked(
-        &self,
-        key: &CacheKey,
-        valid: impl Fn(&[u8]) -> bool,
-    ) -> Option<Vec<u8>> {
-        if let Some(bytes) = self.local.get_entry(key) {
+impl Storage for Shared {
+    fn describe(&self) -> String {
+        format!("{} + {}", self.0.local.describe(), self.0.remote.describe())
+    }
+
+    /// Local first; a remote entry is checked (`valid_entry`) before it is kept locally.
+    fn get_entry(&self, key: &CacheKey) -> Option<Vec<u8>> {
+        let tiered = &self.0;
+        if let Some(bytes) = tiered.local.get_entry(key) {
             return Some(bytes);
         }
-        let bytes = self.remote.get_entry(key)?;
-        if !valid(&bytes) {
-            self.remote.reporter().warn(&format!(
+        let bytes = tiered.remote.get_entry(key)?;
+        if !valid_entry(&bytes, key) {
+            tiered.remote.reporter().warn(&format!(
                 "remote cache entry {}/ac/{key} is malformed or names a file outside the output \
                  directory; ignored (a miss)",
-                self.remote.settings().url
+                tiered.remote.settings().url
             ));
             return None;
         }
-        let _ = self.local.put_entry(key, &bytes);
+        let _ = tiered.local.put_entry(key, &bytes);
         Some(bytes)
     }
 
-    pub fn get_blob(&self, sha256: &str, dest: &Utf8Path, mode: u32) -> bool {
-        if self.local.get_blob(sha256, dest, mode) {
-            return true;
-        }
-        // Into the local store first (verified there), then the usual verified copy.
-        if self
-            .remote
-            .get_blob(sha256, &self.local_blob(sha256), 0o644)
-        {
-            return self.local.get_blob(sha256, dest, mode);
-        }
-        false
-    }
-
-    /// Downloads a blob from the remote into the local store (verified); whether it is there.
-    pub fn fetch_into_local(&self, sha256: &str) -> bool {
-        self.remote
-            .get_blob(sha256, &self.local_blob(sha256), 0o644)
-    }
-
-    pub fn put_blob(&self, sha256: &str, src: &Utf8Path) -> Result<()> {
-        let local = self.local.put_blob(sha256, src);
-        let from = if local.is_ok() {
-            self.local_blob(sha256)
-        } else {
-            src.to_owned()
-        };
-        let id = std::thread::current().id();
-        self.blobs
-            .lock()
-            .unwrap()
-            .entry(id)
-            .or_default()
-            .push((sha256.to_string(), from));
-        // A local store that cannot be written (read-only, full) does not keep the remote from
-        // getting the blob: the job reads it from the output itself.
-        if self.remote.read_only() {
+    /// Locally at once; the same blobs and entry are queued as one job for the remote. A local
+    /// store that cannot be written (read-only, full) does not keep the remote from getting
+    /// them: the job reads each blob from its source then.
+    fn put_entry_with_blobs(&self, key: &CacheKey, bytes: &[u8], blobs: &[BlobSource]) -> Result<()> {
+        let tiered = &self.0;
+        let local = tiered.local.put_entry_with_blobs(key, bytes, blobs);
+        let blobs = blobs
+            .iter()
+            .map(|blob| match tiered.local.local_path(&blob.sha256) {
+                Some(path) if local.is_ok() => BlobSource {
+                    sha256: blob.sha256.clone(),
+                    path,
+                },
+                _ => blob.clone(),
+            })
+            .collect();
+        tiered.enqueue(Job {
+            blobs,
+            key: key.clone(),
+            entry: bytes.to_vec(),
+        });
+        if tiered.remote.read_only() {
             local
         } else {
             Ok(())
         }
     }
 
-    pub fn put_entry(&self, key: &CacheKey, bytes: &[u8]) -> Result<()> {
-        let local = self.local.put_entry(key, bytes);
-        let blobs = self
-            .blobs
-            .lock()
-            .unwrap()
-            .remove(&std::thread::current().id())
-            .unwrap_or_default();
-        self.enqueue(Job {
-            blobs,
-            entry: Some((key.clone(), bytes.to_vec())),
-        });
-        local
-    }
-
-    pub fn describe(&self) -> String {
-        format!("{} + {}", self.local.describe(), self.remote.describe())
-    }
-}
-
-impl Storage for Shared {
-    fn describe(&self) -> String {
-        self.0.describe()
-    }
-    fn get_entry(&self, key: &CacheKey) -> Option<Vec<u8>> {
-        self.0
-            .get_entry_checked(key, |bytes| valid_entry(bytes, key))
-    }
-    fn put_entry(&self, key: &CacheKey, bytes: &[u8]) -> Result<()> {
-        self.0.put_entry(key, bytes)
-    }
     fn get_blob(&self, sha256: &str, dest: &Utf8Path, mode: u32) -> bool {
-        self.0.get_blob(sha256, dest, mode)
+        let tiered = &self.0;
+        tiered.local.get_blob(sha256, dest, mode)
+            || (tiered.remote.get_blob(sha256, &tiered.local_blob(sha256), 0o644)
+                && tiered.local.get_blob(sha256, dest, mode))
     }
-    fn put_blob(&self, sha256: &str, src: &Utf8Path) -> Result<()> {
-        self.0.put_blob(sha256, src)
+
+    fn local_path(&self, sha256: &str) -> Option<Utf8PathBuf> {
+        let tiered = &self.0;
+        tiered.local.local_path(sha256).or_else(|| {
+            let path = tiered.local_blob(sha256);
+            tiered.remote.get_blob(sha256, &path, 0o644).then_some(path)
+        })
     }
+
     fn sweep_temp_files(&self) -> usize {
         self.0.local.clean_temp_files()
     }

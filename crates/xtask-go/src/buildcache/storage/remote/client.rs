@@ -5,12 +5,12 @@
 use std::io::Read;
 
 use anyhow::{bail, Context, Result};
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::{sign, RemoteStore};
 use crate::buildcache::key::CacheKey;
-use crate::buildcache::storage::local::Storage;
+use crate::buildcache::storage::{BlobSource, Storage};
 use crate::util::fsutil::{self, Durability};
 
 /// Entries are small JSON documents; a bigger answer is not one of ours.
@@ -132,9 +132,12 @@ impl Storage for RemoteStore {
         }
     }
 
-    fn put_entry(&self, key: &CacheKey, bytes: &[u8]) -> Result<()> {
+    fn put_entry_with_blobs(&self, key: &CacheKey, bytes: &[u8], blobs: &[BlobSource]) -> Result<()> {
         if self.read_only() || !self.available() {
             return Ok(());
+        }
+        for blob in blobs {
+            self.put_blob(&blob.sha256, &blob.path)?;
         }
         let body = sign::wrap(self.settings.signing_key.as_deref(), key.as_str(), bytes);
         self.put(&self.url("ac", key.as_str()), &body, false)
@@ -163,10 +166,15 @@ impl Storage for RemoteStore {
         }
     }
 
+    /// A remote has no local files.
+    fn local_path(&self, _sha256: &str) -> Option<Utf8PathBuf> {
+        None
+    }
+}
+
+impl RemoteStore {
+    /// Uploads the blob (unless the server holds it), checking it still has its sha256.
     fn put_blob(&self, sha256: &str, src: &Utf8Path) -> Result<()> {
-        if self.read_only() || !self.available() {
-            return Ok(());
-        }
         let url = self.url("cas", sha256);
         // A blob the server holds is not sent again, unless it served it wrong in this run.
         if !self.is_bad_blob(sha256) && matches!(self.fetch("HEAD", &url, false)?, Answer::Found(_))
