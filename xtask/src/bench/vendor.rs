@@ -5,7 +5,7 @@ use anyhow::{ensure, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
-use crate::bench_util::{alternate, ratio};
+use super::util::{alternate, ratio};
 
 /// Synthetic modules × packages × Go files per package (plus a LICENSE per module).
 const MODULES: usize = 8;
@@ -57,7 +57,7 @@ fn run_in(sh: &Shell, base: &Utf8Path, runs: usize) -> Result<()> {
         "the synthetic vendor tree has only {files} files"
     );
 
-    let xtask = crate::bench_util::release_xtask(sh)?;
+    let xtask = super::util::release_xtask(sh)?;
     let mut check = || {
         let out = cmd!(sh, "{xtask} go-vendor --check")
             .quiet()
