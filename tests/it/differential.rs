@@ -14,9 +14,9 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 use camino::{Utf8Path, Utf8PathBuf};
+use xtask_test_support::nginx::Nginx;
 
 use crate::support::edit_model::{Model, Op, Rng};
-use crate::support::nginx::Nginx;
 use crate::support::{real_go, Repo};
 
 /// The CI mode: these seeds, this many steps each.

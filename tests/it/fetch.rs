@@ -2,8 +2,10 @@
 
 use std::time::Duration;
 
+use xtask_test_support::copy_dir;
+
 use crate::support::proxy::ModuleWorld;
-use crate::support::{copy_dir, fixtures, Repo};
+use crate::support::{fixtures, Repo};
 
 /// The `fetch` repo (a go.work with `app` and `tool`) with go.sum files from the proxy.
 fn fetch_repo(world: &ModuleWorld) -> Repo {
@@ -118,7 +120,7 @@ fn a_tampered_zip_in_the_proxy_fails_loudly_and_is_never_cached() {
     let beta = altered.join("example.com/beta@v1.0.0/beta.go");
     let text = std::fs::read_to_string(&beta).unwrap();
     std::fs::write(&beta, text + "// changed\n").unwrap();
-    let bad = goproxy_fixture::build_proxy(&altered, &world.path("bad-proxy")).unwrap();
+    let bad = xtask_test_support::build_proxy(&altered, &world.path("bad-proxy")).unwrap();
     let zip = "example.com/beta/@v/v1.0.0.zip";
     std::fs::copy(bad.dir.join(zip), world.proxy.dir.join(zip)).unwrap();
 
@@ -318,7 +320,7 @@ fn verify_finds_a_changed_file_in_the_module_cache() {
     let repo = fetch_repo(&world);
     world.xtask(&repo, &["go-fetch"]).ok();
     let file = world.modcache.join("example.com/alpha@v1.2.0/alpha.go");
-    goproxy_fixture::make_writable(&world.modcache).unwrap();
+    xtask_test_support::make_writable(&world.modcache).unwrap();
     std::fs::write(&file, "package alpha\n").unwrap();
     let out = world.xtask(&repo, &["go-fetch", "--verify"]).run();
     assert_eq!(out.code, 1, "{out:?}");

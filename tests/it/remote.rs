@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use camino::Utf8PathBuf;
+use xtask_test_support::nginx::Nginx;
 
-use crate::support::nginx::Nginx;
 use crate::support::{real_go, Outcome, Repo};
 
 const HELLO: &str = "hello! Hi cache, from alpha v1.2.0";

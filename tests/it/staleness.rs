@@ -3,7 +3,9 @@
 //! file, a flipped build constraint) makes the next build list its inputs again, so that later
 //! edits of the newly reached files are seen, here and in a fresh clone restoring from the store.
 
-use crate::support::{copy_dir, Outcome, Repo, APP};
+use xtask_test_support::copy_dir;
+
+use crate::support::{Outcome, Repo, APP};
 
 fn build(repo: &Repo, dir: &camino::Utf8Path) -> (Outcome, String) {
     let out = repo

@@ -217,7 +217,7 @@ fn a_local_replacement_that_changed_is_caught() {
         "Forked widget",
         "BigCo widget",
     );
-    crate::support::copy_dir(
+    xtask_test_support::copy_dir(
         &vr.path("third_party/widget"),
         &vr.path("third_party/widget2"),
     );
@@ -420,7 +420,7 @@ fn files_the_repos_gitignore_excludes_are_reported_apart_not_as_drift() {
 
 /// Empties the module cache (go leaves it read-only).
 fn empty_modcache(vr: &VendorRepo) {
-    goproxy_fixture::make_writable(&vr.modcache).unwrap();
+    xtask_test_support::make_writable(&vr.modcache).unwrap();
     std::fs::remove_dir_all(&vr.modcache).unwrap();
 }
 

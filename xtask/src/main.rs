@@ -5,11 +5,6 @@
 //! 2 the tool could not do its job (bad flags, no go, malformed go.mod or config).
 
 mod bench;
-mod bench_build;
-mod bench_fetch;
-mod bench_remote;
-mod bench_util;
-mod bench_vendor;
 mod cache;
 mod cacheprog;
 mod ci;

@@ -1,12 +1,13 @@
 //! Test support: temp copies of the fixture repos, and running the real `xtask` binary in them.
+//! Generic fixture machinery (the proxy builder, nginx, `copy_dir`) is in `xtask-test-support`.
 
 pub mod edit_model;
-pub mod nginx;
 pub mod proxy;
 
 use std::process::Command;
 
 use camino::{Utf8Path, Utf8PathBuf};
+use xtask_test_support::copy_dir;
 
 /// The repo's `tests/fixtures` directory.
 pub fn fixtures() -> Utf8PathBuf {
@@ -170,19 +171,6 @@ impl Outcome {
             .filter(|l| !l.trim().is_empty())
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
-    }
-}
-
-pub fn copy_dir(from: &Utf8Path, to: &Utf8Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name().into_string().unwrap();
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&from.join(&name), &to.join(&name));
-        } else {
-            std::fs::copy(from.join(&name), to.join(&name)).unwrap();
-        }
     }
 }
 

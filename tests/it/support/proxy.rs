@@ -2,8 +2,8 @@
 //! and an empty GOMODCACHE in a temp dir, plus go.sum files computed from the proxy.
 
 use camino::{Utf8Path, Utf8PathBuf};
-use goproxy_fixture::{build_proxy, make_writable, FixtureProxy};
 use xtask_go::gomod::GoMod;
+use xtask_test_support::{build_proxy, make_writable, FixtureProxy};
 
 use crate::support::{fixtures, Repo, Xtask};
 

@@ -2,9 +2,9 @@
 //! proxy, a private module cache, and xtask runs pointed at that file:// proxy (never the network).
 
 use camino::{Utf8Path, Utf8PathBuf};
-use goproxy_fixture::FixtureProxy;
+use xtask_test_support::{copy_dir, FixtureProxy};
 
-use crate::support::{copy_dir, fixtures, Outcome, Repo, Xtask};
+use crate::support::{fixtures, Outcome, Repo, Xtask};
 
 /// A temp copy of a fixture repo, served by a fixture proxy, with its own module cache.
 pub struct VendorRepo {
@@ -19,7 +19,7 @@ impl VendorRepo {
     pub fn new(name: &str) -> VendorRepo {
         let repo = Repo::copy_of(name);
         let proxy =
-            goproxy_fixture::build_proxy(&fixtures().join("modules"), &repo.scratch("proxy"))
+            xtask_test_support::build_proxy(&fixtures().join("modules"), &repo.scratch("proxy"))
                 .unwrap();
         let modcache = repo.scratch("modcache");
         let mut pending = vec![repo.path("go")];
@@ -89,8 +89,8 @@ impl VendorRepo {
         let text = std::fs::read_to_string(sources.join(&rel)).unwrap();
         assert!(text.contains(from));
         std::fs::write(sources.join(&rel), text.replacen(from, to, 1)).unwrap();
-        let proxy =
-            goproxy_fixture::build_proxy(&sources, &self.repo.scratch("tampered-proxy")).unwrap();
+        let proxy = xtask_test_support::build_proxy(&sources, &self.repo.scratch("tampered-proxy"))
+            .unwrap();
         proxy.dir.join(format!("{module}/@v/{version}.zip"))
     }
 
@@ -113,7 +113,7 @@ impl VendorRepo {
 impl Drop for VendorRepo {
     fn drop(&mut self) {
         // go leaves the module cache read-only; the temp dir could not be removed otherwise.
-        let _ = goproxy_fixture::make_writable(&self.modcache);
+        let _ = xtask_test_support::make_writable(&self.modcache);
     }
 }
 

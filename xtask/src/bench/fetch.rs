@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use goproxy_fixture::{build_proxy, make_writable, write_synthetic_modules, FixtureProxy};
+use file_goproxy::{build_proxy, make_writable, FixtureProxy};
 use xshell::{cmd, Shell};
 
 const DEPENDENCIES: usize = 40;
@@ -131,6 +131,41 @@ fn write_repo(dir: &Utf8Path, proxy: &FixtureProxy, paths: &[String]) -> Result<
         write(module.join("go.sum"), gosum)?;
     }
     Ok(dir.to_owned())
+}
+
+/// Writes `count` synthetic module sources `example.com/synth/mNN@v1.0.0` (a package of a few
+/// Go files and a data file, about 30 kB each) under `dir`, for benchmarks; returns their paths.
+fn write_synthetic_modules(dir: &Utf8Path, count: usize) -> Result<Vec<String>> {
+    let mut paths = Vec::with_capacity(count);
+    for n in 0..count {
+        let name = format!("m{n:02}");
+        let path = format!("example.com/synth/{name}");
+        let root = dir.join(format!("{path}@v1.0.0"));
+        std::fs::create_dir_all(&root).with_context(|| format!("creating {root}"))?;
+        write(
+            &root.join("go.mod"),
+            format!("module {path}\n\ngo 1.21\n").as_bytes(),
+        )?;
+        for part in 0..4 {
+            let mut code = format!("package {name}\n\n");
+            for f in 0..40 {
+                code.push_str(&format!(
+                    "// F{part}x{f} returns a value derived from x.\nfunc F{part}x{f}(x int) int {{ return x*{f} + {part} }}\n\n"
+                ));
+            }
+            write(&root.join(format!("{name}_{part}.go")), code.as_bytes())?;
+        }
+        let data: String = (0..2000).map(|i| format!("{name} line {i}\n")).collect();
+        let testdata = root.join("testdata");
+        std::fs::create_dir_all(&testdata).with_context(|| format!("creating {testdata}"))?;
+        write(&testdata.join("words.txt"), data.as_bytes())?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+fn write(path: &Utf8Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("writing {path}"))
 }
 
 fn count_zips(modcache: &Utf8Path) -> Result<usize> {

@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
-use crate::bench_util::{markdown_table, ratio, text_table, time_runs, Stats};
+use super::util::{markdown_table, ratio, text_table, time_runs, Stats};
 
 const PACKAGES: usize = 40;
 const FILES: usize = 5;
@@ -19,12 +19,12 @@ const MAINS: usize = 4;
 
 pub fn run(sh: &Shell, runs: usize) -> Result<()> {
     let runs = runs.max(3);
-    let target = crate::bench_util::target_dir()?;
+    let target = super::util::target_dir()?;
     let dir = target.join("bench/remote");
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("wiping {dir}"))?;
     }
-    let xtask = crate::bench_util::release_xtask(sh)?;
+    let xtask = super::util::release_xtask(sh)?;
     let go = "go";
     let repo = dir.join("repo");
     write_repo(&repo)?;

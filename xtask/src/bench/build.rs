@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
-use crate::bench_util::{self, markdown_table, ratio, text_table, Stats};
+use super::util::{self, markdown_table, ratio, text_table, Stats};
 use peers::Peers;
 use repo::Shape;
 use tools::{Kind, Tool};
@@ -40,8 +40,8 @@ struct ToolResult {
 
 pub fn run(sh: &Shell, runs: usize, large: bool) -> Result<()> {
     let runs = runs.max(3);
-    let target = crate::bench_util::target_dir()?;
-    let xtask = bench_util::release_xtask(sh)?;
+    let target = super::util::target_dir()?;
+    let xtask = util::release_xtask(sh)?;
     let bench_dir = target.join("bench/build");
     if bench_dir.exists() {
         std::fs::remove_dir_all(&bench_dir).with_context(|| format!("wiping {bench_dir}"))?;
@@ -163,11 +163,11 @@ fn measure(
             stats.summary()
         );
     };
-    let cold = bench_util::time_runs(runs, |_| tool.wipe(&work), |_| tool.build(sh, &work))?;
+    let cold = util::time_runs(runs, |_| tool.wipe(&work), |_| tool.build(sh, &work))?;
     progress(SCENARIOS[0], &cold);
     let inputs = repo::input_files(&work)?;
     let mut floor = Stats::default();
-    let noop = bench_util::time_runs(
+    let noop = util::time_runs(
         runs.max(NOOP_RUNS),
         |_| {
             let start = std::time::Instant::now();
@@ -179,7 +179,7 @@ fn measure(
     )?;
     progress(SCENARIOS[1], &noop);
     progress("floor", &floor);
-    let fresh = bench_util::time_runs(
+    let fresh = util::time_runs(
         runs,
         |_| {
             remove(&clone)?;
@@ -197,7 +197,7 @@ fn measure(
     };
     let first = shape.module_name(0);
     let before = tool.output_mtime(&work, &first);
-    let edit = bench_util::time_runs(
+    let edit = util::time_runs(
         runs,
         |_| repo::edit_leaf(&work, shape, stamp()),
         |_| tool.build(sh, &work),
@@ -210,7 +210,7 @@ fn measure(
     }
     progress(SCENARIOS[3], &edit);
     let alone = if tool.kind == Kind::GoLoop {
-        let stats = bench_util::time_runs(
+        let stats = util::time_runs(
             runs,
             |_| repo::edit_leaf(&work, shape, stamp()),
             |_| tool.build_one(sh, &work, &first),
@@ -238,7 +238,7 @@ fn interleaved_edits(
     let first = shape.module_name(0);
     let (x_work, g_work) = (xtask.dir.join("work"), go.dir.join("work"));
     let mut stamp = 2_000_000_000_000u64;
-    bench_util::alternate(
+    util::alternate(
         runs.max(5),
         &mut |is_xtask| {
             stamp += 1;

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use anyhow::{ensure, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use goproxy_fixture::{build_proxy, make_writable, FixtureProxy};
+use file_goproxy::{build_proxy, make_writable, FixtureProxy};
 use serde::Deserialize;
 use xtask_go::gosum::{self, GoSum};
 
@@ -30,7 +30,7 @@ impl Sandbox {
             .ok()
             .context("non-UTF-8 temp dir")?;
         let proxy = build_proxy(&fixtures_dir(), &root.join("proxy"))?;
-        let gocache = Utf8Path::new(env!("CARGO_TARGET_TMPDIR")).join("goproxy-fixture-gocache");
+        let gocache = Utf8Path::new(env!("CARGO_TARGET_TMPDIR")).join("file-goproxy-gocache");
         Ok(Sandbox {
             modcache: root.join("modcache"),
             gocache,

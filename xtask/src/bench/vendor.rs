@@ -1,11 +1,11 @@
 //! `cargo xtask bench vendor`: `go-vendor --check` against `go mod vendor -o $tmp && diff -r`,
-//! on a synthetic vendor tree of 2,000+ files served by a file:// proxy (goproxy-fixture).
+//! on a synthetic vendor tree of 2,000+ files served by a file:// proxy (file-goproxy).
 
 use anyhow::{ensure, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
-use crate::bench_util::{alternate, ratio};
+use super::util::{alternate, ratio};
 
 /// Synthetic modules × packages × Go files per package (plus a LICENSE per module).
 const MODULES: usize = 8;
@@ -21,7 +21,7 @@ pub fn run(sh: &Shell, runs: usize) -> Result<()> {
         eprintln!("kept {base}");
         return result;
     }
-    let _ = goproxy_fixture::make_writable(&base);
+    let _ = file_goproxy::make_writable(&base);
     let _ = std::fs::remove_dir_all(&base);
     result
 }
@@ -29,7 +29,7 @@ pub fn run(sh: &Shell, runs: usize) -> Result<()> {
 fn run_in(sh: &Shell, base: &Utf8Path, runs: usize) -> Result<()> {
     let sources = base.join("sources");
     write_modules(&sources)?;
-    let proxy = goproxy_fixture::build_proxy(&sources, &base.join("proxy"))?;
+    let proxy = file_goproxy::build_proxy(&sources, &base.join("proxy"))?;
     let repo = base.join("repo");
     let app = repo.join("go/app");
     write_repo(&repo, &proxy)?;
@@ -57,7 +57,7 @@ fn run_in(sh: &Shell, base: &Utf8Path, runs: usize) -> Result<()> {
         "the synthetic vendor tree has only {files} files"
     );
 
-    let xtask = crate::bench_util::release_xtask(sh)?;
+    let xtask = super::util::release_xtask(sh)?;
     let mut check = || {
         let out = cmd!(sh, "{xtask} go-vendor --check")
             .quiet()
@@ -160,7 +160,7 @@ fn write_modules(sources: &Utf8Path) -> Result<()> {
 }
 
 /// A repo whose one module imports every synthetic package.
-fn write_repo(repo: &Utf8Path, proxy: &goproxy_fixture::FixtureProxy) -> Result<()> {
+fn write_repo(repo: &Utf8Path, proxy: &file_goproxy::FixtureProxy) -> Result<()> {
     write(&repo.join("Cargo.toml"), "[workspace]\nmembers = []\n")?;
     let app = repo.join("go/app");
     let mut gomod = "module bench.example/app\n\ngo 1.22\n\nrequire (\n".to_owned();

@@ -1,7 +1,8 @@
-//! goproxy-fixture: builds a `file://` GOPROXY from Go module sources kept as plain files, so tests
-//! can run the real `go` without reaching the network.
+//! file-goproxy: builds a `file://` GOPROXY from Go module sources kept as plain files, so tests
+//! and benchmarks can run the real `go` without reaching the network. The benchmarks (`xtask`'s
+//! `bench/`) depend on it directly; tests reach it through `xtask-test-support`, which re-exports it.
 //!
-//! Fixtures live in `<fixtures>/<module path>@<version>/...` (unescaped paths, see
+//! Sources ("fixtures") live in `<fixtures>/<module path>@<version>/...` (unescaped paths, see
 //! `tests/fixtures/modules/README.md`). [`build_proxy`] writes the proxy layout go expects:
 //! `<escaped module>/@v/{list, <v>.info, <v>.mod, <v>.zip}`, with deterministic zips, and
 //! computes each module's go.sum hashes with [`xtask_go::gosum`].
@@ -307,37 +308,6 @@ fn version_order_key(version: &str) -> (Option<[u64; 3]>, bool, &str) {
         .and_then(|c| c.split('.').map(|n| n.parse().ok()).collect());
     let triple = numbers.and_then(|n| <[u64; 3]>::try_from(n).ok());
     (triple, pre.is_empty() || pre.starts_with('+'), pre)
-}
-
-/// Writes `count` synthetic fixture modules `example.com/synth/mNN@v1.0.0` (a package of a few
-/// Go files and a data file, about 30 kB each) under `dir`, for benchmarks; returns their paths.
-pub fn write_synthetic_modules(dir: &Utf8Path, count: usize) -> Result<Vec<String>> {
-    let mut paths = Vec::with_capacity(count);
-    for n in 0..count {
-        let name = format!("m{n:02}");
-        let path = format!("example.com/synth/{name}");
-        let root = dir.join(format!("{path}@v1.0.0"));
-        std::fs::create_dir_all(&root).with_context(|| format!("creating {root}"))?;
-        write_file(
-            &root.join("go.mod"),
-            format!("module {path}\n\ngo 1.21\n").as_bytes(),
-        )?;
-        for part in 0..4 {
-            let mut code = format!("package {name}\n\n");
-            for f in 0..40 {
-                code.push_str(&format!(
-                    "// F{part}x{f} returns a value derived from x.\nfunc F{part}x{f}(x int) int {{ return x*{f} + {part} }}\n\n"
-                ));
-            }
-            write_file(&root.join(format!("{name}_{part}.go")), code.as_bytes())?;
-        }
-        let data: String = (0..2000).map(|i| format!("{name} line {i}\n")).collect();
-        let testdata = root.join("testdata");
-        std::fs::create_dir_all(&testdata).with_context(|| format!("creating {testdata}"))?;
-        write_file(&testdata.join("words.txt"), data.as_bytes())?;
-        paths.push(path);
-    }
-    Ok(paths)
 }
 
 /// Makes every file and dir under `root` writable by its owner, so a module cache go left

@@ -1,0 +1,27 @@
+//! `cargo xtask bench`: benchmark suites that time this tool next to what a user would otherwise run.
+//! One module per suite (`build`, `fetch`, `vendor`, `remote`), timing and table helpers in `util`.
+
+mod build;
+mod fetch;
+mod remote;
+mod util;
+mod vendor;
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use xshell::Shell;
+
+use crate::flags::Bench;
+
+impl Bench {
+    pub fn run(self, sh: &Shell) -> Result<ExitCode> {
+        match self.suite.as_str() {
+            "build" => build::run(sh, self.runs, self.large).map(|()| ExitCode::SUCCESS),
+            "fetch" => fetch::run(sh, self.runs).map(|()| ExitCode::SUCCESS),
+            "vendor" => vendor::run(sh, self.runs).map(|()| ExitCode::SUCCESS),
+            "remote" => remote::run(sh, self.runs).map(|()| ExitCode::SUCCESS),
+            other => bail!("unknown bench suite `{other}`; suites: build, fetch, vendor, remote"),
+        }
+    }
+}
