@@ -8,37 +8,39 @@
 //! input sets under a "manifest key" (spec, env, toolchain, go.mod/go.sum/go.work contents), so
 //! a fresh clone finds its input sets, and then its outputs, without running go.
 
+mod depfile;
 pub mod fastpath;
 pub mod inputs;
 pub mod key;
 pub mod maintenance;
+mod record;
+
+pub use record::start_stamp_at;
 pub mod stamps;
 pub mod statcache;
 pub mod storage;
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, Once, OnceLock};
 use std::time::Duration;
 
 use crate::util::report::Reporter;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::util::crash::{self, CrashAt, CrashPoint};
+use crate::util::crash::CrashAt;
 use crate::util::fsutil;
 use crate::workspace::project::Project;
+use depfile::{outputs_in_place, Depfile, LastBuild, PlacedOutput};
 use inputs::InputSet;
 use key::{CacheKey, Change, KeyInputs};
 use statcache::{FileStamp, StatCache};
 use storage::local::LocalStore;
-use storage::{BlobSource, CacheEntry, OutputRecord, Storage};
 use storage::{remote, tiered};
-
-/// Bump when the depfile layout changes.
-const DEPFILE_FORMAT: u32 = 3;
+use storage::{CacheEntry, Storage};
 
 /// The store directory (resolved with the settings).
 pub fn cache_dir(project: &Project) -> Utf8PathBuf {
@@ -64,51 +66,6 @@ pub struct Explanation {
     pub key: Option<String>,
     pub reason: Option<String>,
     pub changes: Vec<Change>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct PlacedOutput {
-    record: OutputRecord,
-    stamp: FileStamp,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct LastBuild {
-    key: CacheKey,
-    key_inputs: KeyInputs,
-    outputs: Vec<PlacedOutput>,
-    /// Each input file's stamp when the key was computed (None: absent), and when that was:
-    /// a no-op run that finds every stamp unchanged (and none racy) reads no file at all.
-    stamps: BTreeMap<String, Option<FileStamp>>,
-    stamped_at_ns: i128,
-}
-
-impl LastBuild {
-    fn new(
-        key: CacheKey,
-        key_inputs: KeyInputs,
-        outputs: Vec<PlacedOutput>,
-        set: &InputSet,
-        stamps: Vec<Option<FileStamp>>,
-    ) -> LastBuild {
-        let stamps = set.files.iter().cloned().zip(stamps).collect();
-        LastBuild {
-            key,
-            key_inputs,
-            outputs,
-            stamps,
-            stamped_at_ns: statcache::now_ns(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Depfile {
-    format: u32,
-    manifest_key: CacheKey,
-    inputs: InputSet,
-    dir_stamps: BTreeMap<String, FileStamp>,
-    last: Option<LastBuild>,
 }
 
 /// The cache of one build run: the store, the stat cache, and the project root.
@@ -238,45 +195,19 @@ impl BuildCache {
         (inputs, stamps)
     }
 
-    fn load_depfile(&self, unit: &UnitKey) -> Option<Depfile> {
-        let bytes = std::fs::read(&unit.depfile).ok()?;
-        serde_json::from_slice::<Depfile>(&bytes)
-            .ok()
-            .filter(|d| d.format == DEPFILE_FORMAT)
-    }
-
     /// Decides whether `unit` needs a go build; restores its outputs from the store when it can.
     /// Returns the input set when it is known to be current (so the build need not list again).
     pub fn lookup(&self, unit: &UnitKey) -> (Explanation, Option<InputSet>) {
         if let Some(key) = self.unchanged_since_last_build(unit) {
-            let fresh = Explanation {
-                verdict: Verdict::Fresh,
-                key: Some(key.to_string()),
-                reason: None,
-                changes: Vec::new(),
-            };
-            return (fresh, None);
+            return (Explanation::hit(Verdict::Fresh, &key), None);
         }
         self.sweep_output_dir(&unit.output_dir);
-        let depfile = self.load_depfile(unit);
+        let depfile = Depfile::load(&unit.depfile);
         let manifest_key = self.manifest_key(unit);
         let last = depfile.as_ref().and_then(|d| d.last.clone());
-        let local_set = depfile
-            .filter(|d| {
-                d.manifest_key == manifest_key && d.inputs.dirs_unchanged(&self.root, &d.dir_stamps)
-            })
-            .map(|d| d.inputs);
-        let from_depfile = local_set.is_some();
-        let set = local_set
-            .or_else(|| self.stored_input_set(&manifest_key))
-            .filter(|set| self.control_unchanged(set));
-        let Some(set) = set else {
-            let reason = if last.is_some() {
-                "go.mod, go.sum, go.work or a package directory changed"
-            } else {
-                "no earlier build"
-            };
-            return (miss(None, Some(reason.into()), Vec::new()), None);
+        let (set, proven) = match self.current_input_set(depfile, &manifest_key) {
+            Ok(found) => found,
+            Err(reason) => return (Explanation::miss(None, Some(reason), Vec::new()), None),
         };
         let (key_inputs, stamps) = self.key_inputs(unit, &set);
         // The set is this build's only if no changed file changed its shape (imports, build
@@ -284,67 +215,66 @@ impl BuildCache {
         // equal to the last build's (made with this very set) are known to keep theirs.
         let proven = last
             .as_ref()
-            .filter(|_| from_depfile)
+            .filter(|_| proven)
             .map(|l| &l.key_inputs.files);
         if let Some(file) = set.changed_shape(&self.root, &key_inputs.files, proven) {
             let reason = format!(
                 "{file}: imports, build constraints, embed patterns or cgo directives changed"
             );
-            return (miss(None, Some(reason), Vec::new()), None);
+            return (Explanation::miss(None, Some(reason), Vec::new()), None);
         }
         let key = key_inputs.key();
-        if let Some(last) = last.as_ref().filter(|l| l.key == key) {
-            if outputs_in_place(&unit.output_dir, &last.outputs) {
-                // The stamps the fast path missed (racy then, or touched): renew them, so that
-                // the next no-op reads nothing.
-                let renewed =
-                    LastBuild::new(key.clone(), key_inputs, last.outputs.clone(), &set, stamps);
-                self.write_depfile(unit, &manifest_key, &set, Some(renewed));
-                return (
-                    Explanation {
-                        verdict: Verdict::Fresh,
-                        key: Some(key.to_string()),
-                        reason: None,
-                        changes: Vec::new(),
-                    },
-                    Some(set),
-                );
-            }
-        }
-        if let Some(entry) = self
-            .store
-            .get_entry(&key)
-            .and_then(|bytes| CacheEntry::parse(&bytes, &key).ok())
-        {
-            if let Some(placed) = self.restore(unit, &entry) {
-                self.write_depfile(
-                    unit,
-                    &manifest_key,
-                    &set,
-                    Some(LastBuild::new(
-                        key.clone(),
-                        key_inputs,
-                        placed,
-                        &set,
-                        stamps,
-                    )),
-                );
-                return (
-                    Explanation {
-                        verdict: Verdict::Restored,
-                        key: Some(key.to_string()),
-                        reason: None,
-                        changes: Vec::new(),
-                    },
-                    Some(set),
-                );
-            }
+        // The outputs in place are the key's (the stamps the fast path missed, racy then or
+        // touched, are renewed so the next no-op reads nothing); else the store's, restored.
+        let in_place = last
+            .as_ref()
+            .filter(|l| l.key == key && outputs_in_place(&unit.output_dir, &l.outputs))
+            .map(|l| (Verdict::Fresh, l.outputs.clone()));
+        let found = in_place.or_else(|| {
+            let bytes = self.store.get_entry(&key)?;
+            let entry = CacheEntry::parse(&bytes, &key).ok()?;
+            Some((Verdict::Restored, self.restore(unit, &entry)?))
+        });
+        if let Some((verdict, outputs)) = found {
+            let last = LastBuild::new(key.clone(), key_inputs, outputs, &set, stamps);
+            self.write_depfile(unit, &manifest_key, &set, Some(last));
+            return (Explanation::hit(verdict, &key), Some(set));
         }
         let changes = last
             .map(|l| key_inputs.changes_since(&l.key_inputs))
             .unwrap_or_default();
         let reason = changes.is_empty().then(|| "not in the cache".to_string());
-        (miss(Some(key), reason, changes), Some(set))
+        (Explanation::miss(Some(key), reason, changes), Some(set))
+    }
+
+    /// The input set to reuse: the depfile's (whether that proves files equal to the last
+    /// build's kept their shapes: true), else the store's for this manifest key; either only
+    /// while its directories list the same names and its control files hold what go listed
+    /// with. Err: why the set is unknown.
+    fn current_input_set(
+        &self,
+        depfile: Option<Depfile>,
+        manifest_key: &CacheKey,
+    ) -> Result<(InputSet, bool), String> {
+        let had_build = depfile.as_ref().is_some_and(|d| d.last.is_some());
+        let local = depfile
+            .filter(|d| {
+                &d.manifest_key == manifest_key
+                    && d.inputs.dirs_unchanged(&self.root, &d.dir_stamps)
+            })
+            .map(|d| d.inputs);
+        let from_depfile = local.is_some();
+        local
+            .or_else(|| self.stored_input_set(manifest_key))
+            .filter(|set| self.control_unchanged(set))
+            .map(|set| (set, from_depfile))
+            .ok_or_else(|| {
+                if had_build {
+                    "go.mod, go.sum, go.work or a package directory changed".into()
+                } else {
+                    "no earlier build".into()
+                }
+            })
     }
 
     /// The no-op fast path (see `fastpath`): the key of the last build when its settings are
@@ -395,123 +325,6 @@ impl BuildCache {
         Some(placed)
     }
 
-    /// Records a successful build: its input set, key and outputs, unless an input moved after
-    /// `started` (the stamp of a file created when the build began). Returns the key it was
-    /// stored under (None when it was not stored) and the key inputs.
-    pub fn record(
-        &self,
-        unit: &UnitKey,
-        set: &InputSet,
-        started: FileStamp,
-    ) -> Result<(Option<CacheKey>, KeyInputs)> {
-        let manifest_key = self.manifest_key(unit);
-        let (key_inputs, stamps) = self.key_inputs(unit, set);
-        let after_start = |s: &FileStamp| s.mtime_ns.max(s.ctime_ns) >= started.ctime_ns;
-        let moved_file = set
-            .files
-            .iter()
-            .zip(&stamps)
-            .find(|(_, s)| s.as_ref().is_some_and(after_start))
-            .map(|(f, _)| f.clone());
-        let dir_stamps = set.dir_stamps(&self.root);
-        let moved = moved_file.or_else(|| {
-            dir_stamps
-                .iter()
-                .find(|(_, s)| after_start(s))
-                .map(|(d, _)| format!("{d}/"))
-        });
-        if let Some(file) = moved {
-            self.reporter.warn(&format!(
-                "{file} changed while `{}` was building; not caching this build",
-                unit.target
-            ));
-            let _ = std::fs::remove_file(&unit.depfile);
-            fastpath::write(&unit.depfile, None);
-            return Ok((None, key_inputs));
-        }
-        let key = key_inputs.key();
-        let mut outputs = Vec::new();
-        for name in &unit.output_names {
-            let path = unit.output_dir.join(name);
-            let meta = std::fs::metadata(&path)
-                .with_context(|| format!("go reported success but wrote no {path}"))?;
-            let sha256 =
-                statcache::sha256_file(&path).with_context(|| format!("hashing {path}"))?;
-            let record = OutputRecord {
-                name: name.clone(),
-                sha256,
-                size: meta.len(),
-                mode: fsutil::file_mode(&meta),
-            };
-            outputs.push(PlacedOutput {
-                record,
-                stamp: FileStamp::from_metadata(&meta),
-            });
-        }
-        let entry = CacheEntry {
-            key: key.to_string(),
-            target: unit.target.clone(),
-            triple: unit.triple.clone(),
-            outputs: outputs.iter().map(|o| o.record.clone()).collect(),
-        };
-        let stored = self.store_entry(unit, &key, &entry, &manifest_key, set);
-        self.write_depfile(
-            unit,
-            &manifest_key,
-            set,
-            Some(LastBuild::new(
-                key.clone(),
-                key_inputs.clone(),
-                outputs,
-                set,
-                stamps,
-            )),
-        );
-        Ok((stored.then_some(key), key_inputs))
-    }
-
-    /// Blobs first, then the entry, then the manifest: a reader never sees an entry without blobs.
-    /// The crash points name each step done; the depfile comes after (`record`).
-    fn store_entry(
-        &self,
-        unit: &UnitKey,
-        key: &CacheKey,
-        entry: &CacheEntry,
-        manifest_key: &CacheKey,
-        set: &InputSet,
-    ) -> bool {
-        self.store_swept.call_once(|| {
-            self.store.sweep_temp_files();
-        });
-        let blobs: Vec<BlobSource> = entry
-            .outputs
-            .iter()
-            .map(|output| BlobSource {
-                sha256: output.sha256.clone(),
-                path: unit.output_dir.join(&output.name),
-            })
-            .collect();
-        let result = (|| -> Result<()> {
-            // Blobs, then the entry (the store aborts at `blob-renamed` between the two).
-            self.store
-                .put_entry_with_blobs(key, &serde_json::to_vec(entry)?, &blobs)?;
-            crash::reached(self.crash_at, CrashPoint::EntryWritten);
-            self.store
-                .put_entry(manifest_key, &serde_json::to_vec(set)?)?;
-            crash::reached(self.crash_at, CrashPoint::ManifestWritten);
-            Ok(())
-        })();
-        if let Err(e) = &result {
-            if !self.write_warned.swap(true, Ordering::SeqCst) {
-                self.reporter.warn(&format!(
-                    "could not write to the build cache ({}): {e:#}; builds go on without storing",
-                    self.store.describe()
-                ));
-            }
-        }
-        result.is_ok()
-    }
-
     fn write_depfile(
         &self,
         unit: &UnitKey,
@@ -519,69 +332,39 @@ impl BuildCache {
         set: &InputSet,
         last: Option<LastBuild>,
     ) {
-        let depfile = Depfile {
-            format: DEPFILE_FORMAT,
-            manifest_key: manifest_key.clone(),
-            inputs: set.clone(),
-            dir_stamps: set.dir_stamps(&self.root),
-            last,
-        };
-        if let Ok(bytes) = serde_json::to_vec(&depfile) {
-            let temp_written = || crash::reached(self.crash_at, CrashPoint::DepfileTemp);
-            let scratch = fsutil::Durability::Scratch;
-            let _ = fsutil::write_atomic_then(&unit.depfile, &bytes, scratch, &temp_written);
-        }
-        // What the next no-op checks instead of reading the depfile.
         let control = fastpath::control_names(&self.root, &unit.control);
-        let last = depfile
-            .last
-            .as_ref()
-            .filter(|last| fastpath::covers_control(&last.stamps, &control));
-        let stamps = last.map(|last| fastpath::LastStamps {
-            key: &last.key,
-            settings: fastpath::settings_digest(&last.key_inputs, &control),
-            outputs: last
-                .outputs
-                .iter()
-                .map(|o| (o.record.name.as_str(), o.stamp))
-                .collect(),
-            files: &last.stamps,
-            dirs: set
-                .dirs
-                .iter()
-                .map(|d| (d.path.as_str(), depfile.dir_stamps.get(&d.path).copied()))
-                .collect(),
-            stamped_at_ns: last.stamped_at_ns,
-        });
-        fastpath::write(&unit.depfile, stamps.as_ref());
+        Depfile::new(&self.root, manifest_key, set, last).write(
+            &unit.depfile,
+            &control,
+            self.crash_at,
+        );
     }
 
     /// The key inputs of the last recorded build, if any.
     pub fn last_key_inputs(&self, unit: &UnitKey) -> Option<KeyInputs> {
-        self.load_depfile(unit)
+        Depfile::load(&unit.depfile)
             .and_then(|d| d.last)
             .map(|l| l.key_inputs)
     }
 }
 
-fn miss(key: Option<CacheKey>, reason: Option<String>, changes: Vec<Change>) -> Explanation {
-    Explanation {
-        verdict: Verdict::Miss,
-        key: key.map(|k| k.to_string()),
-        reason,
-        changes,
+impl Explanation {
+    /// Fresh or restored under `key`.
+    fn hit(verdict: Verdict, key: &CacheKey) -> Explanation {
+        Explanation {
+            verdict,
+            key: Some(key.to_string()),
+            reason: None,
+            changes: Vec::new(),
+        }
     }
-}
 
-fn outputs_in_place(dir: &Utf8Path, outputs: &[PlacedOutput]) -> bool {
-    outputs
-        .iter()
-        .all(|o| FileStamp::of(&dir.join(&o.record.name)).is_ok_and(|s| s == o.stamp))
-}
-
-/// Writes `marker` afresh: its stamp is the moment a build began, on the file system's own clock.
-pub fn start_stamp_at(marker: &Utf8Path) -> Result<FileStamp> {
-    let _ = std::fs::remove_file(marker);
-    std::fs::write(marker, b"").with_context(|| format!("writing {marker}"))?;
-    FileStamp::of(marker).with_context(|| format!("stat {marker}"))
+    fn miss(key: Option<CacheKey>, reason: Option<String>, changes: Vec<Change>) -> Explanation {
+        Explanation {
+            verdict: Verdict::Miss,
+            key: key.map(|k| k.to_string()),
+            reason,
+            changes,
+        }
+    }
 }

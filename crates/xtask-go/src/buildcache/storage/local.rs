@@ -102,7 +102,12 @@ impl Storage for LocalStore {
         Some(bytes)
     }
 
-    fn put_entry_with_blobs(&self, key: &CacheKey, bytes: &[u8], blobs: &[BlobSource]) -> Result<()> {
+    fn put_entry_with_blobs(
+        &self,
+        key: &CacheKey,
+        bytes: &[u8],
+        blobs: &[BlobSource],
+    ) -> Result<()> {
         for blob in blobs {
             self.put_blob(&blob.sha256, &blob.path)?;
         }

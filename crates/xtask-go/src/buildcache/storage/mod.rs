@@ -72,7 +72,10 @@ pub fn is_plain_file_name(name: &str) -> bool {
 
 /// The file of blob `sha256` in a local store at `root`: the one place the blob layout is written.
 pub fn blob_path(root: &Utf8Path, sha256: &str) -> Utf8PathBuf {
-    root.join(BUCKET).join("blobs").join(&sha256[..2]).join(sha256)
+    root.join(BUCKET)
+        .join("blobs")
+        .join(&sha256[..2])
+        .join(sha256)
 }
 
 /// A blob to store: its sha256 and a file that holds it.
@@ -89,7 +92,12 @@ pub trait Storage: Send + Sync {
     fn get_entry(&self, key: &CacheKey) -> Option<Vec<u8>>;
     /// Stores `blobs`, then the entry that names them: no reader finds an entry whose blobs
     /// are missing (on a remote too: they travel as one upload job).
-    fn put_entry_with_blobs(&self, key: &CacheKey, bytes: &[u8], blobs: &[BlobSource]) -> Result<()>;
+    fn put_entry_with_blobs(
+        &self,
+        key: &CacheKey,
+        bytes: &[u8],
+        blobs: &[BlobSource],
+    ) -> Result<()>;
     /// An entry that names no blob (an input set, a discovery record).
     fn put_entry(&self, key: &CacheKey, bytes: &[u8]) -> Result<()> {
         self.put_entry_with_blobs(key, bytes, &[])

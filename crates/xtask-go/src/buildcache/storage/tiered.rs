@@ -16,8 +16,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::buildcache::inputs::InputSet;
 use crate::buildcache::key::CacheKey;
 use crate::buildcache::storage::local::LocalStore;
-use crate::buildcache::storage::{blob_path, BlobSource, CacheEntry, Storage};
 use crate::buildcache::storage::remote::{RemoteFlags, RemoteSettings, RemoteStore};
+use crate::buildcache::storage::{blob_path, BlobSource, CacheEntry, Storage};
 use crate::util::report::Reporter;
 use crate::workspace::project::Project;
 
@@ -211,7 +211,12 @@ impl Storage for Shared {
     /// Locally at once; the same blobs and entry are queued as one job for the remote. A local
     /// store that cannot be written (read-only, full) does not keep the remote from getting
     /// them: the job reads each blob from its source then.
-    fn put_entry_with_blobs(&self, key: &CacheKey, bytes: &[u8], blobs: &[BlobSource]) -> Result<()> {
+    fn put_entry_with_blobs(
+        &self,
+        key: &CacheKey,
+        bytes: &[u8],
+        blobs: &[BlobSource],
+    ) -> Result<()> {
         let tiered = &self.0;
         let local = tiered.local.put_entry_with_blobs(key, bytes, blobs);
         let blobs = blobs
@@ -239,7 +244,9 @@ impl Storage for Shared {
     fn get_blob(&self, sha256: &str, dest: &Utf8Path, mode: u32) -> bool {
         let tiered = &self.0;
         tiered.local.get_blob(sha256, dest, mode)
-            || (tiered.remote.get_blob(sha256, &tiered.local_blob(sha256), 0o644)
+            || (tiered
+                .remote
+                .get_blob(sha256, &tiered.local_blob(sha256), 0o644)
                 && tiered.local.get_blob(sha256, dest, mode))
     }
 

@@ -132,7 +132,12 @@ impl Storage for RemoteStore {
         }
     }
 
-    fn put_entry_with_blobs(&self, key: &CacheKey, bytes: &[u8], blobs: &[BlobSource]) -> Result<()> {
+    fn put_entry_with_blobs(
+        &self,
+        key: &CacheKey,
+        bytes: &[u8],
+        blobs: &[BlobSource],
+    ) -> Result<()> {
         if self.read_only() || !self.available() {
             return Ok(());
         }
