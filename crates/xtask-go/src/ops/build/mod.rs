@@ -5,6 +5,7 @@
 //! single run reports every broken target; the run then fails as a whole.
 
 mod unit;
+mod unit_key;
 
 pub use unit::{go_build_args, ScratchDir};
 
@@ -197,6 +198,34 @@ pub fn build(
         reporter,
         cache: cache.as_ref(),
     };
+    let results = run_units(&ctx, &units, jobs);
+    reporter.finish_progress();
+    let mut remote_result = Ok(());
+    if let Some(cache) = &cache {
+        remote_result = cache.finish();
+        maintenance::auto_gc(
+            &LocalStore::open(&cache_dir(&session.project)).reporting_to(reporter),
+            session.project.settings.cache_max_size,
+        );
+    }
+    let report = BuildReport { units: results };
+    let failed = report.failed().count();
+    reporter.event(&Event::BuildFinished {
+        success: failed == 0,
+        units: report.units.len(),
+        failed,
+        duration_ms: start.elapsed().as_millis() as u64,
+    });
+    if failed == 0 {
+        reporter.status("Finished", &finished_line(&report, request.release, start));
+    }
+    remote_result?;
+    Ok(report)
+}
+
+/// Runs the units on `jobs` threads, a progress bar showing what runs; results in unit order.
+fn run_units(ctx: &RunContext<'_>, units: &[BuildUnit], jobs: usize) -> Vec<UnitResult> {
+    let reporter = ctx.reporter;
     reporter.start_progress("Building", units.len() as u64);
     let next = AtomicUsize::new(0);
     let running: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -209,70 +238,49 @@ pub fn build(
                 let label = format!("{} ({})", unit.target.name, unit.platform.triple);
                 running.lock().unwrap().push(label.clone());
                 reporter.set_running(&running.lock().unwrap().join(", "));
-                let result = unit::build_unit(&ctx, unit);
+                let result = unit::build_unit(ctx, unit);
                 running.lock().unwrap().retain(|l| l != &label);
                 reporter.advance(&running.lock().unwrap().join(", "));
                 results.lock().unwrap()[index] = Some(result);
             });
         }
     });
-    reporter.finish_progress();
-    let mut remote_result = Ok(());
-    if let Some(cache) = &cache {
-        remote_result = cache.finish();
-        maintenance::auto_gc(
-            &LocalStore::open(&cache_dir(&session.project)).reporting_to(reporter),
-            session.project.settings.cache_max_size,
-        );
-    }
-    let report = BuildReport {
-        units: results
-            .into_inner()
-            .unwrap()
-            .into_iter()
-            .map(|r| r.expect("every unit ran"))
-            .collect(),
+    results
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.expect("every unit ran"))
+        .collect()
+}
+
+/// cargo's `Finished` line: `` `debug` profile [go] 3 targets (2 fresh) in 0.12s ``.
+fn finished_line(report: &BuildReport, release: bool, start: Instant) -> String {
+    let profile = profile_name(release);
+    let verdicts = |v: Verdict| {
+        report
+            .units
+            .iter()
+            .filter(|u| u.cache.as_ref().is_some_and(|c| c.verdict == v))
+            .count()
     };
-    let failed = report.failed().count();
-    reporter.event(&Event::BuildFinished {
-        success: failed == 0,
-        units: report.units.len(),
-        failed,
-        duration_ms: start.elapsed().as_millis() as u64,
-    });
-    if failed == 0 {
-        let profile = profile_name(request.release);
-        let verdicts = |v: Verdict| {
-            report
-                .units
-                .iter()
-                .filter(|u| u.cache.as_ref().is_some_and(|c| c.verdict == v))
-                .count()
-        };
-        let (fresh, restored) = (verdicts(Verdict::Fresh), verdicts(Verdict::Restored));
-        let mut detail = Vec::new();
-        if fresh > 0 {
-            detail.push(format!("{fresh} fresh"));
-        }
-        if restored > 0 {
-            detail.push(format!("{restored} restored from cache"));
-        }
-        let detail = if detail.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", detail.join(", "))
-        };
-        reporter.status(
-            "Finished",
-            &format!(
-                "`{profile}` profile [go] {}{detail} in {}",
-                plural(report.units.len(), "target"),
-                human_duration(start.elapsed())
-            ),
-        );
+    let (fresh, restored) = (verdicts(Verdict::Fresh), verdicts(Verdict::Restored));
+    let mut detail = Vec::new();
+    if fresh > 0 {
+        detail.push(format!("{fresh} fresh"));
     }
-    remote_result?;
-    Ok(report)
+    if restored > 0 {
+        detail.push(format!("{restored} restored from cache"));
+    }
+    let detail = if detail.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", detail.join(", "))
+    };
+    format!(
+        "`{profile}` profile [go] {}{detail} in {}",
+        plural(report.units.len(), "target"),
+        human_duration(start.elapsed())
+    )
 }
 
 fn plural(n: usize, what: &str) -> String {

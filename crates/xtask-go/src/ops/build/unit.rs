@@ -7,40 +7,13 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::{output_file_name, profile_name, BuildUnit, Event, RunContext, UnitResult};
+use super::{BuildUnit, Event, RunContext, UnitResult};
 use crate::buildcache::inputs::{self, InputSet};
-use crate::buildcache::key::KeyInputs;
 use crate::buildcache::{self as cache, Explanation, UnitKey, Verdict};
 use crate::go::golist;
 use crate::host::toolchain::{self, ProcessSpec};
 use crate::session::Session;
 use crate::workspace::goenv::{self, PinnedEnv};
-
-/// Pinned variables that shape a build's output (the rest say where things live).
-const OUTPUT_SHAPING_ENV: &[&str] = &[
-    "GOOS",
-    "GOARCH",
-    "GOAMD64",
-    "GOARM",
-    "GOARM64",
-    "GO386",
-    "GORISCV64",
-    "GOPPC64",
-    "GOMIPS",
-    "GOMIPS64",
-    "GOWASM",
-    "GOEXPERIMENT",
-    "CGO_ENABLED",
-    "GOFLAGS",
-    "CC",
-    "CXX",
-    "CGO_CFLAGS",
-    "CGO_CPPFLAGS",
-    "CGO_CXXFLAGS",
-    "CGO_LDFLAGS",
-    "AR",
-    "PKG_CONFIG",
-];
 
 /// Runs one unit, reporting it; never fails the whole run (errors become a failed result).
 pub(super) fn build_unit(ctx: &RunContext<'_>, unit: &BuildUnit) -> UnitResult {
@@ -49,7 +22,7 @@ pub(super) fn build_unit(ctx: &RunContext<'_>, unit: &BuildUnit) -> UnitResult {
     let triple = unit.platform.triple.as_str();
     let start = Instant::now();
     let env = session.target_env(target, &unit.platform, ctx.request.offline);
-    let unit_key = unit_key(session, ctx.request.release, unit, &env);
+    let unit_key = super::unit_key::unit_key(session, ctx.request.release, unit, &env);
     let (mut explanation, known_set) = match ctx.cache {
         Some(cache) => {
             let (explanation, set) = cache.lookup(&unit_key);
@@ -92,15 +65,11 @@ pub(super) fn build_unit(ctx: &RunContext<'_>, unit: &BuildUnit) -> UnitResult {
     });
     let previous = ctx.cache.and_then(|c| c.last_key_inputs(&unit_key));
     match run_go(ctx, unit, &env, &unit_key, known_set) {
-        Ok(GoRun {
-            success: true,
-            stderr,
-            set,
-            started,
-        }) => {
-            result.stderr = stderr;
-            if let (Some(cache), Some(set)) = (ctx.cache, set) {
-                match cache.record(&unit_key, &set, started) {
+        Ok(run) if run.success => {
+            result.stderr = run.stderr;
+            if let (Some(cache), Some(set)) = (ctx.cache, run.set) {
+                match cache.record(&unit_key, &set, run.started) {
+                    // A miss explained without changes (a new set) names the key it built.
                     Ok((_, key_inputs)) => {
                         if let Some(e) = explanation.as_mut().filter(|e| e.changes.is_empty()) {
                             e.changes = previous
@@ -113,18 +82,8 @@ pub(super) fn build_unit(ctx: &RunContext<'_>, unit: &BuildUnit) -> UnitResult {
                 }
             }
         }
-        Ok(GoRun {
-            success: false,
-            stderr,
-            ..
-        }) => {
-            result.success = false;
-            result.stderr = stderr;
-        }
-        Err(e) => {
-            result.success = false;
-            result.stderr = format!("{e:#}");
-        }
+        Ok(run) => (result.success, result.stderr) = (false, run.stderr),
+        Err(e) => (result.success, result.stderr) = (false, format!("{e:#}")),
     }
     result.cache = explanation;
     if !result.success {
@@ -179,116 +138,6 @@ fn describe(e: &Explanation) -> String {
     }
 }
 
-/// The parts of a unit's key that need no file reads, and the files that decide its closure.
-fn unit_key(session: &Session, release: bool, unit: &BuildUnit, env: &PinnedEnv) -> UnitKey {
-    let target = &unit.target;
-    let project = &session.project;
-    let mut base = KeyInputs::default();
-    let args = go_build_args(unit, release, Utf8Path::new("<out>"));
-    base.spec.insert(
-        "args".into(),
-        serde_json::to_string(&args).expect("strings encode"),
-    );
-    base.spec.insert(
-        "module_dir".into(),
-        project.display_path(&target.module_dir).to_string(),
-    );
-    base.spec
-        .insert("profile".into(), profile_name(release).into());
-    if !project.config.trimpath {
-        // Without -trimpath the absolute source paths end up in the binary.
-        base.spec.insert("root".into(), project.root.to_string());
-    }
-    for name in OUTPUT_SHAPING_ENV {
-        if let Some(value) = env.get(name) {
-            base.env.insert(name.to_string(), value.to_string());
-        }
-    }
-    base.env.insert(
-        "GOWORK".into(),
-        if env.get("GOWORK") == Some("off") {
-            "off".into()
-        } else {
-            "on".into()
-        },
-    );
-    if target.cgo {
-        for var in ["CC", "CXX"] {
-            let compiler = env
-                .get(var)
-                .unwrap_or(if var == "CC" { "cc" } else { "c++" })
-                .to_string();
-            base.env.insert(
-                format!("{var} identity"),
-                session.c_compilers.identity(
-                    &compiler,
-                    &env.vars,
-                    &project.go_dir().join("c-compilers.json"),
-                ),
-            );
-        }
-    }
-    let tc = &session.toolchain;
-    base.toolchain
-        .insert("GOVERSION".into(), tc.info.version.clone());
-    if tc.info.version.starts_with("devel") {
-        let hash = crate::buildcache::statcache::sha256_file(&tc.go)
-            .unwrap_or_else(|_| "unreadable".into());
-        base.toolchain.insert("go binary sha256".into(), hash);
-    }
-    let output_dir = unit
-        .output
-        .parent()
-        .expect("output has a parent")
-        .to_owned();
-    let mut output_names = vec![output_file_name(target, &unit.platform)];
-    if matches!(target.buildmode.as_str(), "c-archive" | "c-shared") {
-        output_names.push(
-            Utf8Path::new(&output_names[0])
-                .with_extension("h")
-                .to_string(),
-        );
-    }
-    UnitKey {
-        base,
-        control: control_files(session, unit),
-        depfile: output_dir
-            .join(".deps")
-            .join(format!("{}.json", target.name)),
-        output_dir,
-        output_names,
-        target: target.name.clone(),
-        triple: unit.platform.triple.clone(),
-    }
-}
-
-/// go.work (+ .sum), every go.mod and go.sum go resolves against, vendor/modules.txt, default.pgo.
-fn control_files(session: &Session, unit: &BuildUnit) -> Vec<Utf8PathBuf> {
-    let mut files = Vec::new();
-    let modules = &session.modules;
-    if let Some(work) = &modules.gowork {
-        let dir = work.parent().expect("go.work has a parent");
-        files.extend([
-            work.clone(),
-            dir.join("go.work.sum"),
-            dir.join("vendor/modules.txt"),
-        ]);
-    }
-    for m in modules
-        .modules
-        .iter()
-        .filter(|m| modules.gowork.is_some() || m.path == unit.target.module)
-    {
-        files.extend([
-            m.dir.join("go.mod"),
-            m.dir.join("go.sum"),
-            m.dir.join("vendor/modules.txt"),
-        ]);
-    }
-    files.push(unit.target.package_dir.join("default.pgo"));
-    files
-}
-
 struct GoRun {
     success: bool,
     stderr: String,
@@ -336,12 +185,7 @@ fn run_go(
         Some(listed) => listed.as_ref().ok(),
         None => known.as_ref(),
     };
-    let env = match set_now.and_then(|set| set.native_digest(&session.project.root)) {
-        Some(digest) => env
-            .with_native_digest(&session.project, &digest)
-            .context("creating the native inputs' directory")?,
-        None => env,
-    };
+    let env = with_native_inputs(session, env, set_now)?;
     let build = session
         .toolchain
         .go(&unit.target.module_dir, &env.vars)
@@ -367,12 +211,7 @@ fn run_go(
             started,
         });
     }
-    std::fs::create_dir_all(&unit_key.output_dir)
-        .with_context(|| format!("creating {}", unit_key.output_dir))?;
-    for name in &unit_key.output_names {
-        let (from, to) = (staged_dir.join(name), unit_key.output_dir.join(name));
-        std::fs::rename(&from, &to).with_context(|| format!("moving {from} to {to}"))?;
-    }
+    place_outputs(&staged_dir, unit_key)?;
     let set = match listed {
         None => known,
         Some(Ok(set)) => Some(set),
@@ -390,6 +229,31 @@ fn run_go(
         set,
         started,
     })
+}
+
+/// `env` naming the digest of the native inputs go does not track (`InputSet::native_digest`).
+fn with_native_inputs(
+    session: &Session,
+    env: PinnedEnv,
+    set: Option<&InputSet>,
+) -> Result<PinnedEnv> {
+    match set.and_then(|set| set.native_digest(&session.project.root)) {
+        Some(digest) => env
+            .with_native_digest(&session.project, &digest)
+            .context("creating the native inputs' directory"),
+        None => Ok(env),
+    }
+}
+
+/// Renames go's outputs from the scratch dir into place: a failed build never gets here.
+fn place_outputs(staged_dir: &Utf8Path, unit_key: &UnitKey) -> Result<()> {
+    std::fs::create_dir_all(&unit_key.output_dir)
+        .with_context(|| format!("creating {}", unit_key.output_dir))?;
+    for name in &unit_key.output_names {
+        let (from, to) = (staged_dir.join(name), unit_key.output_dir.join(name));
+        std::fs::rename(&from, &to).with_context(|| format!("moving {from} to {to}"))?;
+    }
+    Ok(())
 }
 
 /// Runs `go list -deps` for a unit's package and reads its input set from the listing.
