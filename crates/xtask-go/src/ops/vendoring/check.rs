@@ -105,13 +105,14 @@ pub(super) fn check_tree(
 
     let listed: Vec<&VendoredModule> = txt.providing().collect();
     let trusted = trust::resolve(session, tree, shown, offline, reporter, &gomods, &listed)?;
-    for (i, zip, detail) in &trusted.tampered {
-        let module = listed[*i].key.to_string();
-        findings.push(&module, zip.as_str(), FindingKind::Anomaly, detail.clone());
+    for (m, t) in listed.iter().zip(&trusted.modules) {
+        for (zip, detail) in &t.tampered {
+            let module = m.key.to_string();
+            findings.push(&module, zip.as_str(), FindingKind::Anomaly, detail.clone());
+        }
     }
     let scratch = trusted.scratch.clone();
-    let (mut modules, listing) =
-        load_modules(&vendor, &listed, trusted, &main_go, &mut findings)?;
+    let (mut modules, listing) = load_modules(&vendor, &listed, trusted, &main_go, &mut findings)?;
     let check = TreeCheck {
         session,
         tree,
@@ -138,7 +139,9 @@ pub(super) fn check_tree(
         }
     }
     report.findings.extend(findings.list);
-    report.modules.extend(modules.into_iter().map(|m| m.summary));
+    report
+        .modules
+        .extend(modules.into_iter().map(|m| m.summary));
     let _ = scratch
         .exists()
         .then(|| source::remove_private_cache(&scratch));
@@ -195,12 +198,22 @@ type LoadedModule = (ModuleSource, Vec<ExpectedFile>, Vec<String>);
 fn load_modules<'a>(
     vendor: &Utf8Path,
     listed: &[&'a VendoredModule],
-    trusted: Trusted,
+    mut trusted: Trusted,
     main_go: &str,
     findings: &mut Findings<'_>,
 ) -> Result<(Vec<Module<'a>>, VendorListing)> {
-    let preloaded = Mutex::new(trusted.preloaded);
-    let origins = trusted.origins;
+    let origins: Vec<Option<Origin>> = trusted
+        .modules
+        .iter_mut()
+        .map(|t| t.origin.take())
+        .collect();
+    let preloaded = Mutex::new(
+        trusted
+            .modules
+            .iter_mut()
+            .map(|t| t.preloaded.take())
+            .collect::<Vec<_>>(),
+    );
     let (loaded, listing) = std::thread::scope(|scope| {
         let listing = scope.spawn(|| contents::list_vendor(vendor));
         let loaded: Vec<Option<Result<LoadedModule>>> =
@@ -222,14 +235,13 @@ fn load_modules<'a>(
         )
     });
     let listing = listing?;
-    let mut unchecked = trusted.unchecked;
     let mut modules = Vec::with_capacity(listed.len());
-    for (i, (&m, result)) in listed.iter().zip(loaded).enumerate() {
+    for ((&m, result), t) in listed.iter().zip(loaded).zip(trusted.modules) {
         let mut module = Module {
             listed: m,
             source: None,
             expected: Vec::new(),
-            unchecked: unchecked.remove(&i),
+            unchecked: t.unchecked,
             summary: ModuleSummary {
                 tree: findings.tree.to_owned(),
                 module: module_label(m),
@@ -293,7 +305,10 @@ fn loaded_findings(
     }
     if let (Some(listed), Some(own)) = (&m.go_version, source.go_version()) {
         if *listed != own {
-            let detail = format!("{}: is marked as go {listed} in vendor/modules.txt, but its go.mod says go {own}", m.key);
+            let detail = format!(
+                "{}: is marked as go {listed} in vendor/modules.txt, but its go.mod says go {own}",
+                m.key
+            );
             findings.push(
                 &m.key.to_string(),
                 "vendor/modules.txt",
