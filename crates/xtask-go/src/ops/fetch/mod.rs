@@ -9,14 +9,13 @@
 mod download;
 pub mod needs;
 mod problem;
+mod rounds;
 pub mod verify;
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
+use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
 
 pub use crate::go::offline::explain_offline_failure;
@@ -24,9 +23,9 @@ use crate::host::platform;
 use crate::session::Session;
 use crate::util::report::{human_duration, Reporter};
 use crate::workspace::goenv::{EnvRequest, ModMode, PinnedEnv};
-use download::Outcome;
 use needs::{CacheFiles, Need};
 pub use problem::Problem;
+use rounds::Downloads;
 
 /// What `go-fetch` was asked to do.
 #[derive(Debug, Clone)]
@@ -132,7 +131,7 @@ pub fn fetch(
     let start = Instant::now();
     let needs = needs::collect(&session.modules)?;
     let env = fetch_env(session)?;
-    let gomodcache = camino::Utf8PathBuf::from(env.get("GOMODCACHE").unwrap_or_default());
+    let gomodcache = Utf8PathBuf::from(env.get("GOMODCACHE").unwrap_or_default());
     let proxy = env
         .get("GOPROXY")
         .unwrap_or("https://proxy.golang.org,direct (go's default)")
@@ -145,14 +144,7 @@ pub fn fetch(
         .problems
         .extend(needs.missing.iter().cloned().map(Problem::MissingSum));
 
-    let mut to_fetch = Vec::new();
-    for need in &needs.needs {
-        if CacheFiles::of(&gomodcache, &need.path, &need.version)?.complete(need) {
-            report.cached += 1;
-        } else {
-            to_fetch.push(need);
-        }
-    }
+    let to_fetch = uncached(&needs.needs, &gomodcache, &mut report)?;
     reporter.event(&Event::FetchPlanned {
         repo_modules: needs.repo_modules,
         needed: needs.needs.len(),
@@ -163,35 +155,17 @@ pub fn fetch(
         if proxy == "off" {
             bail!("GOPROXY=off in the environment, but {} modules are missing from {gomodcache}: unset GOPROXY (or set a proxy) for go-fetch", to_fetch.len());
         }
-        download_all(
+        let downloads = Downloads {
             session,
             request,
             reporter,
-            &env.vars,
-            &to_fetch,
-            &proxy,
-            &mut report,
-        )?;
-    }
-    // go checked each download against one go.sum; every go.sum line must agree with the cache.
-    for need in needs.needs.iter().filter(|n| n.zip) {
-        let files = CacheFiles::of(&gomodcache, &need.path, &need.version)?;
-        let Ok(seen) = std::fs::read_to_string(&files.ziphash) else {
-            continue;
+            env: &env.vars,
+            proxy: &proxy,
         };
-        let seen = seen.trim();
-        for sum in need.zip_sums.iter().filter(|s| s.hash != seen) {
-            report.problems.push(Problem::Mismatch {
-                need: need.id(),
-                go_sum_line: format!(
-                    "{} says `{} {} {}`",
-                    sum.file, need.path, need.version, sum.hash
-                ),
-                seen: format!("{seen} (in {})", files.ziphash),
-                proxy: proxy.clone(),
-            });
-        }
+        downloads.run(&to_fetch, &mut report)?;
     }
+    let mismatches = sum_mismatches(&needs.needs, &gomodcache, &proxy)?;
+    report.problems.extend(mismatches);
     if request.verify {
         let tampered = verify::verify(&needs.needs, &gomodcache, request.jobs)?;
         if tampered.is_empty() {
@@ -204,6 +178,54 @@ pub fn fetch(
             .problems
             .extend(tampered.into_iter().map(Problem::Tampered));
     }
+    finish(reporter, &report, start);
+    Ok(report)
+}
+
+/// The needs the module cache does not hold complete; those it does are counted in `report`.
+fn uncached<'a>(
+    needs: &'a [Need],
+    gomodcache: &Utf8Path,
+    report: &mut FetchReport,
+) -> Result<Vec<&'a Need>> {
+    let mut to_fetch = Vec::new();
+    for need in needs {
+        if CacheFiles::of(gomodcache, &need.path, &need.version)?.complete(need) {
+            report.cached += 1;
+        } else {
+            to_fetch.push(need);
+        }
+    }
+    Ok(to_fetch)
+}
+
+/// go checked each download against one go.sum; every go.sum line must agree with the cache:
+/// a problem for each that does not.
+fn sum_mismatches(needs: &[Need], gomodcache: &Utf8Path, proxy: &str) -> Result<Vec<Problem>> {
+    let mut problems = Vec::new();
+    for need in needs.iter().filter(|n| n.zip) {
+        let files = CacheFiles::of(gomodcache, &need.path, &need.version)?;
+        let Ok(seen) = std::fs::read_to_string(&files.ziphash) else {
+            continue;
+        };
+        let seen = seen.trim();
+        for sum in need.zip_sums.iter().filter(|s| s.hash != seen) {
+            problems.push(Problem::Mismatch {
+                need: need.id(),
+                go_sum_line: format!(
+                    "{} says `{} {} {}`",
+                    sum.file, need.path, need.version, sum.hash
+                ),
+                seen: format!("{seen} (in {})", files.ziphash),
+                proxy: proxy.to_owned(),
+            });
+        }
+    }
+    Ok(problems)
+}
+
+/// Says how the fetch went: each problem, then the finished event and status line.
+fn finish(reporter: &Reporter, report: &FetchReport, start: Instant) {
     for problem in &report.problems {
         reporter.error_block(&problem.to_string(), "");
         reporter.event(&Event::FetchProblem {
@@ -230,183 +252,6 @@ pub fn fetch(
             report.cached
         ),
     );
-    Ok(report)
-}
-
-/// Downloads `needs` in rounds: a round runs every batch on `jobs` threads; transient failures
-/// go to the next round after a backoff, until `tries` is spent.
-#[allow(clippy::too_many_arguments)]
-fn download_all(
-    session: &Session,
-    request: &FetchRequest,
-    reporter: &Reporter,
-    env: &BTreeMap<String, String>,
-    needs: &[&Need],
-    proxy: &str,
-    report: &mut FetchReport,
-) -> Result<()> {
-    reporter.start_progress("Downloading", needs.len() as u64);
-    let bytes = AtomicU64::new(0);
-    let done = AtomicUsize::new(0);
-    let mut pending: Vec<&Need> = needs.to_vec();
-    let mut attempt = 1;
-    while !pending.is_empty() {
-        let batches = batches(session, &pending, request.jobs);
-        let outcomes: Mutex<Vec<(&Need, Outcome)>> = Mutex::new(Vec::new());
-        let next = AtomicUsize::new(0);
-        let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
-        std::thread::scope(|s| {
-            for _ in 0..request.jobs.clamp(1, batches.len()) {
-                s.spawn(|| {
-                    while let Some((dir, batch)) = batches.get(next.fetch_add(1, Ordering::SeqCst))
-                    {
-                        match download::run_batch(&session.toolchain, env, dir, batch) {
-                            Ok(results) => {
-                                for (need, outcome) in batch.iter().zip(results) {
-                                    if let Outcome::Done { bytes: b } = outcome {
-                                        let total = bytes.fetch_add(b, Ordering::SeqCst) + b;
-                                        let n = done.fetch_add(1, Ordering::SeqCst) + 1;
-                                        reporter.status(
-                                            "Downloaded",
-                                            &format!("{} {}", need.path, need.version),
-                                        );
-                                        reporter.advance(&format!(
-                                            "{n} modules, {}",
-                                            crate::util::units::human_size(total)
-                                        ));
-                                        reporter.event(&Event::ModuleFetched {
-                                            module: &need.path,
-                                            version: &need.version,
-                                            bytes: b,
-                                            tries: attempt,
-                                        });
-                                    }
-                                    outcomes.lock().unwrap().push((need, outcome));
-                                }
-                            }
-                            Err(e) => *failure.lock().unwrap() = Some(e),
-                        }
-                    }
-                });
-            }
-        });
-        if let Some(e) = failure.into_inner().unwrap() {
-            reporter.finish_progress();
-            return Err(e);
-        }
-        let delay = request.retry_delay * 2u32.saturating_pow(attempt - 1);
-        let mut retry = Vec::new();
-        for (need, outcome) in outcomes.into_inner().unwrap() {
-            match outcome {
-                Outcome::Done { .. } => {}
-                Outcome::Transient(message) if attempt < request.tries => {
-                    reporter.warn(&format!(
-                        "{} from {proxy}: {message}; retrying in {} (try {} of {})",
-                        need.id(),
-                        human_duration(delay),
-                        attempt + 1,
-                        request.tries
-                    ));
-                    reporter.event(&Event::FetchRetry {
-                        module: &need.path,
-                        version: &need.version,
-                        attempt: attempt + 1,
-                        delay_ms: delay.as_millis() as u64,
-                        error: &message,
-                    });
-                    report.retries += 1;
-                    retry.push(need);
-                }
-                Outcome::Aborted if attempt < request.tries => retry.push(need),
-                Outcome::Transient(message) => report.problems.push(Problem::Failed {
-                    need: need.id(),
-                    proxy: proxy.to_string(),
-                    tries: attempt,
-                    transient: true,
-                    message,
-                }),
-                Outcome::Failed(message) => report.problems.push(Problem::Failed {
-                    need: need.id(),
-                    proxy: proxy.to_string(),
-                    tries: attempt,
-                    transient: false,
-                    message,
-                }),
-                Outcome::Aborted => report.problems.push(Problem::Failed {
-                    need: need.id(),
-                    proxy: proxy.to_string(),
-                    tries: attempt,
-                    transient: false,
-                    message: "go stopped at another module's checksum mismatch".into(),
-                }),
-                Outcome::Mismatch {
-                    downloaded,
-                    recorded,
-                } => {
-                    let sum = need
-                        .zip_sums
-                        .iter()
-                        .chain(&need.mod_sums)
-                        .find(|s| s.hash == recorded);
-                    let go_sum_line = match sum {
-                        Some(s) if need.mod_sums.contains(s) => format!(
-                            "{} says `{} {}/go.mod {}`",
-                            s.file, need.path, need.version, s.hash
-                        ),
-                        Some(s) => format!(
-                            "{} says `{} {} {}`",
-                            s.file, need.path, need.version, s.hash
-                        ),
-                        None => format!("go.sum says {recorded}"),
-                    };
-                    report.problems.push(Problem::Mismatch {
-                        need: need.id(),
-                        go_sum_line,
-                        seen: downloaded,
-                        proxy: proxy.to_string(),
-                    });
-                }
-            }
-        }
-        if !retry.is_empty() {
-            std::thread::sleep(delay);
-        }
-        pending = retry;
-        attempt += 1;
-    }
-    reporter.finish_progress();
-    report.fetched = done.into_inner();
-    report.bytes = bytes.into_inner();
-    Ok(())
-}
-
-/// Splits `needs` into about `jobs` batches, each run in one directory, zips and `.mod`-only apart.
-fn batches<'a>(
-    session: &Session,
-    needs: &[&'a Need],
-    jobs: usize,
-) -> Vec<(camino::Utf8PathBuf, Vec<&'a Need>)> {
-    let size = needs.len().div_ceil(jobs.max(1)).max(1);
-    let workspace_dir = session
-        .modules
-        .gowork
-        .as_ref()
-        .and_then(|_| session.modules.modules.first())
-        .map(|m| m.dir.clone());
-    let mut groups: BTreeMap<(camino::Utf8PathBuf, bool), Vec<&'a Need>> = BTreeMap::new();
-    for need in needs {
-        let dir = workspace_dir
-            .clone()
-            .unwrap_or_else(|| need.owner_dir.clone());
-        groups.entry((dir, need.zip)).or_default().push(need);
-    }
-    let mut out = Vec::new();
-    for ((dir, _), group) in groups {
-        for chunk in group.chunks(size) {
-            out.push((dir.clone(), chunk.to_vec()));
-        }
-    }
-    out
 }
 
 fn plural(n: usize, what: &str) -> String {

@@ -93,12 +93,23 @@ pub fn relative(base: &Utf8Path, path: &Utf8Path) -> String {
 /// Every way modules.txt contradicts the main modules, in go's order and wording.
 pub fn check(main: &MainModules<'_>, txt: &ModulesTxt) -> Vec<Inconsistency> {
     let mut out = Vec::new();
-    let mut push = |key: &ModKey, message: String| {
-        out.push(Inconsistency {
-            module: key.to_string(),
-            message: format!("{key}: {message}"),
-        })
-    };
+    workspace_marker(main, txt, &mut out);
+    unmarked_requires(main, txt, &mut out);
+    replacements(main, txt, &mut out);
+    unrequired_explicit(main, txt, &mut out);
+    unreplaced_replacements(main, txt, &mut out);
+    out
+}
+
+fn push(out: &mut Vec<Inconsistency>, key: &ModKey, message: String) {
+    out.push(Inconsistency {
+        module: key.to_string(),
+        message: format!("{key}: {message}"),
+    })
+}
+
+/// The `## workspace` line against whether a go.work is in force.
+fn workspace_marker(main: &MainModules<'_>, txt: &ModulesTxt, out: &mut Vec<Inconsistency>) {
     if txt.workspace != main.workspace() {
         let key = ModKey::new("vendor/modules.txt", "");
         let message = if main.workspace() {
@@ -106,8 +117,12 @@ pub fn check(main: &MainModules<'_>, txt: &ModulesTxt) -> Vec<Inconsistency> {
         } else {
             "was written by `go work vendor` (`## workspace`), but no go.work is in force"
         };
-        push(&key, message.to_owned());
+        push(out, &key, message.to_owned());
     }
+}
+
+/// Requirements of a go.mod that modules.txt does not mark `## explicit`.
+fn unmarked_requires(main: &MainModules<'_>, txt: &ModulesTxt, out: &mut Vec<Inconsistency>) {
     for gomod in &main.gomods {
         for r in &gomod.requires {
             let key = ModKey::new(&r.module.path, &r.module.version);
@@ -117,10 +132,15 @@ pub fn check(main: &MainModules<'_>, txt: &ModulesTxt) -> Vec<Inconsistency> {
                 if let Some(other) = txt.providing().find(|m| m.key.path == key.path) {
                     message.push_str(&format!(" (vendor/modules.txt has {})", other.key));
                 }
-                push(&key, message);
+                push(out, &key, message);
             }
         }
     }
+}
+
+/// Replacements in force (go.mod's, go.work's) that modules.txt does not mark, or marks with
+/// another replacement.
+fn replacements(main: &MainModules<'_>, txt: &ModulesTxt, out: &mut Vec<Inconsistency>) {
     let mut seen = std::collections::BTreeSet::new();
     let replaces = main
         .gomods
@@ -137,10 +157,12 @@ pub fn check(main: &MainModules<'_>, txt: &ModulesTxt) -> Vec<Inconsistency> {
         };
         match txt.meta(&old).1 {
             None => push(
+                out,
                 &old,
                 format!("is replaced in {}, but not marked as replaced in vendor/modules.txt", main.short(&file)),
             ),
             Some(vendored) if *vendored != new => push(
+                out,
                 &old,
                 format!(
                     "is replaced by {new} in {}, but marked as replaced by {vendored} in vendor/modules.txt",
@@ -150,6 +172,10 @@ pub fn check(main: &MainModules<'_>, txt: &ModulesTxt) -> Vec<Inconsistency> {
             Some(_) => {}
         }
     }
+}
+
+/// Modules marked `## explicit` that no go.mod requires.
+fn unrequired_explicit(main: &MainModules<'_>, txt: &ModulesTxt, out: &mut Vec<Inconsistency>) {
     for m in txt.providing().filter(|m| m.explicit) {
         let required = main.gomods.iter().any(|g| {
             g.requires
@@ -159,11 +185,16 @@ pub fn check(main: &MainModules<'_>, txt: &ModulesTxt) -> Vec<Inconsistency> {
         if !required {
             let article = if main.workspace() { "a " } else { "" };
             push(
+                out,
                 &m.key,
                 format!("is marked as explicit in vendor/modules.txt, but not explicitly required in {article}go.mod"),
             );
         }
     }
+}
+
+/// Modules marked as replaced that nothing replaces.
+fn unreplaced_replacements(main: &MainModules<'_>, txt: &ModulesTxt, out: &mut Vec<Inconsistency>) {
     for m in txt.modules.iter().filter(|m| m.replacement.is_some()) {
         if main.replacement(&m.key).is_none() {
             let source = if main.workspace() {
@@ -172,6 +203,7 @@ pub fn check(main: &MainModules<'_>, txt: &ModulesTxt) -> Vec<Inconsistency> {
                 "go.mod"
             };
             push(
+                out,
                 &m.key,
                 format!(
                     "is marked as replaced in vendor/modules.txt, but not replaced in {source}"
@@ -179,7 +211,6 @@ pub fn check(main: &MainModules<'_>, txt: &ModulesTxt) -> Vec<Inconsistency> {
             );
         }
     }
-    out
 }
 
 /// go's header for these problems: `go: inconsistent vendoring in <dir>:`.

@@ -5,6 +5,7 @@
 //! `h1:` hash matches go.sum (see `source`), by the copying rules of `go mod vendor` (see `expected`).
 
 mod check;
+mod compare;
 pub mod consistency;
 pub mod contents;
 pub mod expected;

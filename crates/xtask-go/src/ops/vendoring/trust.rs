@@ -18,7 +18,11 @@ use crate::go::gomod::GoMod;
 use crate::go::gosum::GoSum;
 use crate::session::Session;
 use crate::util::report::Reporter;
+use crate::workspace::goenv::PinnedEnv;
 use crate::workspace::project::absolute_in;
+
+/// A module's files (module-relative paths) and their contents.
+type Files = BTreeMap<String, Vec<u8>>;
 
 /// Where one module's reference contents are to come from.
 enum Proof {
@@ -33,26 +37,45 @@ enum Proof {
 /// What the module cache holds for one module: a verified directory (with the files read while
 /// hashing it), or else the state of its zip and, if the directory did not match, why.
 enum CacheState {
-    Dir(Utf8PathBuf, BTreeMap<String, Vec<u8>>),
+    Dir(Utf8PathBuf, Files),
     Zip {
         zip: Result<ZipState>,
         dir_mismatch: Option<(Utf8PathBuf, String)>,
     },
 }
 
-/// The outcome for the modules of one tree, by index into its module list.
+/// What was established of one module's contents.
+#[derive(Default)]
+pub(super) struct ModuleTrust {
+    /// Where its trusted contents are.
+    pub(super) origin: Option<Origin>,
+    /// Its files, when its module cache directory was verified (read on the way).
+    pub(super) preloaded: Option<Files>,
+    /// Why its contents could not be established.
+    pub(super) unchecked: Option<String>,
+    /// Its module cache directory or zip that did not match go.sum: (path, what is wrong).
+    pub(super) tampered: Vec<(Utf8PathBuf, String)>,
+}
+
+/// The outcome for the modules of one tree.
 pub(super) struct Trusted {
-    pub origins: Vec<Option<Origin>>,
-    /// The files of modules whose module cache directory was verified, read on the way.
-    pub preloaded: Vec<Option<BTreeMap<String, Vec<u8>>>>,
-    /// Modules whose contents could not be established, and why.
-    pub unchecked: BTreeMap<usize, String>,
-    /// Module cache directories and zips that did not match go.sum: (module, path, what is wrong).
-    pub tampered: Vec<(usize, Utf8PathBuf, String)>,
+    /// By index into the tree's module list.
+    pub(super) modules: Vec<ModuleTrust>,
     /// Scratch space: the private module cache of fresh downloads (of modules whose cached
     /// copy failed its hash) and go's working directories (remove with
     /// `source::remove_private_cache`).
-    pub scratch: Utf8PathBuf,
+    pub(super) scratch: Utf8PathBuf,
+}
+
+/// A download one module needs, verified against `want` (go.sum's hash); `pinned` when into
+/// the pinned module cache (it holds nothing of the module), else into a private one (its copy
+/// is not trusted).
+struct Download {
+    module: usize,
+    path: String,
+    version: String,
+    want: String,
+    pinned: bool,
 }
 
 /// Finds trusted contents for every module of `modules`.
@@ -65,6 +88,56 @@ pub(super) fn resolve(
     gomods: &[GoMod],
     modules: &[&VendoredModule],
 ) -> Result<Trusted> {
+    let sums = read_sums(tree, gomods)?;
+    let mut out: Vec<ModuleTrust> = modules.iter().map(|_| ModuleTrust::default()).collect();
+    let proofs: Vec<Option<Proof>> = modules
+        .iter()
+        .zip(&mut out)
+        .map(|(m, t)| {
+            proof(tree, &sums, m)
+                .map_err(|e| t.unchecked = Some(e))
+                .ok()
+        })
+        .collect();
+    let env = super::vendor_env(session, tree, offline)?;
+    let gomodcache = env.get("GOMODCACHE").unwrap_or_default().to_owned();
+    let cache = Utf8Path::new(&gomodcache);
+    let states = cache_states(cache, modules, &proofs)?;
+    let mut downloads = Vec::new();
+    for (i, ((t, state), proof)) in out.iter_mut().zip(states).zip(&proofs).enumerate() {
+        downloads.extend(decide(i, t, state, proof.as_ref()));
+    }
+    let scratch = session
+        .project
+        .go_dir()
+        .join(format!("vendor-check-{}", std::process::id()));
+    if !downloads.is_empty() {
+        if offline {
+            for d in &downloads {
+                let (path, version) = (&d.path, &d.version);
+                out[d.module].unchecked = Some(format!("{path}@{version} has no trusted zip in the module cache, and --offline forbids a download"));
+            }
+        } else {
+            let fallback = Fallback {
+                session,
+                env: &env,
+                cache,
+                scratch: &scratch,
+                sums: &sums,
+                reporter,
+                shown,
+            };
+            fallback.download(&downloads, &mut out);
+        }
+    }
+    Ok(Trusted {
+        modules: out,
+        scratch,
+    })
+}
+
+/// The go.sum files of the main modules and, in workspace mode, the go.work.sum.
+fn read_sums(tree: &VendorTree, gomods: &[GoMod]) -> Result<Vec<GoSum>> {
     let mut sums = Vec::new();
     for m in gomods {
         let file = m.dir().join("go.sum");
@@ -78,37 +151,38 @@ pub(super) fn resolve(
             sums.push(GoSum::read(&file)?);
         }
     }
-    let mut unchecked: BTreeMap<usize, String> = BTreeMap::new();
-    let mut proofs: Vec<Option<Proof>> = Vec::new();
-    for (i, m) in modules.iter().enumerate() {
-        let proof = match &m.replacement {
-            Some(r) if r.version.is_empty() => {
-                Some(Proof::Dir(absolute_in(&tree.root, Utf8Path::new(&r.path))))
-            }
-            other => {
-                let (path, version) = match other {
-                    Some(r) => (r.path.clone(), r.version.clone()),
-                    None => (m.key.path.clone(), m.key.version.clone()),
-                };
-                match source::want_hash(&sums, &path, &version) {
-                    Some(want) => Some(Proof::Zip {
-                        path,
-                        version,
-                        want: want.to_owned(),
-                    }),
-                    None => {
-                        unchecked.insert(i, format!("go.sum has no hash for {path}@{version}; run `go mod download {path}`"));
-                        None
-                    }
-                }
-            }
-        };
-        proofs.push(proof);
+    Ok(sums)
+}
+
+/// Where `m`'s reference contents are to come from: its local replacement directory, or the
+/// module (or replacement) version whose hash go.sum records; else why there is none.
+fn proof(tree: &VendorTree, sums: &[GoSum], m: &VendoredModule) -> Result<Proof, String> {
+    let (path, version) = match &m.replacement {
+        Some(r) if r.version.is_empty() => {
+            return Ok(Proof::Dir(absolute_in(&tree.root, Utf8Path::new(&r.path))))
+        }
+        Some(r) => (r.path.clone(), r.version.clone()),
+        None => (m.key.path.clone(), m.key.version.clone()),
+    };
+    match source::want_hash(sums, &path, &version) {
+        Some(want) => Ok(Proof::Zip {
+            path,
+            version,
+            want: want.to_owned(),
+        }),
+        None => Err(format!(
+            "go.sum has no hash for {path}@{version}; run `go mod download {path}`"
+        )),
     }
-    let env = super::vendor_env(session, tree, offline)?;
-    let gomodcache = env.get("GOMODCACHE").unwrap_or_default().to_owned();
-    let cache = Utf8Path::new(&gomodcache);
-    // The module cache's directories first, then the zips of those without a verified one.
+}
+
+/// What the module cache holds for each module with a zip proof, by index into `proofs`: its
+/// directories are hashed first, then the zips of those without a verified one, in parallel.
+fn cache_states(
+    cache: &Utf8Path,
+    modules: &[&VendoredModule],
+    proofs: &[Option<Proof>],
+) -> Result<Vec<Option<CacheState>>> {
     let zip_proofs: Vec<(usize, &str, &str, &str)> = proofs
         .iter()
         .enumerate()
@@ -152,144 +226,148 @@ pub(super) fn resolve(
     for ((i, _, _, _, dir_mismatch), zip) in zip_wanted.into_iter().zip(zip_states) {
         states[i] = Some(CacheState::Zip { zip, dir_mismatch });
     }
-    let mut origins: Vec<Option<Origin>> = vec![None; modules.len()];
-    let mut preloaded = vec![None; modules.len()];
-    let mut to_download = Vec::new();
-    let mut tampered = Vec::new();
-    for (i, state) in states.into_iter().enumerate() {
-        let mut dir_tampered = false;
-        let (zip_state, proof) = match (state, &proofs[i]) {
-            (_, Some(Proof::Dir(dir))) => {
-                origins[i] = Some(Origin::Dir(dir.clone()));
-                continue;
-            }
-            (Some(CacheState::Dir(dir, files)), _) => {
-                origins[i] = Some(Origin::CacheDir(dir));
-                preloaded[i] = Some(files);
-                continue;
-            }
-            (
-                Some(CacheState::Zip { zip, dir_mismatch }),
-                Some(proof @ Proof::Zip { want, .. }),
-            ) => {
-                if let Some((dir, found)) = dir_mismatch {
-                    dir_tampered = true;
-                    let detail = format!(
-                        "the module cache directory {dir} hashes to {found}, but go.sum says \
-                         {want}: its files were changed (go builds outside vendor mode use them); \
-                         it is not trusted"
-                    );
-                    tampered.push((i, dir, detail));
-                }
-                (zip, proof)
-            }
-            _ => continue,
-        };
-        let Proof::Zip {
-            path,
-            version,
-            want,
-        } = proof
-        else {
-            continue;
-        };
-        match zip_state {
-            Ok(ZipState::Verified(zip)) => origins[i] = Some(Origin::Zip { zip, fresh: false }),
-            // Nothing of it in the module cache: go downloads it there, verified against go.sum.
-            Ok(ZipState::Missing) if !dir_tampered => {
-                to_download.push((i, path.clone(), version.clone(), true))
-            }
-            Ok(ZipState::Missing) => to_download.push((i, path.clone(), version.clone(), false)),
-            Ok(ZipState::Mismatch { zip, found }) => {
-                let detail = format!(
-                    "the module cache zip {zip} hashes to {found}, but go.sum says {want}: \
-                     the cache was tampered with or corrupted; it is not trusted"
-                );
-                tampered.push((i, zip.clone(), detail));
-                to_download.push((i, path.clone(), version.clone(), false));
-            }
-            Err(e) => {
-                unchecked.insert(i, format!("{e:#}"));
-            }
-        }
-    }
-    let scratch = session
-        .project
-        .go_dir()
-        .join(format!("vendor-check-{}", std::process::id()));
-    let private = scratch.join("modcache");
-    if !to_download.is_empty() {
-        if offline {
-            for (i, path, version, _) in &to_download {
-                unchecked.insert(*i, format!("{path}@{version} has no trusted zip in the module cache, and --offline forbids a download"));
-            }
-        } else {
-            // Into the pinned module cache what it lacks (go-fetch and builds use it too, and the
-            // next check finds it); a copy to replace a tampered one into a private cache.
-            for pinned in [true, false] {
-                let group: Vec<&(usize, String, String, bool)> =
-                    to_download.iter().filter(|d| d.3 == pinned).collect();
-                if group.is_empty() {
-                    continue;
-                }
-                let (target, place) = if pinned {
-                    (cache.to_owned(), "into the module cache")
-                } else {
-                    (
-                        private.clone(),
-                        "afresh (the module cache's copy is not trusted)",
-                    )
-                };
-                reporter.status(
-                    "Downloading",
-                    &format!("{} modules {place} to check {shown}/vendor", group.len()),
-                );
-                let wanted: Vec<(String, String)> =
-                    group.iter().map(|d| (d.1.clone(), d.2.clone())).collect();
-                let cwd = scratch.join(if pinned { "pinned" } else { "private" });
-                let go_sum = source::go_sum_lines(&sums, &wanted);
-                let downloaded = source::download(
-                    &session.toolchain,
-                    &env.vars,
-                    &target,
-                    &cwd,
-                    &go_sum,
-                    &wanted,
-                );
-                for (i, path, version, _) in group {
-                    let result = match &downloaded {
-                        Ok(map) => map[&(path.clone(), version.clone())].clone(),
-                        Err(e) => Err(format!("{e:#}")),
-                    };
-                    let Some(Proof::Zip { want, .. }) = &proofs[*i] else {
-                        continue;
-                    };
-                    let hashed = result.map(|zip| {
-                        let found = crate::go::gosum::hash_zip(&zip).map_err(|e| format!("{e:#}"));
-                        (found, zip)
-                    });
-                    match hashed {
-                        Ok((Ok(found), zip)) if &found == want => {
-                            origins[*i] = Some(Origin::Zip { zip, fresh: true })
-                        }
-                        Ok((Ok(found), _)) => {
-                            unchecked.insert(*i, format!("a fresh download of {path}@{version} hashes to {found}, but go.sum says {want}"));
-                        }
-                        Ok((Err(e), _)) | Err(e) => {
-                            unchecked
-                                .insert(*i, format!("could not download {path}@{version}: {e}"));
-                        }
-                    }
-                }
-            }
-        }
-    }
+    Ok(states)
+}
 
-    Ok(Trusted {
-        origins,
-        preloaded,
-        unchecked,
-        tampered,
-        scratch,
-    })
+/// Module `i`'s outcome from its proof and what the module cache holds: its origin, what of
+/// the cache is tampered, or the download it needs.
+fn decide(
+    i: usize,
+    t: &mut ModuleTrust,
+    state: Option<CacheState>,
+    proof: Option<&Proof>,
+) -> Option<Download> {
+    let (zip_state, dir_mismatch, path, version, want) = match (state, proof) {
+        (_, Some(Proof::Dir(dir))) => {
+            t.origin = Some(Origin::Dir(dir.clone()));
+            return None;
+        }
+        (Some(CacheState::Dir(dir, files)), _) => {
+            t.origin = Some(Origin::CacheDir(dir));
+            t.preloaded = Some(files);
+            return None;
+        }
+        (
+            Some(CacheState::Zip { zip, dir_mismatch }),
+            Some(Proof::Zip {
+                path,
+                version,
+                want,
+            }),
+        ) => (zip, dir_mismatch, path, version, want),
+        _ => return None,
+    };
+    let dir_tampered = dir_mismatch.is_some();
+    if let Some((dir, found)) = dir_mismatch {
+        let detail = format!(
+            "the module cache directory {dir} hashes to {found}, but go.sum says \
+             {want}: its files were changed (go builds outside vendor mode use them); \
+             it is not trusted"
+        );
+        t.tampered.push((dir, detail));
+    }
+    let download = |pinned| Download {
+        module: i,
+        path: path.clone(),
+        version: version.clone(),
+        want: want.clone(),
+        pinned,
+    };
+    match zip_state {
+        Ok(ZipState::Verified(zip)) => t.origin = Some(Origin::Zip { zip, fresh: false }),
+        // Nothing of it in the module cache: go downloads it there, verified against go.sum.
+        Ok(ZipState::Missing) => return Some(download(!dir_tampered)),
+        Ok(ZipState::Mismatch { zip, found }) => {
+            let detail = format!(
+                "the module cache zip {zip} hashes to {found}, but go.sum says {want}: \
+                 the cache was tampered with or corrupted; it is not trusted"
+            );
+            t.tampered.push((zip, detail));
+            return Some(download(false));
+        }
+        Err(e) => t.unchecked = Some(format!("{e:#}")),
+    }
+    None
+}
+
+/// Downloading what the module cache lacks or holds tampered.
+struct Fallback<'a> {
+    session: &'a Session,
+    env: &'a PinnedEnv,
+    /// The pinned module cache.
+    cache: &'a Utf8Path,
+    scratch: &'a Utf8Path,
+    sums: &'a [GoSum],
+    reporter: &'a Reporter,
+    shown: &'a str,
+}
+
+impl Fallback<'_> {
+    /// Into the pinned module cache what it lacks (go-fetch and builds use it too, and the next
+    /// check finds it); a copy to replace a tampered one into a private cache. Each download is
+    /// verified against go.sum, its outcome recorded in `out`.
+    fn download(&self, downloads: &[Download], out: &mut [ModuleTrust]) {
+        for pinned in [true, false] {
+            let group: Vec<&Download> = downloads.iter().filter(|d| d.pinned == pinned).collect();
+            if group.is_empty() {
+                continue;
+            }
+            let (target, place) = if pinned {
+                (self.cache.to_owned(), "into the module cache")
+            } else {
+                (
+                    self.scratch.join("modcache"),
+                    "afresh (the module cache's copy is not trusted)",
+                )
+            };
+            self.reporter.status(
+                "Downloading",
+                &format!(
+                    "{} modules {place} to check {}/vendor",
+                    group.len(),
+                    self.shown
+                ),
+            );
+            let wanted: Vec<(String, String)> = group
+                .iter()
+                .map(|d| (d.path.clone(), d.version.clone()))
+                .collect();
+            let cwd = self.scratch.join(if pinned { "pinned" } else { "private" });
+            let go_sum = source::go_sum_lines(self.sums, &wanted);
+            let downloaded = source::download(
+                &self.session.toolchain,
+                &self.env.vars,
+                &target,
+                &cwd,
+                &go_sum,
+                &wanted,
+            );
+            for d in group {
+                let result = match &downloaded {
+                    Ok(map) => map[&(d.path.clone(), d.version.clone())].clone(),
+                    Err(e) => Err(format!("{e:#}")),
+                };
+                match verify_download(d, result) {
+                    Ok(origin) => out[d.module].origin = Some(origin),
+                    Err(reason) => out[d.module].unchecked = Some(reason),
+                }
+            }
+        }
+    }
+}
+
+/// A fresh download's zip, if its hash is go.sum's; else why the module stays unchecked.
+fn verify_download(d: &Download, result: Result<Utf8PathBuf, String>) -> Result<Origin, String> {
+    let (path, version, want) = (&d.path, &d.version, &d.want);
+    let hashed = result.map(|zip| {
+        let found = crate::go::gosum::hash_zip(&zip).map_err(|e| format!("{e:#}"));
+        (found, zip)
+    });
+    match hashed {
+        Ok((Ok(found), zip)) if &found == want => Ok(Origin::Zip { zip, fresh: true }),
+        Ok((Ok(found), _)) => Err(format!(
+            "a fresh download of {path}@{version} hashes to {found}, but go.sum says {want}"
+        )),
+        Ok((Err(e), _)) | Err(e) => Err(format!("could not download {path}@{version}: {e}")),
+    }
 }
