@@ -13,6 +13,7 @@ use std::io::Write as _;
 
 use anyhow::{bail, ensure, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
+use xtask_go::go::dirhash;
 use xtask_go::gosum;
 
 /// The timestamp of every `.info` file.
@@ -211,16 +212,16 @@ fn write_module(source: &FixtureSource, proxy_dir: &Utf8Path) -> Result<FixtureM
     let zip_path = file_named("zip");
     write_zip(&zip_path, &prefix, &files)?;
 
-    let zip_sum = gosum::hash1(
+    let zip_sum = dirhash::hash1(
         files
             .iter()
-            .map(|(name, bytes)| (format!("{prefix}/{name}"), gosum::sha256(bytes))),
+            .map(|(name, bytes)| (format!("{prefix}/{name}"), dirhash::sha256(bytes))),
     );
     Ok(FixtureModule {
         path: path.clone(),
         version: version.clone(),
         zip_sum,
-        mod_sum: gosum::hash_mod_file(&mod_bytes),
+        mod_sum: dirhash::hash_mod_file(&mod_bytes),
     })
 }
 

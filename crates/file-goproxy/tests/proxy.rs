@@ -7,6 +7,7 @@ use anyhow::{ensure, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use file_goproxy::{build_proxy, make_writable, FixtureProxy};
 use serde::Deserialize;
+use xtask_go::go::dirhash;
 use xtask_go::gosum::{self, GoSum};
 
 fn fixtures_dir() -> Utf8PathBuf {
@@ -212,7 +213,7 @@ fn proxy_layout_escapes_upper_case_and_lists_versions() -> Result<()> {
             "{rel} is not deterministic"
         );
         assert_eq!(
-            gosum::hash_zip(&proxy.dir.join(&rel))?,
+            dirhash::hash_zip(&proxy.dir.join(&rel))?,
             module.zip_sum,
             "{rel}"
         );
@@ -263,7 +264,7 @@ fn go_mod_download_reports_the_computed_sums() -> Result<()> {
 
         let zip = download.zip.as_ref().context("no Zip")?;
         assert_eq!(
-            gosum::hash_zip(zip)?,
+            dirhash::hash_zip(zip)?,
             module.zip_sum,
             "hash_zip of go's {zip}"
         );
@@ -273,12 +274,16 @@ fn go_mod_download_reports_the_computed_sums() -> Result<()> {
             gosum::module_cache_dir(&sandbox.modcache, &module.path, &module.version)?
         );
         assert_eq!(
-            gosum::hash_dir(dir, &what)?,
+            dirhash::hash_dir(dir, &what)?,
             module.zip_sum,
             "hash_dir of go's {dir}"
         );
         let go_mod = std::fs::read(download.go_mod.as_ref().context("no GoMod")?)?;
-        assert_eq!(gosum::hash_mod_file(&go_mod), module.mod_sum, "{what} .mod");
+        assert_eq!(
+            dirhash::hash_mod_file(&go_mod),
+            module.mod_sum,
+            "{what} .mod"
+        );
     }
     Ok(())
 }
@@ -372,9 +377,9 @@ fn go_counts_zip_directory_entries_like_hash_zip() -> Result<()> {
     };
     assert_eq!(
         download.sum.as_deref(),
-        Some(gosum::hash_zip(&zip_path)?.as_str())
+        Some(dirhash::hash_zip(&zip_path)?.as_str())
     );
-    let dir_hash = gosum::hash_dir(
+    let dir_hash = dirhash::hash_dir(
         download.dir.as_ref().context("no Dir")?,
         "example.com/dirent@v1.0.0",
     )?;

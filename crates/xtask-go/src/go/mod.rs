@@ -2,6 +2,7 @@
 //! build constraints, `go list -json` output, and go's offline failures explained. Runs no process.
 
 pub mod constraints;
+pub mod dirhash;
 pub mod golist;
 pub mod gomod;
 pub mod gosource;

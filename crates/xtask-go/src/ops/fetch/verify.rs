@@ -1,11 +1,11 @@
 //! `--verify`: the module cache against go.sum, like `go mod verify` — each zip
-//! ([`gosum::hash_zip`]), each extracted directory ([`gosum::hash_dir`]) and each `.mod` file.
+//! ([`dirhash::hash_zip`]), each extracted directory ([`dirhash::hash_dir`]) and each `.mod` file.
 
 use anyhow::Result;
 use camino::Utf8PathBuf;
 use serde::Serialize;
 
-use crate::go::gosum;
+use crate::go::dirhash;
 use crate::ops::fetch::needs::{CacheFiles, Need, RecordedSum};
 
 /// A cache entry whose hash differs from a go.sum line.
@@ -92,7 +92,7 @@ fn verify_one(need: &Need, gomodcache: &camino::Utf8Path) -> Result<Vec<Tampered
         compare(
             "go.mod",
             &files.mod_file,
-            gosum::hash_mod_file(&bytes),
+            dirhash::hash_mod_file(&bytes),
             &need.mod_sums,
         );
     }
@@ -100,7 +100,7 @@ fn verify_one(need: &Need, gomodcache: &camino::Utf8Path) -> Result<Vec<Tampered
         compare(
             "zip",
             &files.zip,
-            gosum::hash_zip(&files.zip)?,
+            dirhash::hash_zip(&files.zip)?,
             &need.zip_sums,
         );
     }
@@ -109,7 +109,7 @@ fn verify_one(need: &Need, gomodcache: &camino::Utf8Path) -> Result<Vec<Tampered
         compare(
             "dir",
             &files.dir,
-            gosum::hash_dir(&files.dir, &prefix)?,
+            dirhash::hash_dir(&files.dir, &prefix)?,
             &need.zip_sums,
         );
     }

@@ -12,6 +12,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde::Deserialize;
 
 use super::expected::may_be_needed;
+use crate::go::dirhash;
 use crate::go::gosum::{self, GoSum};
 use crate::host::toolchain::{self, Toolchain};
 
@@ -105,7 +106,7 @@ pub fn check_cached_dirs(gomodcache: &Utf8Path, modules: &[DirCheck<'_>]) -> Vec
             if !dir.is_dir() {
                 return Ok(None);
             }
-            let files = gosum::dir_files(&dir, &format!("{}@{}", m.path, m.version))?;
+            let files = dirhash::dir_files(&dir, &format!("{}@{}", m.path, m.version))?;
             Ok(Some((dir, files)))
         })
         .collect();
@@ -124,7 +125,7 @@ pub fn check_cached_dirs(gomodcache: &Utf8Path, modules: &[DirCheck<'_>]) -> Vec
         let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
         let rel = rel(i, name);
         let keep = may_be_needed(&rel, &modules[i].package_dirs);
-        Ok((gosum::sha256(&bytes), keep.then_some((rel, bytes))))
+        Ok((dirhash::sha256(&bytes), keep.then_some((rel, bytes))))
     });
     let mut hashed: Vec<Vec<(String, [u8; 32])>> = vec![Vec::new(); modules.len()];
     let mut kept: Vec<BTreeMap<String, Vec<u8>>> = vec![BTreeMap::new(); modules.len()];
@@ -152,7 +153,7 @@ pub fn check_cached_dirs(gomodcache: &Utf8Path, modules: &[DirCheck<'_>]) -> Vec
             if let Some(e) = failed.remove(&i) {
                 return Err(e);
             }
-            let found = gosum::hash1(std::mem::take(&mut hashed[i]));
+            let found = dirhash::hash1(std::mem::take(&mut hashed[i]));
             Ok(if found == modules[i].want {
                 DirState::Verified(std::mem::take(&mut kept[i]))
             } else {
@@ -182,7 +183,7 @@ pub fn check_cached_zip(
     if !zip.is_file() {
         return Ok(ZipState::Missing);
     }
-    let found = gosum::hash_zip(&zip)?;
+    let found = dirhash::hash_zip(&zip)?;
     Ok(if found == want {
         ZipState::Verified(zip)
     } else {

@@ -360,7 +360,7 @@ impl Fallback<'_> {
 fn verify_download(d: &Download, result: Result<Utf8PathBuf, String>) -> Result<Origin, String> {
     let (path, version, want) = (&d.path, &d.version, &d.want);
     let hashed = result.map(|zip| {
-        let found = crate::go::gosum::hash_zip(&zip).map_err(|e| format!("{e:#}"));
+        let found = crate::go::dirhash::hash_zip(&zip).map_err(|e| format!("{e:#}"));
         (found, zip)
     });
     match hashed {
