@@ -87,6 +87,8 @@ fn bench_shape(
     repo::commit(sh, &src)?;
 
     let mut tools = vec![Tool::new(Kind::XtaskGo, xtask.to_owned(), dir, shape)];
+    let manifest = super::util::repo_root()?.join("Cargo.toml");
+    tools.push(Tool::new(Kind::CargoXtask, manifest, dir, shape));
     tools.push(Tool::new(Kind::GoLoop, "go".into(), dir, shape));
     match &peers.task {
         Some(task) => tools.push(Tool::new(Kind::GoTask, task.clone(), dir, shape)),
@@ -96,12 +98,13 @@ fn bench_shape(
         Some(turbo) => tools.push(Tool::new(Kind::Turbo, turbo.clone(), dir, shape)),
         None => eprintln!("bench: Turborepo is not available: its column stays empty"),
     }
-    // XTASK_BENCH_TOOLS=xtask-go,go,go-task,turbo picks some tools (e.g. to re-measure xtask-go alone).
+    // XTASK_BENCH_TOOLS=xtask-go,cargo-xtask,go,go-task,turbo picks some tools (e.g. to re-measure xtask-go alone).
     if let Ok(only) = std::env::var("XTASK_BENCH_TOOLS") {
         tools.retain(|t| only.split(',').any(|s| s.trim() == t.kind.slug()));
     }
     let mut results = Vec::new();
     for tool in &tools {
+        tool.prepare(sh)?;
         let (scenarios, floor) = match measure(sh, tool, &src, shape, runs) {
             Ok(measured) => measured,
             Err(e) if tool.kind != Kind::XtaskGo => {
