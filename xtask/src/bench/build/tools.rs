@@ -16,9 +16,8 @@ const GOFLAGS: &str = "-trimpath -buildvcs=false -mod=readonly";
 pub enum Kind {
     /// `target/release/xtask go-build` in the repo root.
     XtaskGo,
-    /// `cargo xtask go-build` as a user types it (the alias: `cargo run --package xtask --`, a dev
-    /// build), so
-    /// cargo's own start and freshness check are timed too.
+    /// `cargo xtask go-build` as a user types it (the alias: `cargo run --package xtask --`, a
+    /// dev build), so cargo's own start and freshness check are timed too.
     CargoXtask,
     /// A shell loop: `go build -o out/<name> ./cmd/<name>` in each module, one after the other.
     GoLoop,
