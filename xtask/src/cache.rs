@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 use xshell::Shell;
 use xtask_go::cache::maintenance;
-use xtask_go::cache::storage::local::LocalStore;
+use xtask_go::cache::LocalStore;
 use xtask_go::project::Project;
-use xtask_go::util::units::{human_size, parse_size};
+use xtask_go::units::{human_size, parse_size};
 
 use crate::flags::{Cache, CacheAction};
 

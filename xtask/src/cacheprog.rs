@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use xtask_go::ops::cacheprog::{serve_stdio, CacheprogOptions};
+use xtask_go::cacheprog::{serve_stdio, CacheprogOptions};
 
 use crate::flags::Cacheprog;
 

@@ -13,7 +13,7 @@ use std::io::Write as _;
 
 use anyhow::{bail, ensure, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use xtask_go::go::dirhash;
+use xtask_go::dirhash;
 use xtask_go::gosum;
 
 /// The timestamp of every `.info` file.

@@ -7,7 +7,7 @@ use anyhow::{ensure, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use file_goproxy::{build_proxy, make_writable, FixtureProxy};
 use serde::Deserialize;
-use xtask_go::go::dirhash;
+use xtask_go::dirhash;
 use xtask_go::gosum::{self, GoSum};
 
 fn fixtures_dir() -> Utf8PathBuf {

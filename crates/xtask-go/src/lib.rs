@@ -1,26 +1,43 @@
 //! xtask-go: build orchestration for repos that hold Rust crates and Go modules side by side.
 //!
-//! A library for a repo's own `xtask`: find the Go modules and targets ([`session::Session`]),
-//! pin go's environment ([`goenv::PinnedEnv`]) and build ([`build::build`]). Every process
-//! is spawned by [`toolchain::run`]. See ARCHITECTURE.md for the map: the layers, bottom up,
-//! are `util`, `go`, `host`, `workspace`, `buildcache`, `session` and `ops`.
+//! A library for a repo's own `xtask`: load the repo once ([`Session`]), then run a command:
+//! [`build::build`] the Go targets, [`mixed::build_all`] / [`mixed::test_all`] Go and Rust
+//! together, [`ci::run`], [`fetch::fetch`] modules for offline builds, [`vendor::check`] a vendor
+//! tree, [`deps::deps`] for version skew, [`doctor::run`]. Every process is spawned by one
+//! function (`host::toolchain::run`) with go's environment pinned (`goenv::PinnedEnv`).
+//!
+//! This file is the facade: the modules below are the crate's layers (see ARCHITECTURE.md:
+//! `util`, `go`, `host`, `workspace`, `buildcache`, `session`, `ops`), private to it; what an
+//! adopting xtask needs is re-exported here, and only that.
 
-pub mod buildcache;
-pub mod go;
-pub mod host;
-pub mod ops;
-pub mod session;
-pub mod util;
-pub mod workspace;
+mod buildcache;
+mod go;
+mod host;
+mod ops;
+mod session;
+mod util;
+mod workspace;
 
-pub use buildcache as cache;
-pub use go::{gomod, gosum};
-pub use host::{platform, toolchain};
-pub use ops::{build, ci, deps, doctor, fetch, mixed, vendoring as vendor};
-pub use session::snapshot;
-pub use util::report;
-pub use workspace::{discovery, goenv, project, rust, targets};
-
-pub use build::{BuildReport, BuildRequest};
 pub use session::Session;
 pub use workspace::settings::{RemoteFlags, RunFlags, Settings};
+
+pub use ops::build::{BuildReport, BuildRequest};
+/// The commands.
+pub use ops::{build, cacheprog, ci, deps, doctor, fetch, mixed, vendoring as vendor};
+
+/// Status lines, progress and JSON events; byte sizes for people.
+pub use util::{report, units};
+
+/// The project and its config; the pinned go environment; the host's triple.
+pub use host::platform;
+pub use workspace::{goenv, project};
+
+/// go's own formats, for tools and tests that read them (go.mod, go.sum, `h1:` hashes).
+pub use go::{dirhash, gomod, gosum};
+
+/// The build cache's store, for `cache stats|gc|clean`.
+pub mod cache {
+    pub use crate::buildcache::cache_dir;
+    pub use crate::buildcache::maintenance;
+    pub use crate::buildcache::storage::local::LocalStore;
+}

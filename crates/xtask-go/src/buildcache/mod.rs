@@ -38,7 +38,6 @@ use depfile::{outputs_in_place, Depfile, LastBuild, PlacedOutput};
 use inputs::InputSet;
 use key::{CacheKey, Change, KeyInputs};
 use statcache::{FileStamp, StatCache};
-use storage::local::LocalStore;
 use storage::{remote, tiered};
 use storage::{CacheEntry, Storage};
 
@@ -103,15 +102,8 @@ pub struct UnitKey {
 }
 
 impl BuildCache {
-    /// Opens the project's store and stat cache; a store that cannot be created only warns later.
-    pub fn open(project: &Project, reporter: &Reporter) -> BuildCache {
-        let store = LocalStore::open(&cache_dir(project))
-            .reporting_to(reporter)
-            .crashing_at(project.settings.crash_at);
-        BuildCache::with_store(project, Box::new(store), reporter)
-    }
-
-    /// Like `open`, with the remote tier when one is configured (see `remote/`). Fails only
+    /// Opens the project's store (with the remote tier when one is configured, see `remote/`)
+    /// and its stat cache; a store that cannot be created only warns later. Fails only
     /// when `--remote-required` and the remote is unusable.
     pub fn open_with_remote(
         project: &Project,

@@ -16,7 +16,7 @@ use crate::util::fsutil;
 /// Bump when the file's layout changes; an old file is then ignored.
 const FORMAT: u32 = 2;
 
-pub use crate::util::stamp::{now_ns, FileStamp, RACY_WINDOW_NS};
+pub use crate::util::stamp::{now_ns, FileStamp};
 
 /// A directory opened once, so that its files are stat'ed by name: the kernel then walks one
 /// path component per file instead of the whole path (a no-op stats thousands of files).

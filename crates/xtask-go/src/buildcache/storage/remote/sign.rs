@@ -11,13 +11,6 @@ use sha2::Sha256;
 
 const FORMAT: &str = "xtask-go-signed-v1";
 
-/// HMAC-SHA256 of `message` under `key` (any key length is valid for HMAC).
-pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(message);
-    mac.finalize().into_bytes().into()
-}
-
 #[derive(Serialize, Deserialize)]
 struct Signed {
     format: String,
@@ -73,25 +66,6 @@ pub fn unwrap(key: Option<&[u8]>, name: &str, served: &[u8]) -> Result<Vec<u8>, 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hmac_matches_rfc_4231() {
-        // Test case 2: key "Jefe".
-        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
-        assert_eq!(
-            crate::buildcache::statcache::hex(&mac),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-        // Test case 6: a key longer than the block.
-        let mac = hmac_sha256(
-            &[0xaa; 131],
-            b"Test Using Larger Than Block-Size Key - Hash Key First",
-        );
-        assert_eq!(
-            crate::buildcache::statcache::hex(&mac),
-            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
-        );
-    }
 
     #[test]
     fn only_a_matching_signature_is_accepted() {
