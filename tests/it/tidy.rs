@@ -1,5 +1,6 @@
 //! Repo rules, enforced under `cargo test` (rust-analyzer's tidy): module docs, one place that
-//! spawns processes, gofmt'd Go code, documented subcommands.
+//! spawns processes, module and function lengths, gofmt'd Go code, documented subcommands, the
+//! layer table.
 
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -70,21 +71,96 @@ fn only_the_toolchain_module_spawns_processes() {
     );
 }
 
-#[test]
-fn library_modules_stay_readable() {
+/// The library's and the CLI's own code (tests and fixtures are free to be longer).
+fn code_files() -> Vec<Utf8PathBuf> {
     let root = repo_root();
-    let long: Vec<_> = all_rust_files()
+    let dirs = [root.join("crates/xtask-go/src"), root.join("xtask/src")];
+    all_rust_files()
         .into_iter()
-        .filter(|f| f.starts_with(root.join("crates")))
-        .filter_map(|f| {
-            let lines = std::fs::read_to_string(&f).unwrap().lines().count();
-            (lines > 600).then_some((f, lines))
-        })
-        .collect();
+        .filter(|f| dirs.iter().any(|d| f.starts_with(d)))
+        .collect()
+}
+
+/// The most lines a module or a function may have.
+const MODULE_LINES: usize = 400;
+const FUNCTION_LINES: usize = 80;
+
+/// Functions longer than [`FUNCTION_LINES`] whose doc or comment lines just above do not give a
+/// reason (`Long: ...`): `(name, lines)`. A function ends at the first `}` at its own indent.
+fn long_functions(text: &str) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut long = Vec::new();
+    for (start, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        let Some(rest) = ["fn ", "pub fn ", "pub(crate) fn ", "pub(super) fn "]
+            .iter()
+            .find_map(|p| trimmed.strip_prefix(p))
+        else {
+            continue;
+        };
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        // The body opens on the first line ending with `{`; a `;` first means no body.
+        let Some(open) = (start..lines.len()).find(|&k| {
+            let l = lines[k].trim_end();
+            l.ends_with('{') || l.ends_with(';')
+        }) else {
+            continue;
+        };
+        if lines[open].trim_end().ends_with(';') {
+            continue;
+        }
+        let close = (open + 1..lines.len()).find(|&k| {
+            let l = lines[k];
+            l.len() - l.trim_start().len() == indent && l.trim_start().starts_with('}')
+        });
+        let Some(close) = close else { continue };
+        let length = close - start + 1;
+        let reason = lines[..start]
+            .iter()
+            .rev()
+            .take_while(|l| l.trim_start().starts_with("//") || l.trim_start().starts_with("#["))
+            .any(|l| l.contains("Long:"));
+        if length > FUNCTION_LINES && !reason {
+            long.push((name, length));
+        }
+    }
+    long
+}
+
+#[test]
+fn modules_and_functions_stay_readable() {
+    let mut long = Vec::new();
+    for file in code_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let lines = text.lines().count();
+        if lines > MODULE_LINES {
+            long.push(format!("{file}: {lines} lines"));
+        }
+        for (name, length) in long_functions(&text) {
+            long.push(format!("{file}: fn {name} is {length} lines"));
+        }
+    }
     assert!(
         long.is_empty(),
-        "split these by responsibility (over 600 lines): {long:?}"
+        "split these by responsibility (modules over {MODULE_LINES} lines, functions over \
+         {FUNCTION_LINES} without a `Long:` reason in a comment above): {long:#?}"
     );
+}
+
+#[test]
+fn the_length_check_finds_a_long_function_and_accepts_a_reason() {
+    let body = "    step();\n".repeat(FUNCTION_LINES);
+    let text = format!("fn long() {{\n{body}}}\n\nfn short() {{\n    step();\n}}\n");
+    assert_eq!(
+        long_functions(&text),
+        [("long".to_string(), FUNCTION_LINES + 2)]
+    );
+    let excused = format!("// Long: one table, row by row.\n{text}");
+    assert!(long_functions(&excused).is_empty());
 }
 
 #[test]

@@ -19,10 +19,7 @@ impl Ci {
         };
         let reporter = Reporter::new(self.json);
         let session = Session::load_with(&crate::current_dir(sh)?, flags, &reporter)?;
-        let request = MixedRequest {
-            offline: self.offline,
-            ..MixedRequest::default()
-        };
+        let request = MixedRequest::default();
         let results = ci::run(&session, &request, &reporter)?;
         if !self.json {
             print!("{}", ci::summary_table(&results));

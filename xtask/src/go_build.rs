@@ -25,7 +25,6 @@ impl GoBuild {
             triples: self.triples,
             release: self.release,
             jobs: self.jobs.unwrap_or(0),
-            offline: self.offline,
             no_cache: self.no_cache,
             explain: self.explain,
         };

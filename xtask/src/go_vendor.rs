@@ -14,17 +14,24 @@ use crate::flags::GoVendor;
 impl GoVendor {
     pub fn run(self, sh: &Shell) -> Result<ExitCode> {
         let reporter = Reporter::new(self.json);
-        let session = Session::load_with(&crate::current_dir(sh)?, RunFlags::default(), &reporter)?;
+        let session = Session::load_with(
+            &crate::current_dir(sh)?,
+            RunFlags {
+                offline: self.offline,
+                ..RunFlags::default()
+            },
+            &reporter,
+        )?;
         let trees = vendor::vendor_trees(&session, &self.modules)?;
         if trees.is_empty() {
             reporter.warn("no Go module has a vendor/ tree; name a module to vendor it");
             return Ok(ExitCode::SUCCESS);
         }
         if !self.check {
-            vendor::generate(&session, &trees, self.offline, &reporter)?;
+            vendor::generate(&session, &trees, &reporter)?;
             return Ok(ExitCode::SUCCESS);
         }
-        let report = vendor::check(&session, &trees, self.offline, &reporter)?;
+        let report = vendor::check(&session, &trees, &reporter)?;
         if self.json {
             for record in render::records(&report) {
                 reporter.event(&record);

@@ -32,7 +32,6 @@ impl Build {
             triples: self.triples,
             release: self.release,
             jobs: self.jobs.unwrap_or(0),
-            offline: self.offline,
         };
         Ok(exit(mixed::build_all(
             &session(sh, self.offline)?,
@@ -46,7 +45,6 @@ impl Test {
     pub fn run(self, sh: &Shell) -> Result<ExitCode> {
         let request = MixedRequest {
             release: self.release,
-            offline: self.offline,
             ..MixedRequest::default()
         };
         let cargo_args = (!self.cargo_args.is_empty()).then_some(self.cargo_args);

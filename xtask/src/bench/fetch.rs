@@ -27,6 +27,7 @@ pub fn run(sh: &Shell, runs: usize) -> Result<()> {
     result
 }
 
+// Long: one scenario after another, set up and timed in the order the table shows them.
 fn bench_in(sh: &Shell, root: &Utf8Path, runs: usize) -> Result<()> {
     let paths = write_synthetic_modules(&root.join("sources"), DEPENDENCIES)?;
     let proxy = build_proxy(&root.join("sources"), &root.join("proxy"))?;

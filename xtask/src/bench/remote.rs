@@ -17,6 +17,7 @@ const PACKAGES: usize = 40;
 const FILES: usize = 5;
 const MAINS: usize = 4;
 
+// Long: one scenario after another, set up and timed in the order the table shows them.
 pub fn run(sh: &Shell, runs: usize) -> Result<()> {
     let runs = runs.max(3);
     let target = super::util::target_dir()?;

@@ -26,6 +26,7 @@ pub fn run(sh: &Shell, runs: usize) -> Result<()> {
     result
 }
 
+// Long: one scenario after another, set up and timed in the order the table shows them.
 fn run_in(sh: &Shell, base: &Utf8Path, runs: usize) -> Result<()> {
     let sources = base.join("sources");
     write_modules(&sources)?;

@@ -272,28 +272,11 @@ pub fn serve(
                 close_id = Some(request.id);
                 break;
             }
-            let mut body = Vec::new();
-            if request.command == "put" && request.body_size > 0 {
-                // go writes an empty line after every request (json.Encoder's newline, then
-                // its own), so the body is the next line that is not empty.
-                let next = loop {
-                    let line = lines.next().context("a put without its body")??;
-                    if !line.trim().is_empty() {
-                        break line;
-                    }
-                };
-                let text: String = serde_json::from_str(&next).context("a put body")?;
-                body = base64::engine::general_purpose::STANDARD
-                    .decode(text.trim())
-                    .context("a put body is not base64")?;
-                if body.len() as u64 != request.body_size {
-                    bail!(
-                        "a put body of {} bytes, announced {}",
-                        body.len(),
-                        request.body_size
-                    );
-                }
-            }
+            let body = if request.command == "put" && request.body_size > 0 {
+                read_put_body(&mut lines, request.body_size)?
+            } else {
+                Vec::new()
+            };
             sender.send(Work { request, body }).expect("workers run");
         }
         drop(sender);
@@ -310,6 +293,28 @@ pub fn serve(
         })?;
     }
     Ok(())
+}
+
+/// The body of a `put`: go writes an empty line after every request (json.Encoder's newline,
+/// then its own), so it is the next line that is not empty, a JSON string of base64.
+fn read_put_body(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    size: u64,
+) -> Result<Vec<u8>> {
+    let next = loop {
+        let line = lines.next().context("a put without its body")??;
+        if !line.trim().is_empty() {
+            break line;
+        }
+    };
+    let text: String = serde_json::from_str(&next).context("a put body")?;
+    let body = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .context("a put body is not base64")?;
+    if body.len() as u64 != size {
+        bail!("a put body of {} bytes, announced {size}", body.len());
+    }
+    Ok(body)
 }
 
 /// `cargo xtask cacheprog`: serves stdin/stdout.

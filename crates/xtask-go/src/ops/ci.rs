@@ -82,17 +82,21 @@ pub fn run(
             results.push(result);
             status
         };
-    let fetched = step("fetch", request.offline.then_some("--offline"), &mut || {
-        let report = fetch::fetch(session, &FetchRequest::default(), reporter)?;
-        Ok((report.success(), String::new()))
-    });
+    let fetched = step(
+        "fetch",
+        session.project.settings.offline.then_some("--offline"),
+        &mut || {
+            let report = fetch::fetch(session, &FetchRequest::default(), reporter)?;
+            Ok((report.success(), String::new()))
+        },
+    );
     let has_vendor = session.modules.modules.iter().any(|m| m.vendored);
     step(
         "vendor-check",
         (!has_vendor).then_some("no vendor trees"),
         &mut || {
             let trees = vendor::vendor_trees(session, &[])?;
-            let report = vendor::check(session, &trees, request.offline, reporter)?;
+            let report = vendor::check(session, &trees, reporter)?;
             let ok = report.outcome() == CheckOutcome::Clean;
             if !ok {
                 eprint!("{}", vendor::render::human(&report));

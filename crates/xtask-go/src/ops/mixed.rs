@@ -22,7 +22,6 @@ pub struct MixedRequest {
     pub triples: Vec<String>,
     pub release: bool,
     pub jobs: usize,
-    pub offline: bool,
 }
 
 impl MixedRequest {
@@ -32,7 +31,6 @@ impl MixedRequest {
             triples,
             release: self.release,
             jobs: self.jobs,
-            offline: self.offline,
             ..BuildRequest::default()
         }
     }
@@ -106,7 +104,7 @@ pub fn build_all(session: &Session, request: &MixedRequest, reporter: &Reporter)
         if !request.triples.is_empty() {
             args.extend(["--target".to_string(), triple.clone()]);
         }
-        if request.offline {
+        if session.project.settings.offline {
             args.push("--offline".into());
         }
         if !cargo(
@@ -163,7 +161,7 @@ pub fn test_all(
         )?;
     }
     for module in &session.modules.modules {
-        ok &= go_test(session, module, &artifacts, request.offline, reporter)?;
+        ok &= go_test(session, module, &artifacts, reporter)?;
     }
     reporter.status(
         "Finished",
@@ -180,7 +178,6 @@ fn go_test(
     session: &Session,
     module: &crate::workspace::discovery::GoModule,
     artifacts: &[GoArtifact],
-    offline: bool,
     reporter: &Reporter,
 ) -> Result<bool> {
     let host = platform::go_platform(host_triple())?;
@@ -193,7 +190,7 @@ fn go_test(
         cgo,
         mod_mode: module.mod_mode(),
         gowork: session.modules.gowork.as_deref(),
-        offline,
+        offline: session.project.settings.offline,
     };
     let scratch = build::ScratchDir::create(
         &crate::workspace::goenv::tmp_root(&session.project, host_triple()),

@@ -187,8 +187,9 @@ impl Session {
         self.modules.modules.iter().find(|m| m.path == path)
     }
 
-    /// The pinned environment a target builds with on `platform` (GOTMPDIR aside).
-    pub fn target_env(&self, target: &Target, platform: &GoPlatform, offline: bool) -> PinnedEnv {
+    /// The pinned environment a target builds with on `platform` (GOTMPDIR aside); offline
+    /// when the command's flags say so.
+    pub fn target_env(&self, target: &Target, platform: &GoPlatform) -> PinnedEnv {
         let mod_mode = self
             .module(&target.module)
             .map(GoModule::mod_mode)
@@ -198,7 +199,7 @@ impl Session {
             cgo: target.cgo,
             mod_mode,
             gowork: self.modules.gowork.as_deref(),
-            offline,
+            offline: self.project.settings.offline,
         };
         PinnedEnv::new(&self.project, &self.toolchain, &request)
     }

@@ -35,8 +35,6 @@ pub struct BuildRequest {
     pub release: bool,
     /// Parallel go builds; 0 means the number of cores.
     pub jobs: usize,
-    /// GOPROXY=off: build only from the module cache.
-    pub offline: bool,
     /// Skip the build cache: always run go, store nothing.
     pub no_cache: bool,
     /// Say per unit why it was fresh, restored or rebuilt.

@@ -21,15 +21,12 @@ pub(super) fn build_unit(ctx: &RunContext<'_>, unit: &BuildUnit) -> UnitResult {
     let target = &unit.target;
     let triple = unit.platform.triple.as_str();
     let start = Instant::now();
-    let env = session.target_env(target, &unit.platform, ctx.request.offline);
+    let env = session.target_env(target, &unit.platform);
     let unit_key = super::unit_key::unit_key(session, ctx.request.release, unit, &env);
-    let (mut explanation, known_set) = match ctx.cache {
-        Some(cache) => {
-            let (explanation, set) = cache.lookup(&unit_key);
-            (Some(explanation), set)
-        }
-        None => (None, None),
-    };
+    let (mut explanation, known_set) = ctx
+        .cache
+        .map(|cache| cache.lookup(&unit_key))
+        .map_or((None, None), |(explanation, set)| (Some(explanation), set));
     let where_ = session
         .project
         .display_path(&target.package_dir)
@@ -157,11 +154,8 @@ fn run_go(
     known: Option<InputSet>,
 ) -> Result<GoRun> {
     let session = ctx.session;
-    let triple = &unit.platform.triple;
-    let scratch = ScratchDir::create(
-        &goenv::tmp_root(&session.project, triple),
-        &unit.target.name,
-    )?;
+    let tmp_root = goenv::tmp_root(&session.project, &unit.platform.triple);
+    let scratch = ScratchDir::create(&tmp_root, &unit.target.name)?;
     std::fs::create_dir_all(unit_key.depfile.parent().expect("depfile has a parent"))?;
     // The build-start marker: any input stamped at or after it moved during the build.
     let marker = unit_key.depfile.with_extension("started");

@@ -85,7 +85,6 @@ pub(super) fn check_tree(
     session: &Session,
     tree: &VendorTree,
     shown: &str,
-    offline: bool,
     reporter: &Reporter,
     report: &mut VendorReport,
 ) -> Result<ModulesTxt> {
@@ -104,7 +103,7 @@ pub(super) fn check_tree(
     let main_go = main_go_version(tree, &gomods);
 
     let listed: Vec<&VendoredModule> = txt.providing().collect();
-    let trusted = trust::resolve(session, tree, shown, offline, reporter, &gomods, &listed)?;
+    let trusted = trust::resolve(session, tree, shown, reporter, &gomods, &listed)?;
     for (m, t) in listed.iter().zip(&trusted.modules) {
         for (zip, detail) in &t.tampered {
             let module = m.key.to_string();

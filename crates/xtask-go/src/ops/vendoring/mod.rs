@@ -226,14 +226,15 @@ pub fn vendor_trees(session: &Session, names: &[String]) -> Result<Vec<VendorTre
 }
 
 /// The pinned environment for vendoring and downloads: the host platform, -mod=readonly.
-pub fn vendor_env(session: &Session, tree: &VendorTree, offline: bool) -> Result<PinnedEnv> {
+/// Offline when the command's flags say so.
+pub fn vendor_env(session: &Session, tree: &VendorTree) -> Result<PinnedEnv> {
     let host = platform::go_platform(platform::host_triple())?;
     let request = EnvRequest {
         platform: &host,
         cgo: session.project.config.cgo,
         mod_mode: ModMode::Readonly,
         gowork: tree.gowork.as_ref().map(|w| w.file.as_path()),
-        offline,
+        offline: session.project.settings.offline,
     };
     Ok(PinnedEnv::new(
         &session.project,
@@ -243,14 +244,9 @@ pub fn vendor_env(session: &Session, tree: &VendorTree, offline: bool) -> Result
 }
 
 /// Regenerates each tree with `go mod vendor`, or `go work vendor` for a workspace tree.
-pub fn generate(
-    session: &Session,
-    trees: &[VendorTree],
-    offline: bool,
-    reporter: &Reporter,
-) -> Result<()> {
+pub fn generate(session: &Session, trees: &[VendorTree], reporter: &Reporter) -> Result<()> {
     for tree in trees {
-        let env = vendor_env(session, tree, offline)?;
+        let env = vendor_env(session, tree)?;
         let sub = if tree.gowork.is_some() { "work" } else { "mod" };
         let shown = session.project.display_path(&tree.root);
         reporter.status("Vendoring", &format!("{shown} (go {sub} vendor)"));
@@ -274,12 +270,7 @@ pub fn generate(
 }
 
 /// Checks every tree (changing nothing in the working tree) and lists cross-tree version skew.
-pub fn check(
-    session: &Session,
-    trees: &[VendorTree],
-    offline: bool,
-    reporter: &Reporter,
-) -> Result<VendorReport> {
+pub fn check(session: &Session, trees: &[VendorTree], reporter: &Reporter) -> Result<VendorReport> {
     let mut report = VendorReport::default();
     let mut versions: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
     for tree in trees {
@@ -290,7 +281,7 @@ pub fn check(
             shown
         };
         reporter.status("Checking", &format!("{shown}/vendor"));
-        let txt = check::check_tree(session, tree, &shown, offline, reporter, &mut report)?;
+        let txt = check::check_tree(session, tree, &shown, reporter, &mut report)?;
         for m in txt.providing() {
             let version = match &m.replacement {
                 Some(r) => format!("{} => {r}", m.key.version),

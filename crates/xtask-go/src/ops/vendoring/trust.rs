@@ -83,7 +83,6 @@ pub(super) fn resolve(
     session: &Session,
     tree: &VendorTree,
     shown: &str,
-    offline: bool,
     reporter: &Reporter,
     gomods: &[GoMod],
     modules: &[&VendoredModule],
@@ -99,7 +98,8 @@ pub(super) fn resolve(
                 .ok()
         })
         .collect();
-    let env = super::vendor_env(session, tree, offline)?;
+    let env = super::vendor_env(session, tree)?;
+    let offline = session.project.settings.offline;
     let gomodcache = env.get("GOMODCACHE").unwrap_or_default().to_owned();
     let cache = Utf8Path::new(&gomodcache);
     let states = cache_states(cache, modules, &proofs)?;
