@@ -676,3 +676,20 @@ fn a_malformed_cache_max_size_names_the_manifest_and_the_setting() {
     );
     assert!(!repo.path(APP).exists(), "nothing was built");
 }
+
+/// A buildmode the tool does not know is an error when the config is read, naming the file and
+/// the modes it knows.
+#[test]
+fn an_unknown_buildmode_names_the_manifest_and_the_known_modes() {
+    let repo = Repo::copy_of("cache");
+    configure_target(&repo, "buildmode = \"shared\"");
+    let out = repo.xtask(&["go-build"]).run();
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("Cargo.toml: invalid [workspace.metadata.xtask-go]")
+            && out.stderr.contains("unknown variant `shared`")
+            && out.stderr.contains("c-archive"),
+        "{}",
+        out.stderr
+    );
+}

@@ -74,8 +74,9 @@ pub struct TargetConfig {
     #[serde(default)]
     pub tags: Vec<String>,
     pub cgo: Option<bool>,
-    /// `exe` (default), `c-archive`, `c-shared`, `pie`, `plugin`.
-    pub buildmode: Option<String>,
+    /// `exe` (default), `pie`, `c-archive`, `c-shared`, `plugin`; another value is an error
+    /// when the config is read.
+    pub buildmode: Option<BuildMode>,
     /// Triples this target builds for; default: whatever the command asks for.
     #[serde(default)]
     pub platforms: Vec<String>,
@@ -111,6 +112,38 @@ impl Default for Config {
 }
 
 /// Where the project lives and how it is configured.
+/// go's `-buildmode` for a target: the ones this tool knows the outputs of.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BuildMode {
+    #[default]
+    Exe,
+    Pie,
+    /// A static library and its header, `lib<name>.a` + `lib<name>.h`.
+    CArchive,
+    /// A shared library and its header.
+    CShared,
+    Plugin,
+}
+
+impl BuildMode {
+    /// The `-buildmode` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildMode::Exe => "exe",
+            BuildMode::Pie => "pie",
+            BuildMode::CArchive => "c-archive",
+            BuildMode::CShared => "c-shared",
+            BuildMode::Plugin => "plugin",
+        }
+    }
+
+    /// Whether go also writes a C header beside the output.
+    pub fn writes_c_header(self) -> bool {
+        matches!(self, BuildMode::CArchive | BuildMode::CShared)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Project {
     /// Absolute path of the directory holding the workspace Cargo.toml (or go.work).

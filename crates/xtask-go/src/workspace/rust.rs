@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
 
-use crate::workspace::project::{absolute_in, Project};
+use crate::workspace::project::{absolute_in, BuildMode, Project};
 use crate::workspace::targets::Target;
 
 /// How a Go package is built for a Rust crate.
@@ -25,10 +25,10 @@ pub enum ArtifactKind {
 }
 
 impl ArtifactKind {
-    pub fn buildmode(self) -> &'static str {
+    pub fn buildmode(self) -> BuildMode {
         match self {
-            ArtifactKind::CArchive => "c-archive",
-            ArtifactKind::CShared => "c-shared",
+            ArtifactKind::CArchive => BuildMode::CArchive,
+            ArtifactKind::CShared => BuildMode::CShared,
         }
     }
     fn link(self) -> &'static str {
@@ -80,7 +80,7 @@ impl GoArtifact {
 
     /// Makes `target` the build of this artifact: its buildmode, cgo on, its library name.
     pub fn apply_to(&self, target: &mut Target) {
-        target.buildmode = self.kind.buildmode().to_string();
+        target.buildmode = self.kind.buildmode();
         target.cgo = true;
         target.output = self.name.clone();
     }

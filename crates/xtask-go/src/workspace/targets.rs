@@ -11,7 +11,7 @@ use crate::host::platform::{self, GoPlatform};
 use crate::host::toolchain::{self, Toolchain};
 use crate::workspace::discovery::{GoModule, ModuleSet};
 use crate::workspace::goenv::{EnvRequest, PinnedEnv};
-use crate::workspace::project::{absolute_in, Project};
+use crate::workspace::project::{absolute_in, BuildMode, Project};
 
 /// One thing to build: a main package (or a library in a c-archive/c-shared buildmode).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,7 +28,7 @@ pub struct Target {
     pub gcflags: Option<String>,
     pub tags: Vec<String>,
     pub cgo: bool,
-    pub buildmode: String,
+    pub buildmode: BuildMode,
     /// Triples this target is limited to (empty: any).
     pub platforms: Vec<String>,
 }
@@ -53,7 +53,7 @@ impl Target {
             gcflags: None,
             tags: Vec::new(),
             cgo: project.config.cgo,
-            buildmode: "exe".into(),
+            buildmode: BuildMode::Exe,
             platforms: Vec::new(),
         }
     }
@@ -289,7 +289,7 @@ fn configured_targets(project: &Project, modules: &ModuleSet) -> Result<Vec<Targ
             gcflags: tc.gcflags.clone(),
             tags: tc.tags.clone(),
             cgo: tc.cgo.unwrap_or(project.config.cgo),
-            buildmode: tc.buildmode.clone().unwrap_or_else(|| "exe".into()),
+            buildmode: tc.buildmode.unwrap_or_default(),
             platforms: tc.platforms.clone(),
         });
     }

@@ -18,6 +18,7 @@ use camino::Utf8PathBuf;
 use serde::Serialize;
 
 use crate::buildcache::maintenance;
+use crate::workspace::project::BuildMode;
 use crate::buildcache::storage::local::LocalStore;
 use crate::buildcache::{cache_dir, BuildCache, Verdict};
 use crate::host::platform::{self, GoPlatform};
@@ -125,9 +126,9 @@ pub fn profile_name(release: bool) -> &'static str {
 
 /// The output file(s) of a target on a platform: an executable, or `lib<name>.a` / `.so` for C buildmodes.
 pub fn output_file_name(target: &Target, platform: &GoPlatform) -> String {
-    match target.buildmode.as_str() {
-        "c-archive" => format!("lib{}.a", target.output),
-        "c-shared" => match platform.goos {
+    match target.buildmode {
+        BuildMode::CArchive => format!("lib{}.a", target.output),
+        BuildMode::CShared => match platform.goos {
             "windows" => format!("{}.dll", target.output),
             "darwin" | "ios" => format!("lib{}.dylib", target.output),
             _ => format!("lib{}.so", target.output),

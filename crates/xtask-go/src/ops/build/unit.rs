@@ -14,6 +14,7 @@ use crate::go::golist;
 use crate::host::toolchain::{self, ProcessSpec};
 use crate::session::Session;
 use crate::workspace::goenv::{self, PinnedEnv};
+use crate::workspace::project::BuildMode;
 
 /// Runs one unit, reporting it; never fails the whole run (errors become a failed result).
 pub(super) fn build_unit(ctx: &RunContext<'_>, unit: &BuildUnit) -> UnitResult {
@@ -287,8 +288,8 @@ pub fn go_build_args(unit: &BuildUnit, release: bool, out: &Utf8Path) -> Vec<Str
     if !target.tags.is_empty() {
         args.push(format!("-tags={}", target.tags.join(",")));
     }
-    if target.buildmode != "exe" {
-        args.push(format!("-buildmode={}", target.buildmode));
+    if target.buildmode != BuildMode::Exe {
+        args.push(format!("-buildmode={}", target.buildmode.as_str()));
     }
     args.push(target.package.clone());
     args

@@ -51,7 +51,7 @@ pub(super) fn unit_key(
         .expect("output has a parent")
         .to_owned();
     let mut output_names = vec![output_file_name(target, &unit.platform)];
-    if matches!(target.buildmode.as_str(), "c-archive" | "c-shared") {
+    if target.buildmode.writes_c_header() {
         output_names.push(
             Utf8Path::new(&output_names[0])
                 .with_extension("h")
