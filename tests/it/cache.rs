@@ -686,7 +686,8 @@ fn an_unknown_buildmode_names_the_manifest_and_the_known_modes() {
     let out = repo.xtask(&["go-build"]).run();
     assert_ne!(out.code, 0);
     assert!(
-        out.stderr.contains("Cargo.toml: invalid [workspace.metadata.xtask-go]")
+        out.stderr
+            .contains("Cargo.toml: invalid [workspace.metadata.xtask-go]")
             && out.stderr.contains("unknown variant `shared`")
             && out.stderr.contains("c-archive"),
         "{}",

@@ -18,6 +18,7 @@ impl Ci {
             ..RunFlags::default()
         };
         let reporter = Reporter::new(self.json);
+        // Targets load at the build step, after the fetch step filled the module cache.
         let session = Session::load_with(&crate::current_dir(sh)?, flags, &reporter)?;
         let request = MixedRequest::default();
         let results = ci::run(&session, &request, &reporter)?;

@@ -19,7 +19,8 @@ impl GoBuild {
             },
         };
         let reporter = Reporter::new(self.json);
-        let session = Session::load_with(&crate::current_dir(sh)?, flags, &reporter)?;
+        let session =
+            Session::load_with(&crate::current_dir(sh)?, flags, &reporter)?.with_targets()?;
         let request = BuildRequest {
             targets: self.targets,
             triples: self.triples,

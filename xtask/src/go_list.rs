@@ -10,7 +10,7 @@ use crate::flags::GoList;
 
 impl GoList {
     pub fn run(self, sh: &Shell) -> Result<ExitCode> {
-        let session = Session::load(&crate::current_dir(sh)?)?;
+        let session = Session::load(&crate::current_dir(sh)?)?.with_targets()?;
         let targets = session.targets()?;
         let project = &session.project;
         if self.json {

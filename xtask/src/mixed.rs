@@ -15,7 +15,7 @@ fn session(sh: &Shell, offline: bool) -> Result<Session> {
         offline,
         ..RunFlags::default()
     };
-    Session::load_with(&crate::current_dir(sh)?, flags, &Reporter::new(false))
+    Session::load_with(&crate::current_dir(sh)?, flags, &Reporter::new(false))?.with_targets()
 }
 
 fn exit(ok: bool) -> ExitCode {

@@ -1,5 +1,6 @@
 //! A loaded project: config, toolchain and modules, read once per command and shared by the steps.
 
+mod loading;
 pub mod snapshot;
 
 use std::sync::OnceLock;
@@ -15,7 +16,7 @@ use crate::workspace::discovery::{GoModule, ModuleSet};
 use crate::workspace::goenv::{self, EnvRequest, PinnedEnv};
 use crate::workspace::project::Project;
 use crate::workspace::settings::RunFlags;
-use crate::workspace::targets::{self, Target};
+use crate::workspace::targets::Target;
 use snapshot::Snapshot;
 
 /// Everything a command needs to know about the repo before it runs go.
@@ -96,59 +97,23 @@ impl Session {
         })
     }
 
-    /// The targets: configured, else discovered with `go list`; remembered in the snapshot.
+    /// Loads the targets now, so that a command plans from what it loaded up front: configured,
+    /// else recalled (the snapshot, the store's discovery record) or discovered with `go list`,
+    /// with the Go artifacts Rust crates link (`loading.rs`).
+    pub fn with_targets(self) -> Result<Session> {
+        if self.targets.get().is_none() {
+            let targets = loading::targets(&self)?;
+            let _ = self.targets.set(targets);
+        }
+        Ok(self)
+    }
+
+    /// The targets `with_targets` loaded (loaded here on first use for a caller that did not).
     pub fn targets(&self) -> Result<Vec<Target>> {
         if let Some(targets) = self.targets.get() {
             return Ok(targets.clone());
         }
-        let configured = !self.project.config.targets.is_empty();
-        let recalled = (!configured)
-            .then(|| snapshot::recall_targets(&self.project, &self.toolchain, &self.modules))
-            .flatten();
-        let mut targets = match recalled {
-            Some(targets) => targets,
-            None if configured => targets::discover_targets(
-                &self.project,
-                &self.toolchain,
-                &self.modules,
-                !self.project.settings.offline,
-            )?,
-            None => {
-                let found = targets::discover_targets(
-                    &self.project,
-                    &self.toolchain,
-                    &self.modules,
-                    !self.project.settings.offline,
-                )?;
-                snapshot::remember_targets(&self.project, &self.toolchain, &self.modules, &found);
-                found
-            }
-        };
-        // Packages that Rust crates link are built the way those crates need them.
-        for artifact in crate::workspace::rust::go_artifacts(&self.project)? {
-            match targets
-                .iter_mut()
-                .find(|t| t.package_dir == artifact.package_dir)
-            {
-                Some(target) => artifact.apply_to(target),
-                None => {
-                    let mut target = targets::target_for_dir(
-                        &self.project,
-                        &self.modules,
-                        &artifact.package_dir,
-                        &artifact.name,
-                    )?;
-                    artifact.apply_to(&mut target);
-                    targets.push(target);
-                }
-            }
-        }
-        Snapshot::save(
-            &self.project,
-            &self.toolchain,
-            &self.modules,
-            Some(&targets),
-        );
+        let targets = loading::targets(self)?;
         Ok(self.targets.get_or_init(|| targets).clone())
     }
 

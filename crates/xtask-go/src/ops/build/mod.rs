@@ -18,12 +18,12 @@ use camino::Utf8PathBuf;
 use serde::Serialize;
 
 use crate::buildcache::maintenance;
-use crate::workspace::project::BuildMode;
 use crate::buildcache::storage::local::LocalStore;
 use crate::buildcache::{cache_dir, BuildCache, Verdict};
 use crate::host::platform::{self, GoPlatform};
 use crate::session::Session;
 use crate::util::report::{human_duration, Reporter};
+use crate::workspace::project::BuildMode;
 use crate::workspace::targets::Target;
 
 /// What `go-build` was asked to do.

@@ -1,0 +1,67 @@
+//! Loading a session's targets, once per command: the configured ones, else those the session
+//! snapshot or the store's discovery record remembers, else discovered with `go list` (and then
+//! remembered); the packages Rust crates link are built the way those crates need them.
+
+use anyhow::Result;
+
+use crate::session::snapshot::{self, Snapshot};
+use crate::session::Session;
+use crate::workspace::targets::{self, Target};
+
+/// The session's targets, and the snapshot saved with them.
+pub(super) fn targets(session: &Session) -> Result<Vec<Target>> {
+    let configured = !session.project.config.targets.is_empty();
+    let recalled = (!configured)
+        .then(|| snapshot::recall_targets(&session.project, &session.toolchain, &session.modules))
+        .flatten();
+    let mut targets = match recalled {
+        Some(targets) => targets,
+        None if configured => targets::discover_targets(
+            &session.project,
+            &session.toolchain,
+            &session.modules,
+            !session.project.settings.offline,
+        )?,
+        None => {
+            let found = targets::discover_targets(
+                &session.project,
+                &session.toolchain,
+                &session.modules,
+                !session.project.settings.offline,
+            )?;
+            snapshot::remember_targets(
+                &session.project,
+                &session.toolchain,
+                &session.modules,
+                &found,
+            );
+            found
+        }
+    };
+    // Packages that Rust crates link are built the way those crates need them.
+    for artifact in crate::workspace::rust::go_artifacts(&session.project)? {
+        match targets
+            .iter_mut()
+            .find(|t| t.package_dir == artifact.package_dir)
+        {
+            Some(target) => artifact.apply_to(target),
+            None => {
+                let mut target = targets::target_for_dir(
+                    &session.project,
+                    &session.modules,
+                    &artifact.package_dir,
+                    &artifact.name,
+                )?;
+                artifact.apply_to(&mut target);
+                targets.push(target);
+            }
+        }
+    }
+    Snapshot::save(
+        &session.project,
+        &session.toolchain,
+        &session.modules,
+        Some(&targets),
+    );
+    Ok(targets)
+}
