@@ -47,6 +47,17 @@ pub struct EnvRequest<'a> {
     pub offline: bool,
 }
 
+/// The caller's variables a cgo build takes as they are (flags, archiver, pkg-config): each
+/// shapes the output, so the build cache keys on every one (`ops/build/unit_key.rs`).
+pub const CGO_CALLER_VARIABLES: &[&str] = &[
+    "CGO_CFLAGS",
+    "CGO_CPPFLAGS",
+    "CGO_CXXFLAGS",
+    "CGO_LDFLAGS",
+    "AR",
+    "PKG_CONFIG",
+];
+
 /// A complete environment for go processes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PinnedEnv {
@@ -100,14 +111,7 @@ impl PinnedEnv {
                     set(var, &compiler);
                 }
             }
-            for name in [
-                "CGO_CFLAGS",
-                "CGO_CPPFLAGS",
-                "CGO_CXXFLAGS",
-                "CGO_LDFLAGS",
-                "AR",
-                "PKG_CONFIG",
-            ] {
+            for name in CGO_CALLER_VARIABLES {
                 if let Ok(value) = std::env::var(name) {
                     set(name, &value);
                 }

@@ -8,9 +8,10 @@ use crate::buildcache::key::KeyInputs;
 use crate::buildcache::UnitKey;
 use crate::ops::build::unit::go_build_args;
 use crate::session::Session;
-use crate::workspace::goenv::PinnedEnv;
+use crate::workspace::goenv::{self, PinnedEnv};
 
-/// Pinned variables that shape a build's output (the rest say where things live).
+/// Pinned variables that shape a build's output (the rest say where things live), besides
+/// `goenv::CGO_CALLER_VARIABLES`.
 const OUTPUT_SHAPING_ENV: &[&str] = &[
     "GOOS",
     "GOARCH",
@@ -28,12 +29,6 @@ const OUTPUT_SHAPING_ENV: &[&str] = &[
     "GOFLAGS",
     "CC",
     "CXX",
-    "CGO_CFLAGS",
-    "CGO_CPPFLAGS",
-    "CGO_CXXFLAGS",
-    "CGO_LDFLAGS",
-    "AR",
-    "PKG_CONFIG",
 ];
 
 /// The parts of a unit's key that need no file reads, and the files that decide its closure.
@@ -91,7 +86,8 @@ fn key_base(session: &Session, release: bool, unit: &BuildUnit, env: &PinnedEnv)
         // Without -trimpath the absolute source paths end up in the binary.
         base.spec.insert("root".into(), project.root.to_string());
     }
-    for name in OUTPUT_SHAPING_ENV {
+    // Every cgo variable the pinned environment passes through is in the key too.
+    for name in OUTPUT_SHAPING_ENV.iter().chain(goenv::CGO_CALLER_VARIABLES) {
         if let Some(value) = env.get(name) {
             base.env.insert(name.to_string(), value.to_string());
         }
