@@ -9,6 +9,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 
 use anyhow::{Context, Result};
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::buildcache::key::{CacheKey, KeyInputs};
@@ -292,13 +293,16 @@ fn tree_digest(project: &Project, modules: &ModuleSet) -> Result<String> {
             }
         }
     }
-    let hashed = statcache::parallel_map(&go_files, |f| {
-        format!(
-            "file {} {}",
-            project.display_path(f),
-            statcache::sha256_file(f).unwrap_or_default()
-        )
-    });
+    let hashed: Vec<String> = go_files
+        .par_iter()
+        .map(|f| {
+            format!(
+                "file {} {}",
+                project.display_path(f),
+                statcache::sha256_file(f).unwrap_or_default()
+            )
+        })
+        .collect();
     lines.extend(hashed);
     lines.sort();
     Ok(statcache::hex(&Sha256::digest(lines.join("\n").as_bytes())))

@@ -121,7 +121,7 @@ pub fn check_cached_dirs(gomodcache: &Utf8Path, modules: &[DirCheck<'_>]) -> Vec
     let rel = |i: usize, name: &'_ str| -> String {
         name[modules[i].path.len() + modules[i].version.len() + 2..].to_owned()
     };
-    let read = super::contents::par_map(&all, |&(i, name, path)| {
+    let read = crate::util::par::io_map(&all, |&(i, name, path)| {
         let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
         let rel = rel(i, name);
         let keep = may_be_needed(&rel, &modules[i].package_dirs);
