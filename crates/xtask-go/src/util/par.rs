@@ -32,6 +32,25 @@ fn io_pool() -> &'static rayon::ThreadPool {
     })
 }
 
+/// `items.iter().map(f)` on a pool of `threads` threads built for this call (the user's `-j`),
+/// in order.
+pub fn map_on<T: Sync, R: Send>(
+    threads: usize,
+    items: &[T],
+    f: impl Fn(&T) -> R + Sync + Send,
+) -> Vec<R> {
+    if threads <= 1 || items.len() <= 1 {
+        return items.iter().map(f).collect();
+    }
+    match rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.min(items.len()))
+        .build()
+    {
+        Ok(pool) => pool.install(|| items.par_iter().map(f).collect()),
+        Err(_) => items.iter().map(f).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +60,7 @@ mod tests {
         let items: Vec<usize> = (0..1000).collect();
         let doubled: Vec<usize> = items.iter().map(|i| i * 2).collect();
         assert_eq!(io_map(&items, |i| i * 2), doubled);
+        assert_eq!(map_on(3, &items, |i| i * 2), doubled);
+        assert_eq!(map_on(1, &items, |i| i * 2), doubled);
     }
 }
