@@ -74,17 +74,14 @@ pub fn list_vendor(vendor: &Utf8Path) -> Result<VendorListing> {
     Ok(listing)
 }
 
+/// The entries below `dir` that are no directory (symlinks are counted, not followed).
 fn count_files(dir: &Utf8Path) -> usize {
-    let Ok(entries) = dir.read_dir_utf8() else {
-        return 0;
-    };
-    entries
+    walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .into_iter()
         .flatten()
-        .map(|e| match e.file_type() {
-            Ok(t) if t.is_dir() => count_files(e.path()),
-            _ => 1,
-        })
-        .sum()
+        .filter(|e| !e.file_type().is_dir())
+        .count()
 }
 
 /// How one expected file compares with the file on disk.

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Deserialize;
 
@@ -232,37 +232,44 @@ pub fn read_zip(
 }
 
 /// Reads a local replacement directory like go's copyDir sees it: regular files only, without
-/// nested modules (directories holding a go.mod), .git or vendor/ directories.
+/// nested modules (directories holding a go.mod), .git or vendor/ directories; symlinks are not
+/// followed (walkdir's default) and are no regular file.
 pub fn read_dir_tree(
     root: &Utf8Path,
     package_dirs: &BTreeSet<String>,
 ) -> Result<BTreeMap<String, Vec<u8>>> {
     let mut files = BTreeMap::new();
-    let mut pending = vec![(root.to_owned(), String::new())];
-    while let Some((dir, rel_dir)) = pending.pop() {
-        for entry in dir
-            .read_dir_utf8()
-            .with_context(|| format!("listing {dir}"))?
-        {
-            let entry = entry.with_context(|| format!("listing {dir}"))?;
-            let kind = entry
-                .file_type()
-                .with_context(|| format!("reading {}", entry.path()))?;
-            let rel = if rel_dir.is_empty() {
-                entry.file_name().to_owned()
-            } else {
-                format!("{rel_dir}/{}", entry.file_name())
-            };
-            if kind.is_dir() {
-                let nested = entry.path().join("go.mod").exists();
-                if !nested && !matches!(entry.file_name(), ".git" | "vendor") {
-                    pending.push((entry.path().to_owned(), rel));
-                }
-            } else if kind.is_file() && may_be_needed(&rel, package_dirs) {
-                let bytes = std::fs::read(entry.path())
-                    .with_context(|| format!("reading {}", entry.path()))?;
-                files.insert(rel, bytes);
-            }
+    let walk = walkdir::WalkDir::new(root).into_iter().filter_entry(|e| {
+        e.depth() == 0
+            || !e.file_type().is_dir()
+            || !(matches!(e.file_name().to_str(), Some(".git" | "vendor"))
+                || e.path().join("go.mod").exists())
+    });
+    for entry in walk {
+        let entry = entry.with_context(|| format!("listing {root}"))?;
+        let path = Utf8Path::from_path(entry.path()).with_context(|| {
+            format!(
+                "listing {root}: a name that is not UTF-8: {:?}",
+                entry.path()
+            )
+        })?;
+        if entry.depth() == 0 {
+            ensure!(
+                entry.file_type().is_dir(),
+                "listing {root}: not a directory"
+            );
+            continue;
+        }
+        let rel = path
+            .strip_prefix(root)
+            .expect("walkdir yields paths below its root")
+            .components()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join("/");
+        if entry.file_type().is_file() && may_be_needed(&rel, package_dirs) {
+            let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
+            files.insert(rel, bytes);
         }
     }
     Ok(files)
