@@ -143,6 +143,12 @@ fn load_module(gomod_file: &Utf8Path, work_dir: Option<&Utf8Path>) -> Result<GoM
 /// Every go.mod below `dir`, skipping vendor/, testdata/, hidden and `_` directories (and names
 /// that are not UTF-8); symlinks are not followed. A directory gone while listed is skipped.
 fn find_go_mods(dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) -> Result<()> {
+    // The root's own errors as before (walkdir would yield a file root as an entry).
+    match std::fs::read_dir(dir) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("reading directory {dir}")),
+    }
     let walk = walkdir::WalkDir::new(dir)
         .min_depth(1)
         .into_iter()

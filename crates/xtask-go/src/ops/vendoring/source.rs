@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Deserialize;
 
@@ -238,13 +238,17 @@ pub fn read_dir_tree(
     root: &Utf8Path,
     package_dirs: &BTreeSet<String>,
 ) -> Result<BTreeMap<String, Vec<u8>>> {
+    // The root's own errors as before (walkdir would yield a file root as an entry).
+    std::fs::read_dir(root).with_context(|| format!("listing {root}"))?;
     let mut files = BTreeMap::new();
-    let walk = walkdir::WalkDir::new(root).into_iter().filter_entry(|e| {
-        e.depth() == 0
-            || !e.file_type().is_dir()
-            || !(matches!(e.file_name().to_str(), Some(".git" | "vendor"))
-                || e.path().join("go.mod").exists())
-    });
+    let walk = walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|e| {
+            !e.file_type().is_dir()
+                || !(matches!(e.file_name().to_str(), Some(".git" | "vendor"))
+                    || e.path().join("go.mod").exists())
+        });
     for entry in walk {
         let entry = entry.with_context(|| format!("listing {root}"))?;
         let path = Utf8Path::from_path(entry.path()).with_context(|| {
@@ -253,13 +257,6 @@ pub fn read_dir_tree(
                 entry.path()
             )
         })?;
-        if entry.depth() == 0 {
-            ensure!(
-                entry.file_type().is_dir(),
-                "listing {root}: not a directory"
-            );
-            continue;
-        }
         let rel = path
             .strip_prefix(root)
             .expect("walkdir yields paths below its root")
