@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -270,10 +271,13 @@ fn shapes_of(root: &Utf8Path, files: &[String]) -> BTreeMap<String, String> {
         .iter()
         .filter_map(|f| Some((f, gosource::source_kind(f)?)))
         .collect();
-    let shapes = crate::buildcache::statcache::parallel_map(&sources, |(file, kind)| {
-        let bytes = std::fs::read(resolve(root, file)).ok()?;
-        Some(((*file).clone(), gosource::shape(*kind, &bytes)))
-    });
+    let shapes: Vec<_> = sources
+        .par_iter()
+        .map(|(file, kind)| {
+            let bytes = std::fs::read(resolve(root, file)).ok()?;
+            Some(((*file).clone(), gosource::shape(*kind, &bytes)))
+        })
+        .collect();
     shapes.into_iter().flatten().collect()
 }
 
@@ -348,13 +352,16 @@ impl InputSet {
                 current.is_none() || proven.and_then(|p| p.get(*file)) != current
             })
             .collect();
-        let changed = crate::buildcache::statcache::parallel_map(&doubtful, |(file, shape)| {
-            let kind = gosource::source_kind(file)?;
-            let now = std::fs::read(resolve(root, file))
-                .ok()
-                .map(|bytes| gosource::shape(kind, &bytes));
-            (now.as_ref() != Some(*shape)).then(|| (*file).clone())
-        });
+        let changed: Vec<_> = doubtful
+            .par_iter()
+            .map(|(file, shape)| {
+                let kind = gosource::source_kind(file)?;
+                let now = std::fs::read(resolve(root, file))
+                    .ok()
+                    .map(|bytes| gosource::shape(kind, &bytes));
+                (now.as_ref() != Some(*shape)).then(|| (*file).clone())
+            })
+            .collect();
         changed.into_iter().flatten().next()
     }
 

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -191,37 +192,20 @@ impl StatCache {
     }
 }
 
-/// Hashes `paths[i]` for each `(i, stamp)` on up to one thread per core. Returns the stamp seen
-/// after reading and whether it was steady: a file that moved while it was read is not cached.
+/// Hashes `paths[i]` for each `(i, stamp)` on rayon's global pool (one thread per core). Returns
+/// the stamp seen after reading and whether it was steady: a file that moved while it was read is
+/// not cached.
 fn hash_files_parallel(
     paths: &[Utf8PathBuf],
     work: &[(usize, FileStamp)],
 ) -> Vec<(usize, FileStamp, bool, Digest256)> {
-    parallel_map(work, |&(i, stamp)| {
-        let digest = sha256_file(&paths[i]).ok();
-        let after = FileStamp::of(&paths[i]).unwrap_or(stamp);
-        (i, after, after == stamp, digest)
-    })
-}
-
-/// `items.iter().map(f)` on up to one thread per core, in order: hashing is CPU-bound.
-pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len())
-        .max(1);
-    let chunk = items.len().div_ceil(threads).max(1);
-    let f = &f;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("hash thread panicked"))
-            .collect()
-    })
+    work.par_iter()
+        .map(|&(i, stamp)| {
+            let digest = sha256_file(&paths[i]).ok();
+            let after = FileStamp::of(&paths[i]).unwrap_or(stamp);
+            (i, after, after == stamp, digest)
+        })
+        .collect()
 }
 
 /// The sha256 of a file's content, hex (sha2 picks SHA-NI where the CPU has it).

@@ -86,31 +86,33 @@ pub fn hash_dir(dir: &Utf8Path, prefix: &str) -> Result<String> {
 }
 
 /// Every file below `dir` with the name go's dirhash gives it (`prefix/<path below dir>`); like
-/// go's filepath.Walk, a symlink counts as a file (and is read through when hashed).
+/// go's filepath.Walk (and walkdir, which follows no symlink below the root), a symlink counts as
+/// a file (and is read through when hashed). The order is walkdir's: `hash1` sorts the names.
 pub fn dir_files(dir: &Utf8Path, prefix: &str) -> Result<Vec<(String, Utf8PathBuf)>> {
     let meta = std::fs::metadata(dir).with_context(|| format!("reading module dir {dir}"))?;
     ensure!(meta.is_dir(), "{dir} is not a directory");
     let mut files = Vec::new();
-    let mut pending = vec![(dir.to_owned(), prefix.to_owned())];
-    while let Some((dir, name_prefix)) = pending.pop() {
-        for entry in dir
-            .read_dir_utf8()
-            .with_context(|| format!("listing module dir {dir}"))?
-        {
-            let entry = entry.with_context(|| format!("listing module dir {dir}"))?;
-            let name = format!("{name_prefix}/{}", entry.file_name());
-            ensure!(
-                !name.contains('\n'),
-                "file name with a newline in {dir}: {name:?}"
-            );
-            let file_type = entry
-                .file_type()
-                .with_context(|| format!("reading {}", entry.path()))?;
-            if file_type.is_dir() {
-                pending.push((entry.path().to_owned(), name));
-            } else {
-                files.push((name, entry.path().to_owned()));
-            }
+    for entry in walkdir::WalkDir::new(dir).min_depth(1) {
+        let entry = entry.with_context(|| format!("listing module dir {dir}"))?;
+        let is_dir = entry.file_type().is_dir();
+        let path = Utf8PathBuf::from_path_buf(entry.into_path()).map_err(|p| {
+            anyhow::anyhow!("listing module dir {dir}: a name that is not UTF-8: {p:?}")
+        })?;
+        let below = path
+            .strip_prefix(dir)
+            .expect("walkdir yields paths below its root");
+        let mut name = prefix.to_owned();
+        for part in below.components() {
+            name.push('/');
+            name.push_str(part.as_str());
+        }
+        ensure!(
+            !name.contains('\n'),
+            "file name with a newline in {}: {name:?}",
+            path.parent().unwrap_or(dir)
+        );
+        if !is_dir {
+            files.push((name, path));
         }
     }
     Ok(files)
@@ -259,6 +261,25 @@ mod tests {
         assert_eq!(from_dir, expected);
         let err = hash_dir(&dir.join("go.mod"), "x").unwrap_err();
         assert!(format!("{err:#}").contains("not a directory"), "{err:#}");
+        Ok(())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn dir_files_names_a_symlink_as_a_file_and_does_not_follow_it() -> Result<()> {
+        let scratch = Scratch::new("symlinks")?;
+        let dir = scratch.0.join("m");
+        std::fs::create_dir_all(dir.join("a/b"))?;
+        std::fs::create_dir_all(scratch.0.join("elsewhere"))?;
+        std::fs::write(dir.join("a/b/x.go"), "package b\n")?;
+        std::fs::write(scratch.0.join("elsewhere/y.go"), "package y\n")?;
+        std::os::unix::fs::symlink(scratch.0.join("elsewhere"), dir.join("link"))?;
+        let mut names: Vec<String> = dir_files(&dir, "p@v1")?
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        names.sort();
+        assert_eq!(names, ["p@v1/a/b/x.go", "p@v1/link"]);
         Ok(())
     }
 }

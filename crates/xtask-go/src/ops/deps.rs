@@ -65,16 +65,8 @@ struct Listed {
 /// Lists every module's build list (in parallel) and finds the skew.
 pub fn deps(session: &Session) -> Result<DepsReport> {
     let modules = &session.modules.modules;
-    let lists: Vec<Result<Vec<(String, String)>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = modules
-            .iter()
-            .map(|m| s.spawn(move || build_list(session, m)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("go list thread panicked"))
-            .collect()
-    });
+    let lists: Vec<Result<Vec<(String, String)>>> =
+        crate::util::par::io_map(modules, |m| build_list(session, m));
     let repo_paths: BTreeSet<&str> = modules.iter().map(|m| m.path.as_str()).collect();
     // dependency -> version -> the repo modules selecting it
     let mut selected: BTreeMap<String, BTreeMap<String, Vec<Dependent>>> = BTreeMap::new();

@@ -9,6 +9,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 
 use anyhow::{Context, Result};
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::buildcache::key::{CacheKey, KeyInputs};
@@ -127,23 +128,28 @@ fn sources(project: &Project, toolchain: &Toolchain, modules: &ModuleSet) -> Sta
     list
 }
 
-/// `dir` and every directory below it that go would look into for packages.
+/// `dir` and every directory below it that go would look into for packages (symlinks and
+/// directories with a non-UTF-8 name are not descended into).
 fn walk_dirs(dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) {
     out.push(dir.to_owned());
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let skip = name.starts_with('.')
-            || name.starts_with('_')
-            || name == "vendor"
-            || name == "testdata";
-        if !skip && entry.file_type().is_ok_and(|t| t.is_dir()) {
-            walk_dirs(&dir.join(name), out);
-        }
-    }
+    let below = walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|e| {
+            let Some(name) = e.file_name().to_str() else {
+                return false;
+            };
+            let skip = name.starts_with('.')
+                || name.starts_with('_')
+                || name == "vendor"
+                || name == "testdata";
+            !skip && e.file_type().is_dir()
+        });
+    out.extend(
+        below
+            .flatten()
+            .filter_map(|e| Utf8PathBuf::from_path_buf(e.into_path()).ok()),
+    );
 }
 
 impl Snapshot {
@@ -292,13 +298,16 @@ fn tree_digest(project: &Project, modules: &ModuleSet) -> Result<String> {
             }
         }
     }
-    let hashed = statcache::parallel_map(&go_files, |f| {
-        format!(
-            "file {} {}",
-            project.display_path(f),
-            statcache::sha256_file(f).unwrap_or_default()
-        )
-    });
+    let hashed: Vec<String> = go_files
+        .par_iter()
+        .map(|f| {
+            format!(
+                "file {} {}",
+                project.display_path(f),
+                statcache::sha256_file(f).unwrap_or_default()
+            )
+        })
+        .collect();
     lines.extend(hashed);
     lines.sort();
     Ok(statcache::hex(&Sha256::digest(lines.join("\n").as_bytes())))

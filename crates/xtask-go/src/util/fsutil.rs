@@ -195,20 +195,16 @@ pub fn write_cachedir_tag(dir: &Utf8Path) -> Result<()> {
 /// removing their temp file fails their rename, which is a failed store write, never a stale hit.)
 pub fn clean_temp_files(dir: &Utf8Path, min_age: std::time::Duration) -> usize {
     let mut removed = 0;
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Ok(kind) = entry.file_type() else {
-            continue;
-        };
-        if kind.is_dir() {
-            if let Some(sub) = Utf8Path::from_path(&path) {
-                removed += clean_temp_files(sub, min_age);
-            }
+    // Directories with a name that is not UTF-8 are not descended into; symlinks not followed.
+    let walk = walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|e| !e.file_type().is_dir() || e.file_name().to_str().is_some());
+    for entry in walk.flatten() {
+        if entry.file_type().is_dir() {
             continue;
         }
+        let path = entry.path();
         let name = entry.file_name();
         let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_PREFIX)) else {
             continue;
@@ -222,7 +218,7 @@ pub fn clean_temp_files(dir: &Utf8Path, min_age: std::time::Duration) -> usize {
                 .and_then(|t| t.elapsed().ok())
                 .is_some_and(|age| age >= min_age),
         };
-        if stale && std::fs::remove_file(&path).is_ok() {
+        if stale && std::fs::remove_file(path).is_ok() {
             removed += 1;
         }
     }

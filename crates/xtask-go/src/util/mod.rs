@@ -1,9 +1,10 @@
 //! Layer 0, what every other layer may use: atomic and verified file writes, hex, the
-//! environment variables read by name, byte sizes, the reporter, and the test-only crash points.
+//! environment variables read by name, byte sizes, order-keeping parallel maps (rayon), the reporter, and the test-only crash points.
 
 pub mod crash;
 pub mod env_vars;
 pub mod fsutil;
+pub mod par;
 pub mod report;
 pub mod stamp;
 pub mod units;

@@ -140,30 +140,45 @@ fn load_module(gomod_file: &Utf8Path, work_dir: Option<&Utf8Path>) -> Result<GoM
     })
 }
 
-/// Every go.mod below `dir`, skipping vendor/, testdata/ and hidden directories.
+/// Every go.mod below `dir`, skipping vendor/, testdata/, hidden and `_` directories (and names
+/// that are not UTF-8); symlinks are not followed. A directory gone while listed is skipped.
 fn find_go_mods(dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) -> Result<()> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
+    // The root's own errors as before (walkdir would yield a file root as an entry).
+    match std::fs::read_dir(dir) {
+        Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e).with_context(|| format!("reading directory {dir}")),
-    };
-    for entry in entries {
-        let entry = entry.with_context(|| format!("reading directory {dir}"))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let path = dir.join(name);
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            if name.starts_with('.')
-                || name.starts_with('_')
-                || name == "vendor"
-                || name == "testdata"
+    }
+    let walk = walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|e| {
+            let Some(name) = e.file_name().to_str() else {
+                return false;
+            };
+            !e.file_type().is_dir()
+                || !(name.starts_with('.')
+                    || name.starts_with('_')
+                    || name == "vendor"
+                    || name == "testdata")
+        });
+    for entry in walk {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e)
+                if e.io_error().map(std::io::Error::kind) == Some(std::io::ErrorKind::NotFound) =>
             {
-                continue;
+                continue
             }
-            find_go_mods(&path, out)?;
-        } else if name == "go.mod" {
-            out.push(path);
+            Err(e) => {
+                let at = e.path().unwrap_or(dir.as_std_path()).display().to_string();
+                return Err(e).with_context(|| format!("reading directory {at}"));
+            }
+        };
+        if !entry.file_type().is_dir() && entry.file_name() == "go.mod" {
+            if let Ok(path) = Utf8PathBuf::from_path_buf(entry.into_path()) {
+                out.push(path);
+            }
         }
     }
     Ok(())

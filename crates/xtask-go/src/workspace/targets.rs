@@ -87,18 +87,8 @@ pub fn discover_targets(
         return configured_targets(project, modules);
     }
     let host = platform::go_platform(platform::host_triple())?;
-    let listed: Vec<Result<Vec<ListedPackage>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = modules
-            .modules
-            .iter()
-            .map(|m| {
-                s.spawn(|| list_packages(project, toolchain, modules, m, &host, allow_network))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("go list thread panicked"))
-            .collect()
+    let listed: Vec<Result<Vec<ListedPackage>>> = crate::util::par::io_map(&modules.modules, |m| {
+        list_packages(project, toolchain, modules, m, &host, allow_network)
     });
     let mut targets = Vec::new();
     for (module, packages) in modules.modules.iter().zip(listed) {

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -73,33 +72,22 @@ impl Downloads<'_> {
         progress: &Progress,
     ) -> Result<Vec<(&'n Need, Outcome)>> {
         let batches = batches(self.session, pending, self.request.jobs);
-        let outcomes: Mutex<Vec<(&Need, Outcome)>> = Mutex::new(Vec::new());
-        let next = AtomicUsize::new(0);
-        let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
-        std::thread::scope(|s| {
-            for _ in 0..self.request.jobs.clamp(1, batches.len()) {
-                s.spawn(|| {
-                    while let Some((dir, batch)) = batches.get(next.fetch_add(1, Ordering::SeqCst))
-                    {
-                        match download::run_batch(&self.session.toolchain, self.env, dir, batch) {
-                            Ok(results) => {
-                                for (need, outcome) in batch.iter().zip(results) {
-                                    if let Outcome::Done { bytes } = outcome {
-                                        self.downloaded(need, bytes, attempt, progress);
-                                    }
-                                    outcomes.lock().unwrap().push((*need, outcome));
-                                }
-                            }
-                            Err(e) => *failure.lock().unwrap() = Some(e),
-                        }
-                    }
-                });
+        let results = crate::util::par::map_on(self.request.jobs, &batches, |(dir, batch)| {
+            let results = download::run_batch(&self.session.toolchain, self.env, dir, batch)?;
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for (need, outcome) in batch.iter().zip(results) {
+                if let Outcome::Done { bytes } = outcome {
+                    self.downloaded(need, bytes, attempt, progress);
+                }
+                outcomes.push((*need, outcome));
             }
+            anyhow::Ok(outcomes)
         });
-        match failure.into_inner().unwrap() {
-            Some(e) => Err(e),
-            None => Ok(outcomes.into_inner().unwrap()),
+        let mut outcomes = Vec::new();
+        for result in results {
+            outcomes.extend(result?);
         }
+        Ok(outcomes)
     }
 
     /// Counts and reports one module downloaded (`bytes` its zip's size) on try `attempt`.

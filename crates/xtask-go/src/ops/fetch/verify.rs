@@ -44,25 +44,7 @@ impl std::fmt::Display for Tampered {
 
 /// Checks every need in the cache against its go.sum lines, `jobs` at a time.
 pub fn verify(needs: &[Need], gomodcache: &camino::Utf8Path, jobs: usize) -> Result<Vec<Tampered>> {
-    let chunk = needs.len().div_ceil(jobs.max(1)).max(1);
-    let results: Vec<Result<Vec<Tampered>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = needs
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || -> Result<Vec<Tampered>> {
-                    let mut found = Vec::new();
-                    for need in part {
-                        found.extend(verify_one(need, gomodcache)?);
-                    }
-                    Ok(found)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("verify thread panicked"))
-            .collect()
-    });
+    let results = crate::util::par::map_on(jobs, needs, |need| verify_one(need, gomodcache));
     let mut all = Vec::new();
     for r in results {
         all.extend(r?);

@@ -216,7 +216,7 @@ fn load_modules<'a>(
     let (loaded, listing) = std::thread::scope(|scope| {
         let listing = scope.spawn(|| contents::list_vendor(vendor));
         let loaded: Vec<Option<Result<LoadedModule>>> =
-            contents::par_map(&(0..listed.len()).collect::<Vec<_>>(), |&i| {
+            crate::util::par::io_map(&(0..listed.len()).collect::<Vec<_>>(), |&i| {
                 let origin = origins[i].clone()?;
                 let m = listed[i];
                 let files = read_trusted(m, &origin, || {

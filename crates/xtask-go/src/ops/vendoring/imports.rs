@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 
 use super::contents::VendorListing;
 use super::modules_txt::ModulesTxt;
@@ -26,25 +26,30 @@ fn is_standard(path: &str) -> bool {
 /// directories and nested modules, and files no build tag selects.
 pub fn main_module_files(dirs: &[Utf8PathBuf]) -> Vec<(Utf8PathBuf, Vec<u8>)> {
     let mut files = Vec::new();
-    let mut pending: Vec<(Utf8PathBuf, bool)> = dirs.iter().map(|d| (d.clone(), true)).collect();
-    while let Some((dir, is_root)) = pending.pop() {
-        if !is_root && dir.join("go.mod").exists() {
-            continue;
-        }
-        let Ok(entries) = dir.read_dir_utf8() else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let skipped = name.starts_with('.') || name.starts_with('_');
-            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-            if is_dir && !skipped && name != "vendor" && name != "testdata" {
-                pending.push((entry.path().to_owned(), false));
-            } else if !is_dir && !skipped && name.ends_with(".go") {
-                if let Ok(bytes) = std::fs::read(entry.path()) {
-                    if should_build_with_any_tags(&bytes) {
-                        files.push((entry.path().to_owned(), bytes));
-                    }
+    for dir in dirs {
+        let walk = walkdir::WalkDir::new(dir)
+            .min_depth(1)
+            .into_iter()
+            .filter_entry(|e| {
+                let Some(name) = e.file_name().to_str() else {
+                    return false;
+                };
+                let skipped = name.starts_with('.') || name.starts_with('_');
+                let nested_module = || e.path().join("go.mod").exists();
+                !skipped
+                    && !(e.file_type().is_dir()
+                        && (name == "vendor" || name == "testdata" || nested_module()))
+            });
+        for entry in walk.flatten() {
+            let Some(path) = Utf8Path::from_path(entry.path()) else {
+                continue;
+            };
+            if entry.file_type().is_dir() || !path.as_str().ends_with(".go") {
+                continue;
+            }
+            if let Ok(bytes) = std::fs::read(path) {
+                if should_build_with_any_tags(&bytes) {
+                    files.push((path.to_owned(), bytes));
                 }
             }
         }

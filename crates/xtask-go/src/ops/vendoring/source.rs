@@ -121,7 +121,7 @@ pub fn check_cached_dirs(gomodcache: &Utf8Path, modules: &[DirCheck<'_>]) -> Vec
     let rel = |i: usize, name: &'_ str| -> String {
         name[modules[i].path.len() + modules[i].version.len() + 2..].to_owned()
     };
-    let read = super::contents::par_map(&all, |&(i, name, path)| {
+    let read = crate::util::par::io_map(&all, |&(i, name, path)| {
         let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
         let rel = rel(i, name);
         let keep = may_be_needed(&rel, &modules[i].package_dirs);
@@ -232,37 +232,41 @@ pub fn read_zip(
 }
 
 /// Reads a local replacement directory like go's copyDir sees it: regular files only, without
-/// nested modules (directories holding a go.mod), .git or vendor/ directories.
+/// nested modules (directories holding a go.mod), .git or vendor/ directories; symlinks are not
+/// followed (walkdir's default) and are no regular file.
 pub fn read_dir_tree(
     root: &Utf8Path,
     package_dirs: &BTreeSet<String>,
 ) -> Result<BTreeMap<String, Vec<u8>>> {
+    // The root's own errors as before (walkdir would yield a file root as an entry).
+    std::fs::read_dir(root).with_context(|| format!("listing {root}"))?;
     let mut files = BTreeMap::new();
-    let mut pending = vec![(root.to_owned(), String::new())];
-    while let Some((dir, rel_dir)) = pending.pop() {
-        for entry in dir
-            .read_dir_utf8()
-            .with_context(|| format!("listing {dir}"))?
-        {
-            let entry = entry.with_context(|| format!("listing {dir}"))?;
-            let kind = entry
-                .file_type()
-                .with_context(|| format!("reading {}", entry.path()))?;
-            let rel = if rel_dir.is_empty() {
-                entry.file_name().to_owned()
-            } else {
-                format!("{rel_dir}/{}", entry.file_name())
-            };
-            if kind.is_dir() {
-                let nested = entry.path().join("go.mod").exists();
-                if !nested && !matches!(entry.file_name(), ".git" | "vendor") {
-                    pending.push((entry.path().to_owned(), rel));
-                }
-            } else if kind.is_file() && may_be_needed(&rel, package_dirs) {
-                let bytes = std::fs::read(entry.path())
-                    .with_context(|| format!("reading {}", entry.path()))?;
-                files.insert(rel, bytes);
-            }
+    let walk = walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|e| {
+            !e.file_type().is_dir()
+                || !(matches!(e.file_name().to_str(), Some(".git" | "vendor"))
+                    || e.path().join("go.mod").exists())
+        });
+    for entry in walk {
+        let entry = entry.with_context(|| format!("listing {root}"))?;
+        let path = Utf8Path::from_path(entry.path()).with_context(|| {
+            format!(
+                "listing {root}: a name that is not UTF-8: {:?}",
+                entry.path()
+            )
+        })?;
+        let rel = path
+            .strip_prefix(root)
+            .expect("walkdir yields paths below its root")
+            .components()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join("/");
+        if entry.file_type().is_file() && may_be_needed(&rel, package_dirs) {
+            let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
+            files.insert(rel, bytes);
         }
     }
     Ok(files)

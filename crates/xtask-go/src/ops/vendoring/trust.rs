@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::contents;
 use super::modules_txt::VendoredModule;
 use super::source::{self, DirCheck, DirState, Origin, ZipState};
 use super::VendorTree;
@@ -220,7 +219,7 @@ fn cache_states(
             Ok(DirState::Missing) | Err(_) => zip_wanted.push((i, path, version, want, None)),
         }
     }
-    let zip_states = contents::par_map(&zip_wanted, |&(_, path, version, want, _)| {
+    let zip_states = crate::util::par::io_map(&zip_wanted, |&(_, path, version, want, _)| {
         source::check_cached_zip(cache, path, version, want)
     });
     for ((i, _, _, _, dir_mismatch), zip) in zip_wanted.into_iter().zip(zip_states) {
