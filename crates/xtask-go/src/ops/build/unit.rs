@@ -164,6 +164,7 @@ fn run_go(
     let env = env.clone().with_tmpdir(&scratch.0);
     let staged_dir = scratch.0.join("out");
     let staged = staged_dir.join(&unit_key.output_names[0]);
+    seed_staged_output(unit, unit_key, &staged);
     let want_list = ctx.cache.is_some() && known.is_none();
     let gomodcache = goenv::gomodcache(&session.project, &session.toolchain);
     let list = session
@@ -237,6 +238,23 @@ fn with_native_inputs(
             .with_native_digest(&session.project, &digest)
             .context("creating the native inputs' directory"),
         None => Ok(env),
+    }
+}
+
+/// Copies the executable in place to where go will write, so that go finds its last output:
+/// when an edit changes no compiled content (a comment, formatting), go sees the build ID
+/// still matches and does not link again (measured: ~200 ms of a ~400 ms one-edit build); a
+/// stale copy is relinked by go as always. Best effort: without a copy go just links.
+fn seed_staged_output(unit: &BuildUnit, unit_key: &UnitKey, staged: &Utf8Path) {
+    if !matches!(unit.target.buildmode, BuildMode::Exe | BuildMode::Pie) {
+        return;
+    }
+    let in_place = unit_key.output_dir.join(&unit_key.output_names[0]);
+    if in_place.is_file() {
+        if let Some(dir) = staged.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = std::fs::copy(&in_place, staged);
     }
 }
 
