@@ -221,6 +221,12 @@ impl Lexer<'_> {
     }
 }
 
+/// Whether go ignores a directory of this name when it looks for packages (`go help packages`:
+/// names beginning with `.` or `_`, and `testdata`), or treats it as a vendor tree.
+pub fn is_ignored_dir(name: &str) -> bool {
+    name.starts_with('.') || name.starts_with('_') || name == "vendor" || name == "testdata"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

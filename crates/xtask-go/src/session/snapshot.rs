@@ -139,11 +139,7 @@ fn walk_dirs(dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) {
             let Some(name) = e.file_name().to_str() else {
                 return false;
             };
-            let skip = name.starts_with('.')
-                || name.starts_with('_')
-                || name == "vendor"
-                || name == "testdata";
-            !skip && e.file_type().is_dir()
+            !crate::go::gosource::is_ignored_dir(name) && e.file_type().is_dir()
         });
     out.extend(
         below

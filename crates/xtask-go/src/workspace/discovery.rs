@@ -156,11 +156,7 @@ fn find_go_mods(dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) -> Result<()> {
             let Some(name) = e.file_name().to_str() else {
                 return false;
             };
-            !e.file_type().is_dir()
-                || !(name.starts_with('.')
-                    || name.starts_with('_')
-                    || name == "vendor"
-                    || name == "testdata")
+            !e.file_type().is_dir() || !crate::go::gosource::is_ignored_dir(name)
         });
     for entry in walk {
         let entry = match entry {
