@@ -168,6 +168,49 @@ fn a_remembered_session_still_notices_new_packages_config_and_go_work_edits() {
 }
 
 #[test]
+fn an_editors_atomic_save_just_before_a_run_keeps_the_session_snapshot() {
+    let repo = Repo::copy_of("workspace");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert_eq!(names(&list(&repo), "targets", "name"), ["app", "other"]);
+    // An atomic save (a temp file renamed over the old one, as many editors and `sed -i` do)
+    // moves the directory's stamp; the run that follows at once must still keep a snapshot
+    // (before: every such run reloaded with cargo metadata and go list, ~0.5 s more per edit).
+    let dir = "go/tool/cmd/other";
+    let temp = repo.path(&format!("{dir}/.main.go.swp"));
+    std::fs::write(&temp, "package main\n\n// saved\nfunc main() {}\n").unwrap();
+    std::fs::rename(&temp, repo.path(&format!("{dir}/main.go"))).unwrap();
+    let snapshot = repo.path("target/go/session.json");
+    let written = std::fs::metadata(&snapshot).unwrap().modified().unwrap();
+    assert_eq!(names(&list(&repo), "targets", "name"), ["app", "other"]);
+    let again = std::fs::metadata(&snapshot).expect("the snapshot is kept");
+    assert_eq!(written, again.modified().unwrap(), "reused, not reloaded");
+    // A full load right after such a save keeps a snapshot too (its stamp is too recent to
+    // prove anything, so the directory is checked by its listing).
+    std::fs::remove_file(&snapshot).unwrap();
+    std::fs::write(&temp, "package main\n\n// saved again\nfunc main() {}\n").unwrap();
+    std::fs::rename(&temp, repo.path(&format!("{dir}/main.go"))).unwrap();
+    assert_eq!(names(&list(&repo), "targets", "name"), ["app", "other"]);
+    let text = std::fs::read_to_string(&snapshot).expect("a snapshot after an atomic save");
+    assert!(
+        text.contains(&format!("listed {}", repo.path(dir))),
+        "{text}"
+    );
+    let written = std::fs::metadata(&snapshot).unwrap().modified().unwrap();
+    assert_eq!(names(&list(&repo), "targets", "name"), ["app", "other"]);
+    let again = std::fs::metadata(&snapshot).unwrap().modified().unwrap();
+    assert_eq!(written, again, "the listed snapshot was reused");
+    // That directory is now trusted by its listing alone: a new entry in it is still noticed.
+    repo.write(
+        &format!("{dir}/sub/main.go"),
+        "package main\n\nfunc main() {}\n",
+    );
+    assert_eq!(
+        names(&list(&repo), "targets", "name"),
+        ["app", "other", "sub"]
+    );
+}
+
+#[test]
 fn discovery_remembered_in_the_store_is_reused_only_for_the_same_tree() {
     let first = Repo::copy_of("workspace");
     let store = first.scratch("store");

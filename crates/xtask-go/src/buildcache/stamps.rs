@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! dir <size> <mtime_ns> <ctime_ns> <inode> <path>    a directory whose own stamp must hold
+//! listed <path>                                       a directory the caller checks by its listing
 //! in <path>                                           a directory only looked into
 //! file <size> <mtime_ns> <ctime_ns> <inode> <name>   a file of the directory above
 //! absent <name>                                       a file of the directory above, not there
@@ -32,6 +33,8 @@ pub struct StampList {
 struct DirStamps {
     /// The directory's own stamp, when it is to be checked.
     own: Option<FileStamp>,
+    /// Checked by the caller's listing test alone (its stamp is too recent to prove anything).
+    listed: bool,
     files: Vec<(String, Option<FileStamp>)>,
 }
 
@@ -39,6 +42,15 @@ impl StampList {
     /// A directory whose own stamp must hold (a file added to it or removed moves it).
     pub fn dir(&mut self, path: &str, stamp: FileStamp) {
         self.dirs.entry(dir_name(path).to_owned()).or_default().own = Some(stamp);
+    }
+
+    /// A directory that the caller's `moved_dir_holds` test checks by its listing alone (see
+    /// [`all_hold_or`]): for a directory whose stamp is within the racy window.
+    pub fn listed_dir(&mut self, path: &str) {
+        self.dirs
+            .entry(dir_name(path).to_owned())
+            .or_default()
+            .listed = true;
     }
 
     /// A file with its stamp; None: the file must stay absent.
@@ -62,6 +74,7 @@ impl StampList {
                 return None;
             }
             match &stamps.own {
+                _ if stamps.listed => writeln!(out, "listed {dir}").ok()?,
                 Some(own) if settled(own) => writeln!(out, "dir {} {dir}", encode(own)).ok()?,
                 Some(_) => return None,
                 None => writeln!(out, "in {dir}").ok()?,
@@ -109,6 +122,17 @@ pub fn parse_stamp(line: &str) -> Option<(FileStamp, &str)> {
 /// Whether every stamp in `lines` (as `write_to` wrote them) still holds, paths resolved
 /// against `root`. Anything unreadable or unknown is a change: the caller then does the work.
 pub fn all_hold<'a>(lines: impl Iterator<Item = &'a str>, root: &Utf8Path) -> bool {
+    all_hold_or(lines, root, |_| false)
+}
+
+/// [`all_hold`], where a `dir` line whose stamp moved still holds if `moved_dir_holds` says so
+/// for that directory (for example: it lists the same names, as after an editor's atomic save,
+/// which renames a new file over the old one and so moves its directory's stamp).
+pub fn all_hold_or<'a>(
+    lines: impl Iterator<Item = &'a str>,
+    root: &Utf8Path,
+    moved_dir_holds: impl Fn(&Utf8Path) -> bool,
+) -> bool {
     let mut lines = lines.peekable();
     // The directory the `file` and `absent` lines below refer to (Err: it could not be opened).
     let mut current: Option<std::io::Result<OpenDir>> = None;
@@ -122,7 +146,7 @@ pub fn all_hold<'a>(lines: impl Iterator<Item = &'a str>, root: &Utf8Path) -> bo
                     return false;
                 };
                 let path = resolve(root, path);
-                if has_files(&mut lines) {
+                let holds = if has_files(&mut lines) {
                     let opened = OpenDir::open(&path);
                     let holds = opened
                         .as_ref()
@@ -131,11 +155,17 @@ pub fn all_hold<'a>(lines: impl Iterator<Item = &'a str>, root: &Utf8Path) -> bo
                     holds
                 } else {
                     FileStamp::of(&path).is_ok_and(|s| s == before)
-                }
+                };
+                holds || moved_dir_holds(&path)
             }
             "in" => {
                 current = Some(OpenDir::open(&resolve(root, rest)));
                 true
+            }
+            "listed" => {
+                let path = resolve(root, rest);
+                current = Some(OpenDir::open(&path));
+                moved_dir_holds(&path)
             }
             "file" => {
                 let Some((before, name)) = parse_stamp(rest) else {
@@ -211,6 +241,30 @@ mod tests {
         std::fs::write(root.join("pkg/b.go"), "package pkg\n").unwrap();
         assert!(!all_hold(text.lines(), &root), "a directory gained a file");
         assert!(!all_hold("bogus 1".lines(), &root), "an unknown line");
+    }
+
+    #[test]
+    fn a_listed_directory_holds_only_by_the_callers_test() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = Utf8PathBuf::from_path_buf(tmp.path().to_owned()).unwrap();
+        std::fs::create_dir(root.join("pkg")).unwrap();
+        std::fs::write(root.join("pkg/a.go"), "package pkg\n").unwrap();
+        let mut list = StampList::default();
+        list.listed_dir("pkg");
+        list.file("pkg/gone.go", None);
+        let mut text = String::new();
+        // A listed directory needs no settled stamp: it is written even right away.
+        list.write_to(&mut text, crate::buildcache::statcache::now_ns())
+            .unwrap();
+        assert!(text.starts_with("listed pkg\n"), "{text}");
+        assert!(!all_hold(text.lines(), &root), "no test: a change");
+        assert!(all_hold_or(text.lines(), &root, |d| d == root.join("pkg")));
+        assert!(!all_hold_or(text.lines(), &root, |_| false));
+        std::fs::write(root.join("pkg/gone.go"), "package pkg\n").unwrap();
+        assert!(
+            !all_hold_or(text.lines(), &root, |_| true),
+            "the files below are still checked"
+        );
     }
 
     #[test]

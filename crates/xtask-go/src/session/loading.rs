@@ -4,15 +4,19 @@
 
 use anyhow::Result;
 
+use crate::session::discovery_record;
 use crate::session::snapshot::{self, Snapshot};
 use crate::session::Session;
 use crate::workspace::targets::{self, Target};
 
 /// The session's targets, and the snapshot saved with them.
 pub(super) fn targets(session: &Session) -> Result<Vec<Target>> {
+    let began = snapshot::load_began(&session.project.root);
     let configured = !session.project.config.targets.is_empty();
     let recalled = (!configured)
-        .then(|| snapshot::recall_targets(&session.project, &session.toolchain, &session.modules))
+        .then(|| {
+            discovery_record::recall_targets(&session.project, &session.toolchain, &session.modules)
+        })
         .flatten();
     let mut targets = match recalled {
         Some(targets) => targets,
@@ -29,7 +33,7 @@ pub(super) fn targets(session: &Session) -> Result<Vec<Target>> {
                 &session.modules,
                 !session.project.settings.offline,
             )?;
-            snapshot::remember_targets(
+            discovery_record::remember_targets(
                 &session.project,
                 &session.toolchain,
                 &session.modules,
@@ -57,11 +61,6 @@ pub(super) fn targets(session: &Session) -> Result<Vec<Target>> {
             }
         }
     }
-    Snapshot::save(
-        &session.project,
-        &session.toolchain,
-        &session.modules,
-        Some(&targets),
-    );
+    Snapshot::save(session, Some(&targets), began.as_ref());
     Ok(targets)
 }

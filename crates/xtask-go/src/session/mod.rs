@@ -1,5 +1,6 @@
 //! A loaded project: config, toolchain and modules, read once per command and shared by the steps.
 
+mod discovery_record;
 mod loading;
 pub mod snapshot;
 
@@ -68,6 +69,7 @@ impl Session {
                 c_compilers: CompilerIdentities::default(),
             });
         }
+        let began = snapshot::load_began(&root);
         // `cargo metadata` and `go env` are two processes that know nothing of each other.
         let (project, toolchain) = std::thread::scope(|scope| {
             let toolchain = scope.spawn(Toolchain::discover);
@@ -78,7 +80,7 @@ impl Session {
         project.settings = project.settings.with_flags(flags);
         let session = Session::with(project, toolchain?)?;
         // Targets are saved too once a command asks for them (`targets`).
-        Snapshot::save(&session.project, &session.toolchain, &session.modules, None);
+        Snapshot::save(&session, None, began.as_ref());
         Ok(session)
     }
 
