@@ -26,11 +26,11 @@ pub fn temp_path_for(path: &Utf8Path) -> Utf8PathBuf {
 /// Whether a write must also survive a crash, or only be atomic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
-    /// fsync before the rename: the store, which later runs and other machines trust.
+    /// fsync before the rename: for a file that is trusted without being checked when read.
     Durable,
-    /// Atomic only: files under target/ that any doubt re-derives (restored outputs, depfiles,
-    /// stamp files, the snapshot), as cargo writes its own. A crash can lose the new version,
-    /// never leave a part of it; and a lost or emptied file is a miss.
+    /// Atomic only: files that any doubt re-derives or that every read verifies (the store's
+    /// blobs and entries, restored outputs, depfiles, stamp files, the snapshot), as cargo
+    /// writes its own. A crash can lose the new version; a lost or emptied file is a miss.
     Scratch,
 }
 

@@ -114,7 +114,8 @@ impl Storage for LocalStore {
         if !blobs.is_empty() {
             crash::reached(self.crash_at, CrashPoint::BlobRenamed);
         }
-        fsutil::write_atomic(&self.entry_path(key), bytes)
+        // Not fsynced: an entry a crash emptied or cut fails to parse, a miss.
+        fsutil::write_atomic_with(&self.entry_path(key), bytes, Durability::Scratch)
     }
 
     fn local_path(&self, sha256: &str) -> Option<Utf8PathBuf> {
@@ -155,7 +156,10 @@ impl Storage for LocalStore {
 }
 
 impl LocalStore {
-    /// Stores `src` as the blob `sha256` (verified while copied; kept if already there).
+    /// Stores `src` as the blob `sha256`: a copy, verified while it is made (kept if already
+    /// there). Not a hard link: an output later changed in place would change the blob with it.
+    /// Not fsynced: every read of a blob verifies its content (restore, GOCACHEPROG, upload), so
+    /// a blob a crash truncated is only a miss.
     pub fn put_blob(&self, sha256: &str, src: &Utf8Path) -> Result<()> {
         let blob = self.blob_path(sha256);
         if crate::buildcache::statcache::sha256_file(&blob).is_ok_and(|actual| actual == sha256) {
@@ -167,7 +171,7 @@ impl LocalStore {
             &blob,
             sha256,
             Some(0o644),
-            Durability::Durable,
+            Durability::Scratch,
             &temp_written,
         )
         .with_context(|| format!("storing {src} in the cache"))

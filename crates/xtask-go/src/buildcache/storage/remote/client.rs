@@ -84,7 +84,7 @@ impl RemoteStore {
             dest,
             sha256,
             Some(mode),
-            Durability::Durable,
+            Durability::Scratch,
         )
     }
 }
