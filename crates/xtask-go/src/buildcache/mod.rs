@@ -22,7 +22,7 @@ pub mod storage;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::AtomicBool;
-use std::sync::{Mutex, Once, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::util::report::Reporter;
@@ -81,9 +81,8 @@ pub struct BuildCache {
     reporter: Reporter,
     /// Test-only: where a write aborts (`util::crash`).
     crash_at: CrashAt,
-    /// Dead processes' temp files are swept from the store before this run's first write, and
-    /// from an output directory when a unit there is first looked at past the fast path.
-    store_swept: Once,
+    /// Dead processes' temp files are swept from an output directory when a unit there is
+    /// first looked at past the fast path (the store sweeps the shards it writes to).
     swept_dirs: Mutex<HashSet<Utf8PathBuf>>,
 }
 
@@ -121,7 +120,7 @@ impl BuildCache {
         store: Box<dyn Storage>,
         reporter: &Reporter,
     ) -> BuildCache {
-        let stat_file = project.go_dir().join("stat-cache.json");
+        let stat_file = project.go_dir().join("stat-cache");
         BuildCache {
             root: project.root.clone(),
             store,
@@ -131,7 +130,6 @@ impl BuildCache {
             remote: None,
             reporter: reporter.clone(),
             crash_at: project.settings.crash_at,
-            store_swept: Once::new(),
             swept_dirs: Mutex::new(HashSet::new()),
         }
     }

@@ -102,9 +102,6 @@ impl BuildCache {
         manifest_key: &CacheKey,
         set: &InputSet,
     ) -> bool {
-        self.store_swept.call_once(|| {
-            self.store.sweep_temp_files();
-        });
         let blobs: Vec<BlobSource> = entry
             .outputs
             .iter()

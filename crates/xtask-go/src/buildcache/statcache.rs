@@ -9,13 +9,12 @@ use std::sync::Mutex;
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::util::fsutil;
 
 /// Bump when the file's layout changes; an old file is then ignored.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 pub use crate::util::stamp::{now_ns, FileStamp};
 
@@ -87,17 +86,52 @@ fn from_stat(s: &rustix::fs::Stat) -> FileStamp {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 struct Entry {
     stamp: FileStamp,
     sha256: String,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Saved {
-    format: u32,
-    saved_at_ns: i128,
-    entries: HashMap<String, Entry>,
+/// The file's first line; the format (a line per entry, not JSON) keeps a load and a save of a
+/// few thousand entries at about a millisecond each, for they sit on every miss's path.
+const HEADER: &str = "xtask-go stat cache";
+
+/// `<HEADER> <FORMAT> <saved_at_ns>`, then `<sha256> <size> <mtime_ns> <ctime_ns> <inode> <path>`
+/// per entry. Anything unexpected makes the whole file an empty cache.
+fn parse(text: &str) -> Option<(i128, HashMap<String, Entry>)> {
+    let mut lines = text.lines();
+    let header = lines.next()?.strip_prefix(HEADER)?;
+    let (format, saved_at_ns) = header.trim_start().split_once(' ')?;
+    if format.parse::<u32>().ok()? != FORMAT {
+        return None;
+    }
+    let mut entries = HashMap::new();
+    for line in lines {
+        let (sha256, rest) = line.split_once(' ')?;
+        let (stamp, path) = crate::buildcache::stamps::parse_stamp(rest)?;
+        if sha256.len() != 64 {
+            return None;
+        }
+        let sha256 = sha256.to_string();
+        entries.insert(path.to_string(), Entry { stamp, sha256 });
+    }
+    Some((saved_at_ns.parse().ok()?, entries))
+}
+
+fn render(saved_at_ns: i128, entries: &HashMap<String, Entry>) -> String {
+    let mut out = format!("{HEADER} {FORMAT} {saved_at_ns}\n");
+    for (path, e) in entries {
+        if path.contains(['\n', '\r']) {
+            continue;
+        }
+        let s = &e.stamp;
+        let line = format!(
+            "{} {} {} {} {} {path}\n",
+            e.sha256, s.size, s.mtime_ns, s.ctime_ns, s.inode
+        );
+        out.push_str(&line);
+    }
+    out
 }
 
 /// Content hashes of files, reused while their stat is unchanged. Shared by the build's threads.
@@ -114,15 +148,14 @@ pub type Digest256 = Option<String>;
 impl StatCache {
     /// Loads the cache at `file`; a missing, old or corrupt file is an empty cache.
     pub fn load(file: &Utf8Path) -> StatCache {
-        let saved: Saved = std::fs::read(file)
+        let (saved_at_ns, entries) = std::fs::read_to_string(file)
             .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .filter(|s: &Saved| s.format == FORMAT)
+            .and_then(|text| parse(&text))
             .unwrap_or_default();
         StatCache {
             file: file.to_owned(),
-            saved_at_ns: saved.saved_at_ns,
-            entries: Mutex::new(saved.entries),
+            saved_at_ns,
+            entries: Mutex::new(entries),
             dirty: Mutex::new(false),
         }
     }
@@ -180,14 +213,8 @@ impl StatCache {
         if !*self.dirty.lock().unwrap() {
             return Ok(());
         }
-        let entries = self.entries.lock().unwrap();
-        let saved = Saved {
-            format: FORMAT,
-            saved_at_ns: now_ns(),
-            entries: entries.clone(),
-        };
-        let bytes = serde_json::to_vec(&saved)?;
-        fsutil::write_atomic_with(&self.file, &bytes, fsutil::Durability::Scratch)
+        let text = render(now_ns(), &self.entries.lock().unwrap());
+        fsutil::write_atomic_with(&self.file, text.as_bytes(), fsutil::Durability::Scratch)
             .with_context(|| format!("saving the stat cache {}", self.file))
     }
 }
@@ -246,12 +273,48 @@ mod tests {
     }
 
     #[test]
+    fn the_saved_file_round_trips_and_anything_odd_is_an_empty_cache() {
+        let stamp = FileStamp {
+            size: 3,
+            mtime_ns: 10,
+            ctime_ns: 11,
+            inode: 12,
+        };
+        let sha256 = "ab".repeat(32);
+        let entries = HashMap::from([(
+            "/a dir/x.go".to_string(),
+            Entry {
+                stamp,
+                sha256: sha256.clone(),
+            },
+        )]);
+        let text = render(99, &entries);
+        let (saved_at, parsed) = parse(&text).unwrap();
+        assert_eq!(saved_at, 99);
+        let e = &parsed["/a dir/x.go"];
+        assert_eq!((e.stamp, e.sha256.as_str()), (stamp, sha256.as_str()));
+        assert!(
+            parse(&text.replace(" 3 10 ", " x 10 ")).is_none(),
+            "a bad number"
+        );
+        assert!(
+            parse(&text.replace(&sha256, "abc")).is_none(),
+            "a short hash"
+        );
+        assert!(
+            parse(&text.replacen("3 99", "2 99", 1)).is_none(),
+            "an old format"
+        );
+        assert!(parse("{\"format\":2}").is_none(), "the old JSON file");
+    }
+
+    #[test]
     fn reuses_hashes_until_the_stamp_moves_and_rehashes_racy_entries() {
         let dir = tempfile::tempdir().unwrap();
         let dir = Utf8Path::from_path(dir.path()).unwrap();
         let file = dir.join("a.go");
         std::fs::write(&file, "package a\n").unwrap();
-        let cache_file = dir.join("stat.json");
+        let cache_file = dir.join("stat-cache");
         let cache = StatCache::load(&cache_file);
         let first = cache.hash_all(std::slice::from_ref(&file));
         assert_eq!(

@@ -15,6 +15,9 @@ use crate::util::crash::{self, CrashAt, CrashPoint};
 use crate::util::fsutil::{self, Durability};
 use crate::util::report::Reporter;
 
+/// A temp file with no pid in its name is another machine's (a shared store): stale after this.
+const TEMP_MIN_AGE: Duration = Duration::from_secs(3600);
+
 /// The default store: a directory on this machine.
 pub struct LocalStore {
     root: Utf8PathBuf,
@@ -83,7 +86,16 @@ impl LocalStore {
 
     /// Removes stale temp files left by killed processes (see `fsutil::clean_temp_files`).
     pub fn clean_temp_files(&self) -> usize {
-        fsutil::clean_temp_files(&self.bucket(), Duration::from_secs(3600))
+        fsutil::clean_temp_files(&self.bucket(), TEMP_MIN_AGE)
+    }
+
+    /// Before a write into the shard directory of `path`: the temp files dead processes left
+    /// there (a killed write leaves its temp beside the file it was writing). One directory,
+    /// not the whole store: `gc` sweeps everywhere.
+    fn sweep_shard_of(&self, path: &Utf8Path) {
+        if let Some(dir) = path.parent().filter(|d| d.is_dir()) {
+            fsutil::clean_temp_files(dir, TEMP_MIN_AGE);
+        }
     }
 }
 
@@ -114,6 +126,7 @@ impl Storage for LocalStore {
         if !blobs.is_empty() {
             crash::reached(self.crash_at, CrashPoint::BlobRenamed);
         }
+        self.sweep_shard_of(&self.entry_path(key));
         // Not fsynced: an entry a crash emptied or cut fails to parse, a miss.
         fsutil::write_atomic_with(&self.entry_path(key), bytes, Durability::Scratch)
     }
@@ -149,10 +162,6 @@ impl Storage for LocalStore {
             }
         }
     }
-
-    fn sweep_temp_files(&self) -> usize {
-        self.clean_temp_files()
-    }
 }
 
 impl LocalStore {
@@ -165,6 +174,7 @@ impl LocalStore {
         if crate::buildcache::statcache::sha256_file(&blob).is_ok_and(|actual| actual == sha256) {
             return Ok(());
         }
+        self.sweep_shard_of(&blob);
         let temp_written = || crash::reached(self.crash_at, CrashPoint::BlobTemp);
         fsutil::copy_verified(
             src,

@@ -107,8 +107,4 @@ pub trait Storage: Send + Sync {
     /// The blob's file in this machine's store (fetched into it first, from a remote tier),
     /// for a reader that uses it in place; None on a miss or for a store with no local files.
     fn local_path(&self, sha256: &str) -> Option<Utf8PathBuf>;
-    /// Removes the temp files dead processes left in the store; how many.
-    fn sweep_temp_files(&self) -> usize {
-        0
-    }
 }

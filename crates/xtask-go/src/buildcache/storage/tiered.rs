@@ -257,8 +257,4 @@ impl Storage for Shared {
             tiered.remote.get_blob(sha256, &path, 0o644).then_some(path)
         })
     }
-
-    fn sweep_temp_files(&self) -> usize {
-        self.0.local.clean_temp_files()
-    }
 }
