@@ -11,6 +11,7 @@ mod discovery;
 mod environment;
 mod fetch;
 mod mixed;
+mod naming;
 mod remote;
 mod staleness;
 mod tidy;

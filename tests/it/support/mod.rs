@@ -45,6 +45,12 @@ impl Repo {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// Runs the program at `path` and returns its trimmed stdout.
+    pub fn run_file(path: &Utf8Path) -> String {
+        let out = Command::new(path).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     /// Copies `tests/fixtures/repos/<name>` into a fresh temp dir.
     pub fn copy_of(name: &str) -> Repo {
         let dir = tempfile::Builder::new()

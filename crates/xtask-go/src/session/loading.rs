@@ -61,6 +61,7 @@ pub(super) fn targets(session: &Session) -> Result<Vec<Target>> {
             }
         }
     }
+    targets::check_unique(&targets)?;
     Snapshot::save(session, Some(&targets), began.as_ref());
     Ok(targets)
 }

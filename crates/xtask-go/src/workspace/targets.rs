@@ -116,17 +116,71 @@ pub fn discover_targets(
     Ok(targets)
 }
 
-/// Two main packages in directories of the same name get their module's directory name as a prefix.
+/// Makes discovered names unique, deterministically. A main package is named after its
+/// directory (`generate`); when others share that name, after its module's directory and its own
+/// (`tools-generate`); when that is shared too, after the shortest suffix of its import path that
+/// none of them shares (`doc-generate`, `protocol-generate`). Names that stay shared are left
+/// for `check_unique`, which refuses them.
 fn disambiguate_names(targets: &mut [Target]) {
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for t in targets.iter() {
-        *counts.entry(t.name.clone()).or_default() += 1;
+    let candidates: Vec<Vec<String>> = targets.iter().map(name_candidates).collect();
+    let mut level = vec![0usize; targets.len()];
+    loop {
+        let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, names) in candidates.iter().enumerate() {
+            groups.entry(names[level[i]].as_str()).or_default().push(i);
+        }
+        let mut moved = false;
+        for members in groups.values().filter(|m| m.len() > 1) {
+            for &i in members {
+                if level[i] + 1 < candidates[i].len() {
+                    level[i] += 1;
+                    moved = true;
+                }
+            }
+        }
+        if !moved {
+            break;
+        }
     }
-    for t in targets.iter_mut().filter(|t| counts[&t.name] > 1) {
-        let prefix = t.module_dir.file_name().unwrap_or("module");
-        t.name = format!("{prefix}-{}", t.name);
+    for (i, t) in targets.iter_mut().enumerate() {
+        t.name = candidates[i][level[i]].clone();
         t.output = t.name.clone();
     }
+}
+
+/// A target's names from least to most specific (see `disambiguate_names`).
+fn name_candidates(t: &Target) -> Vec<String> {
+    let parts: Vec<&str> = t.package.split('/').filter(|p| !p.is_empty()).collect();
+    let mut names = vec![t.name.clone()];
+    if let Some(module_dir) = t.module_dir.file_name() {
+        names.push(format!("{module_dir}-{}", t.name));
+    }
+    for k in 2..=parts.len() {
+        names.push(parts[parts.len() - k..].join("-"));
+    }
+    names
+}
+
+/// Every target's name and output must be unique: two targets of one name would share a
+/// depfile, two of one output would overwrite each other's file.
+pub fn check_unique(targets: &[Target]) -> Result<()> {
+    let mut names: BTreeMap<&str, &Target> = BTreeMap::new();
+    let mut outputs: BTreeMap<&str, &Target> = BTreeMap::new();
+    for t in targets {
+        if let Some(other) = names.insert(&t.name, t) {
+            bail!(
+                "two Go targets are named `{}`: {} ({}) and {} ({}); give one another `name` in [workspace.metadata.xtask-go]",
+                t.name, other.package, other.package_dir, t.package, t.package_dir
+            );
+        }
+        if let Some(other) = outputs.insert(&t.output, t) {
+            bail!(
+                "Go targets `{}` ({}) and `{}` ({}) both write the output `{}`; give one another `output` in [workspace.metadata.xtask-go]",
+                other.name, other.package, t.name, t.package, t.output
+            );
+        }
+    }
+    Ok(())
 }
 
 fn list_packages(

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use camino::Utf8PathBuf;
 use serde::Serialize;
 
@@ -145,7 +145,7 @@ pub fn units(session: &Session, request: &BuildRequest) -> Result<Vec<BuildUnit>
     } else {
         request.triples.clone()
     };
-    let mut units = Vec::new();
+    let mut units: Vec<BuildUnit> = Vec::new();
     for triple in &triples {
         let platform = platform::go_platform(triple)?;
         let dir = session
@@ -158,6 +158,12 @@ pub fn units(session: &Session, request: &BuildRequest) -> Result<Vec<BuildUnit>
                 continue;
             }
             let output = dir.join(output_file_name(target, &platform));
+            if let Some(other) = units.iter().find(|u| u.output == output) {
+                bail!(
+                    "Go targets `{}` ({}) and `{}` ({}) would both write {output}; give one another `output` in [workspace.metadata.xtask-go]",
+                    other.target.name, other.target.package, target.name, target.package
+                );
+            }
             units.push(BuildUnit {
                 target: target.clone(),
                 platform: platform.clone(),

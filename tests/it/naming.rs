@@ -1,0 +1,103 @@
+//! Target names and outputs stay unique: many main packages in one module, directories of the
+//! same name, and configured names or outputs that clash.
+
+use crate::support::Repo;
+
+const DIR: &str = "target/go/x86_64-unknown-linux-gnu/debug";
+
+fn target_names(repo: &Repo) -> Vec<(String, String)> {
+    let out = repo.xtask(&["go-list", "--json"]).ok();
+    let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let mut names: Vec<(String, String)> = value["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let (name, package) = (t["name"].as_str(), t["package"].as_str());
+            (name.unwrap().to_string(), package.unwrap().to_string())
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn mains_in_directories_of_one_name_get_the_shortest_names_that_tell_them_apart() {
+    let repo = Repo::copy_of("manymains");
+    let pairs = [
+        ("cmd-generate", "demo.test/tools/cmd/generate"),
+        ("doc-generate", "demo.test/tools/internal/doc/generate"),
+        ("other-generate", "demo.test/other/cmd/generate"),
+        ("protocol-generate", "demo.test/tools/internal/protocol/generate"),
+        ("report", "demo.test/tools/cmd/report"),
+    ];
+    let expected: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(n, p)| (n.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(target_names(&repo), expected);
+    // Each output is its own program (before: two `tools-generate` targets wrote one file).
+    let out = repo.xtask(&["go-build", "--json"]).ok();
+    for (name, package) in pairs {
+        assert_eq!(out.verdict(name), "miss");
+        let printed = Repo::run_file(&repo.path(&format!("{DIR}/{name}")));
+        assert_eq!(printed, package.trim_start_matches("demo.test/"), "{name}");
+    }
+    // And a no-op finds every one in place: none is "restored" over another's output.
+    let again = repo.xtask(&["go-build", "--json"]).ok();
+    for (name, _) in pairs {
+        assert_eq!(again.verdict(name), "fresh", "{name}: {}", again.stderr);
+    }
+}
+
+#[test]
+fn configured_targets_with_one_name_or_one_output_are_refused_naming_both() {
+    let repo = Repo::copy_of("manymains");
+    let config = |second_name: &str, second_output: &str| {
+        format!(
+            r#"[workspace]
+members = []
+
+[[workspace.metadata.xtask-go.targets]]
+name = "gen"
+module = "demo.test/tools"
+package = "./cmd/generate"
+
+[[workspace.metadata.xtask-go.targets]]
+name = "{second_name}"
+module = "demo.test/other"
+package = "./cmd/generate"
+output = "{second_output}"
+"#
+        )
+    };
+    repo.write("Cargo.toml", &config("gen", "gen2"));
+    let out = repo.xtask(&["go-build"]).run();
+    assert_ne!(out.code, 0, "{out:?}");
+    for needle in [
+        "two Go targets are named `gen`",
+        "demo.test/tools/cmd/generate",
+        "demo.test/other/cmd/generate",
+    ] {
+        assert!(out.stderr.contains(needle), "{needle}: {}", out.stderr);
+    }
+    assert!(!repo.path(DIR).join("gen").exists(), "nothing was built");
+
+    repo.write("Cargo.toml", &config("gen2", "gen"));
+    let out = repo.xtask(&["go-build"]).run();
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains("both write the output `gen`")
+            && out.stderr.contains("demo.test/other/cmd/generate"),
+        "{}",
+        out.stderr
+    );
+
+    repo.write("Cargo.toml", &config("gen2", "gen2"));
+    let out = repo.xtask(&["go-build"]).ok();
+    assert_eq!(out.code, 0);
+    assert_eq!(
+        Repo::run_file(&repo.path(&format!("{DIR}/gen2"))),
+        "other/cmd/generate"
+    );
+}
