@@ -28,7 +28,10 @@ fn mains_in_directories_of_one_name_get_the_shortest_names_that_tell_them_apart(
         ("cmd-generate", "demo.test/tools/cmd/generate"),
         ("doc-generate", "demo.test/tools/internal/doc/generate"),
         ("other-generate", "demo.test/other/cmd/generate"),
-        ("protocol-generate", "demo.test/tools/internal/protocol/generate"),
+        (
+            "protocol-generate",
+            "demo.test/tools/internal/protocol/generate",
+        ),
         ("report", "demo.test/tools/cmd/report"),
     ];
     let expected: Vec<(String, String)> = pairs
@@ -100,4 +103,62 @@ output = "{second_output}"
         Repo::run_file(&repo.path(&format!("{DIR}/gen2"))),
         "other/cmd/generate"
     );
+}
+
+fn module_paths(repo: &Repo) -> Vec<String> {
+    let out = repo.xtask(&["go-list", "--json"]).ok();
+    let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let mut paths: Vec<String> = value["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["path"].as_str().unwrap().to_string())
+        .collect();
+    paths.sort();
+    paths
+}
+
+#[test]
+fn a_root_module_leaves_out_what_exclude_and_gitignore_name() {
+    let repo = Repo::copy_of("rootmodule");
+    // Written here, not kept in the fixture: the fixture's own .gitignore would hide it from git.
+    repo.write(".gitignore", "/target/\nscratch/\n");
+    repo.write("scratch/m/go.mod", "module demo.test/scratch\n\ngo 1.21\n");
+    repo.write("scratch/m/main.go", "package main\n\nfunc main() {}\n");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert_eq!(module_paths(&repo), ["demo.test/root"]);
+    assert_eq!(
+        target_names(&repo),
+        [("tool".to_string(), "demo.test/root/cmd/tool".to_string())]
+    );
+    let out = repo.xtask(&["go-build", "--json"]).ok();
+    assert_eq!(out.verdict("tool"), "miss");
+    assert_eq!(Repo::run_file(&repo.path(&format!("{DIR}/tool"))), "tool");
+    // The build wrote target/: the session still holds (target/ is ignored), nothing new found.
+    assert_eq!(module_paths(&repo), ["demo.test/root"]);
+
+    // An in-place edit of .gitignore is noticed by a remembered session.
+    repo.write(".gitignore", "/target/\n");
+    assert_eq!(module_paths(&repo), ["demo.test/root", "demo.test/scratch"]);
+    // And the exclude line is what keeps the fixture out.
+    repo.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.xtask-go]\nroots = [\".\"]\n",
+    );
+    assert_eq!(
+        module_paths(&repo),
+        ["demo.test/root", "demo.test/sample", "demo.test/scratch"]
+    );
+}
+
+#[test]
+fn a_malformed_exclude_line_is_an_error_naming_it() {
+    let repo = Repo::copy_of("rootmodule");
+    repo.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.xtask-go]\nroots = [\".\"]\nexclude = [\"a/[z-a]\"]\n",
+    );
+    let out = repo.xtask(&["go-list"]).run();
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("a/[z-a]"), "{}", out.stderr);
 }

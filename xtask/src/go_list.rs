@@ -23,17 +23,18 @@ impl GoList {
             println!("{}", serde_json::to_string_pretty(&value)?);
             return Ok(ExitCode::SUCCESS);
         }
+        // The root itself shows as `.`, not as nothing.
+        let shown = |dir: &camino::Utf8Path| match project.display_path(dir).as_str() {
+            "" => ".".to_string(),
+            rel => rel.to_string(),
+        };
         if let Some(work) = &session.modules.gowork {
             println!("workspace: {}", project.display_path(work));
         }
         println!("modules:");
         for m in &session.modules.modules {
             let vendored = if m.vendored { "  (vendored)" } else { "" };
-            println!(
-                "  {:<40} {}{vendored}",
-                m.path,
-                project.display_path(&m.dir)
-            );
+            println!("  {:<40} {}{vendored}", m.path, shown(&m.dir));
         }
         println!("targets:");
         for t in &targets {
@@ -41,7 +42,7 @@ impl GoList {
                 "  {:<20} {:<40} {}",
                 t.name,
                 t.package,
-                project.display_path(&t.package_dir)
+                shown(&t.package_dir)
             );
         }
         Ok(ExitCode::SUCCESS)

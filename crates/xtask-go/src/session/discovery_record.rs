@@ -62,8 +62,9 @@ fn discovery_key(
 /// sha256 over every directory's listing and every .go file's content below the modules.
 fn tree_digest(project: &Project, modules: &ModuleSet) -> Result<String> {
     let mut dirs = Vec::new();
+    let filter = crate::workspace::source_filter::SourceFilter::new(project).ok();
     for module in &modules.modules {
-        super::snapshot::walk_dirs(&module.dir, &mut dirs);
+        super::snapshot::walk_dirs(&module.dir, filter.as_ref(), &mut dirs);
     }
     dirs.sort();
     dirs.dedup();

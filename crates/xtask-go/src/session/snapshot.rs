@@ -17,6 +17,7 @@ use crate::util::fsutil;
 use crate::workspace::discovery::ModuleSet;
 use crate::workspace::project::{Config, Project};
 use crate::workspace::settings::Settings;
+use crate::workspace::source_filter::SourceFilter;
 use crate::workspace::targets::Target;
 
 /// Bump when the layout changes.
@@ -126,9 +127,13 @@ fn sources(
         .roots
         .iter()
         .map(|r| crate::workspace::project::absolute_in(&project.root, r));
+    let filter = SourceFilter::new(project).ok();
     for dir in roots.chain(modules.modules.iter().map(|m| m.dir.clone())) {
-        walk_dirs(&dir, &mut dirs);
+        walk_dirs(&dir, filter.as_ref(), &mut dirs);
     }
+    // The ignore rules that kept directories out (an edited .gitignore can bring one back).
+    files.push(project.root.join(".gitignore"));
+    files.extend(filter.iter().flat_map(SourceFilter::rule_files));
     let mut list = StampList::default();
     for file in files {
         list.file(file.as_str(), FileStamp::of(&file).ok());
@@ -152,9 +157,9 @@ fn sources(
     (list, listings)
 }
 
-/// `dir` and every directory below it that go would look into for packages (symlinks and
-/// directories with a non-UTF-8 name are not descended into).
-pub(super) fn walk_dirs(dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) {
+/// `dir` and every directory below it that go would look into for packages and `filter` does
+/// not skip (symlinks and directories with a non-UTF-8 name are not descended into).
+pub(super) fn walk_dirs(dir: &Utf8Path, filter: Option<&SourceFilter>, out: &mut Vec<Utf8PathBuf>) {
     out.push(dir.to_owned());
     let below = walkdir::WalkDir::new(dir)
         .min_depth(1)
@@ -163,7 +168,11 @@ pub(super) fn walk_dirs(dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) {
             let Some(name) = e.file_name().to_str() else {
                 return false;
             };
-            !crate::go::gosource::is_ignored_dir(name) && e.file_type().is_dir()
+            let skipped = || {
+                let dir = Utf8Path::from_path(e.path());
+                filter.is_some_and(|f| dir.is_some_and(|d| f.skips_dir(d)))
+            };
+            !crate::go::gosource::is_ignored_dir(name) && e.file_type().is_dir() && !skipped()
         });
     out.extend(
         below

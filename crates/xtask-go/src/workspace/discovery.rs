@@ -9,6 +9,7 @@ use crate::go::gomod::{GoMod, GoWork};
 use crate::host::toolchain::{self};
 use crate::workspace::goenv::ModMode;
 use crate::workspace::project::{absolute_in, Project};
+use crate::workspace::source_filter::SourceFilter;
 
 /// A Go module of the repo.
 #[derive(Debug, Clone, Serialize)]
@@ -58,8 +59,9 @@ impl ModuleSet {
             });
         }
         let mut files = Vec::new();
+        let filter = SourceFilter::new(project)?;
         for root in &project.config.roots {
-            find_go_mods(&absolute_in(&project.root, root), &mut files)?;
+            find_go_mods(&absolute_in(&project.root, root), &filter, &mut files)?;
         }
         files.sort();
         let modules = files
@@ -141,8 +143,9 @@ fn load_module(gomod_file: &Utf8Path, work_dir: Option<&Utf8Path>) -> Result<GoM
 }
 
 /// Every go.mod below `dir`, skipping vendor/, testdata/, hidden and `_` directories (and names
-/// that are not UTF-8); symlinks are not followed. A directory gone while listed is skipped.
-fn find_go_mods(dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) -> Result<()> {
+/// that are not UTF-8), and what `filter` skips; symlinks are not followed. A directory gone
+/// while listed is skipped.
+fn find_go_mods(dir: &Utf8Path, filter: &SourceFilter, out: &mut Vec<Utf8PathBuf>) -> Result<()> {
     // The root's own errors as before (walkdir would yield a file root as an entry).
     match std::fs::read_dir(dir) {
         Ok(_) => {}
@@ -156,7 +159,9 @@ fn find_go_mods(dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) -> Result<()> {
             let Some(name) = e.file_name().to_str() else {
                 return false;
             };
-            !e.file_type().is_dir() || !crate::go::gosource::is_ignored_dir(name)
+            !e.file_type().is_dir()
+                || !(crate::go::gosource::is_ignored_dir(name)
+                    || Utf8Path::from_path(e.path()).is_some_and(|d| filter.skips_dir(d)))
         });
     for entry in walk {
         let entry = match entry {

@@ -4,6 +4,8 @@
 pub mod discovery;
 pub mod goenv;
 pub mod project;
+pub mod repo_ignore;
 pub mod rust;
 pub mod settings;
+pub mod source_filter;
 pub mod targets;

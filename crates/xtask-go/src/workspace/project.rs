@@ -18,6 +18,10 @@ pub struct Config {
     /// Directories (relative to the root) searched for go.work / go.mod files.
     #[serde(default = "default_roots")]
     pub roots: Vec<Utf8PathBuf>,
+    /// Paths discovery leaves alone, as gitignore lines relative to the root (`tests/fixtures/`,
+    /// `/examples/*/`); what the repository's .gitignore files exclude is left alone too.
+    #[serde(default)]
+    pub exclude: Vec<String>,
     /// GOMODCACHE for every go process; default: the user's module cache.
     pub gomodcache: Option<Utf8PathBuf>,
     /// Build with cgo by default (CGO_ENABLED=1). Default: off, so that builds
@@ -93,6 +97,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             roots: default_roots(),
+            exclude: Vec::new(),
             gomodcache: None,
             cgo: false,
             trimpath: true,

@@ -91,6 +91,7 @@ pub fn discover_targets(
         list_packages(project, toolchain, modules, m, &host, allow_network)
     });
     let mut targets = Vec::new();
+    let filter = crate::workspace::source_filter::SourceFilter::new(project)?;
     for (module, packages) in modules.modules.iter().zip(listed) {
         for pkg in packages? {
             // A package whose files all need cgo (or other tags) is not a target of this config;
@@ -99,7 +100,7 @@ pub fn discover_targets(
                 .error
                 .as_ref()
                 .is_some_and(|e| e.err.contains("build constraints exclude all Go files"));
-            if pkg.name != "main" || excluded {
+            if pkg.name != "main" || excluded || filter.skips_dir_or_parent(&pkg.dir) {
                 continue;
             }
             let name = pkg.dir.file_name().unwrap_or(&module.path).to_string();

@@ -190,7 +190,12 @@ impl Tool {
         let path = match self.kind {
             Kind::XtaskGo | Kind::CargoXtask => {
                 let go = repo.join("target/go");
-                let triple = go.read_dir_utf8().ok()?.flatten().next()?;
+                // The triple's directory (target/go also holds the session and stat cache).
+                let triple = go
+                    .read_dir_utf8()
+                    .ok()?
+                    .flatten()
+                    .find(|e| e.path().join("debug").is_dir())?;
                 triple.path().join("debug").join(name)
             }
             _ => repo.join("go").join(name).join("out").join(name),

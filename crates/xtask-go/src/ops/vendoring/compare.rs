@@ -8,8 +8,8 @@ use anyhow::{Context, Result};
 
 use super::check::{module_label, Findings, Module, TreeCheck};
 use super::contents::{self, Comparison, Entry};
-use super::repo_ignore::RepoIgnore;
 use super::{FindingKind, RepoExcluded};
+use crate::workspace::repo_ignore::RepoIgnore;
 
 /// Compares every file go would write with vendor/; an excluded file goes to `excluded`, not to
 /// the findings.

@@ -12,7 +12,6 @@ pub mod expected;
 pub mod imports;
 pub mod modules_txt;
 pub mod render;
-pub mod repo_ignore;
 pub mod source;
 mod trust;
 

@@ -1,6 +1,7 @@
-//! The repository's own ignore rules for files under a vendor tree: which of the files
-//! `go mod vendor` would write git can never hold (a `.gitignore` line such as `.envrc`), so a
-//! fresh clone lacks them by design. Matching is the `ignore` crate's (ripgrep's gitignore
+//! The repository's own ignore rules: which directories discovery leaves alone (with the
+//! config's `exclude`, in `source_filter.rs`), and which of the files `go mod vendor` would write
+//! under a vendor tree git can never hold (a `.gitignore` line such as `.envrc`), so a fresh
+//! clone lacks them by design. Matching is the `ignore` crate's (ripgrep's gitignore
 //! matcher); the precedence is git's: the deepest `.gitignore` that has a say wins over the ones
 //! above it, `.git/info/exclude` comes after every `.gitignore`, a negation (`!name`) re-includes,
 //! and nothing below an excluded directory can be re-included.
@@ -59,6 +60,30 @@ impl RepoIgnore {
             found.file = rel.to_string();
         }
         Some(found)
+    }
+
+    /// [`RepoIgnore::excluded`] for a directory (a `dir/` rule matches it).
+    pub fn excluded_dir(&mut self, path: &Utf8Path) -> Option<Excluded> {
+        self.decide(path, true).flatten().or_else(|| {
+            // A directory above it excluded hides it too.
+            let parent = path.parent()?;
+            (parent.starts_with(&self.top) && parent != self.top)
+                .then(|| self.excluded_dir(parent))
+                .flatten()
+        })
+    }
+
+    /// Every ignore file that exists among those consulted so far.
+    pub fn rule_files(&self) -> Vec<Utf8PathBuf> {
+        let mut files: Vec<Utf8PathBuf> = self
+            .per_dir
+            .iter()
+            .filter(|(_, rules)| rules.is_some())
+            .map(|(dir, _)| dir.join(".gitignore"))
+            .collect();
+        files.push(self.top.join(".git/info/exclude"));
+        files.sort();
+        files
     }
 
     fn find(&mut self, path: &Utf8Path) -> Option<Excluded> {
