@@ -2,6 +2,7 @@
 
 mod support;
 
+mod batching;
 mod build;
 mod cache;
 mod crash;

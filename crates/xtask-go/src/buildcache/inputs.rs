@@ -87,7 +87,7 @@ pub fn is_control_file(path: &str) -> bool {
 /// `control` are the project-wide control files (go.work, go.mod, go.sum, modules.txt, ...);
 /// `env` is the environment go listed with (its CGO_* flags name native inputs).
 pub fn from_listing(
-    packages: &[ListedPackage],
+    packages: &[&ListedPackage],
     root: &Utf8Path,
     gomodcache: &Utf8Path,
     control: &[Utf8PathBuf],
@@ -107,7 +107,7 @@ struct Found {
 
 impl Found {
     fn collect(
-        packages: &[ListedPackage],
+        packages: &[&ListedPackage],
         gomodcache: &Utf8Path,
         control: &[Utf8PathBuf],
         env: &BTreeMap<String, String>,

@@ -10,6 +10,9 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct ListedPackage {
+    pub import_path: String,
+    /// Every package it imports, directly or not (what splits one listing of many targets).
+    pub deps: Vec<String>,
     pub dir: Utf8PathBuf,
     pub standard: bool,
     pub module: Option<ListedModule>,
@@ -48,12 +51,17 @@ pub struct ListedModule {
 
 /// The fields `deps_args` asks for: what `ListedPackage` reads.
 const DEPS_FIELDS: &str =
-    "Dir,Standard,Module,GoFiles,CgoFiles,CFiles,CXXFiles,MFiles,HFiles,FFiles,SFiles,\
+    "ImportPath,Deps,Dir,Standard,Module,GoFiles,CgoFiles,CFiles,CXXFiles,MFiles,HFiles,FFiles,SFiles,\
 SwigFiles,SwigCXXFiles,SysoFiles,EmbedFiles,IgnoredGoFiles,IgnoredOtherFiles,\
 CgoCFLAGS,CgoCPPFLAGS,CgoCXXFLAGS,CgoLDFLAGS";
 
 /// The go list arguments for a package's input closure.
 pub fn deps_args(tags: &[String], package: &str) -> Vec<String> {
+    deps_args_of(tags, &[package])
+}
+
+/// The go list arguments for the union of several packages' closures (one listing for a batch).
+pub fn deps_args_of(tags: &[String], packages: &[&str]) -> Vec<String> {
     let mut args = vec![
         "list".to_string(),
         "-deps".into(),
@@ -62,8 +70,21 @@ pub fn deps_args(tags: &[String], package: &str) -> Vec<String> {
     if !tags.is_empty() {
         args.push(format!("-tags={}", tags.join(",")));
     }
-    args.push(package.to_string());
+    args.extend(packages.iter().map(|p| p.to_string()));
     args
+}
+
+/// The packages of `root`'s closure (itself and its deps) out of a listing of many roots.
+pub fn closure_of<'a>(packages: &'a [ListedPackage], root: &str) -> Vec<&'a ListedPackage> {
+    let Some(top) = packages.iter().find(|p| p.import_path == root) else {
+        return Vec::new();
+    };
+    let wanted: std::collections::HashSet<&str> =
+        top.deps.iter().map(String::as_str).chain([root]).collect();
+    packages
+        .iter()
+        .filter(|p| wanted.contains(p.import_path.as_str()))
+        .collect()
 }
 
 /// The packages of a `go list -json` stream, in go's order.

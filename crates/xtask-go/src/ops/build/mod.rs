@@ -4,10 +4,12 @@
 //! Policy: every unit runs to the end even when another failed (cargo's `--keep-going`), so a
 //! single run reports every broken target; the run then fails as a whole.
 
+mod batch;
+mod staging;
 mod unit;
 mod unit_key;
 
-pub use unit::{go_build_args, ScratchDir};
+pub use staging::{go_build_args, ScratchDir};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -228,24 +230,74 @@ pub fn build(
     Ok(report)
 }
 
-/// Runs the units on `jobs` threads, a progress bar showing what runs; results in unit order.
+/// Runs the units: every lookup first (on `jobs` threads), then the misses, batched where one
+/// go invocation can build several (`batch.rs`), the batches on `jobs` threads; a progress bar
+/// shows what runs. Results in unit order.
 fn run_units(ctx: &RunContext<'_>, units: &[BuildUnit], jobs: usize) -> Vec<UnitResult> {
     let reporter = ctx.reporter;
     reporter.start_progress("Building", units.len() as u64);
-    let next = AtomicUsize::new(0);
-    let running: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let results: Mutex<Vec<Option<UnitResult>>> = Mutex::new(vec![None; units.len()]);
+    let done = |index: usize, result: UnitResult| {
+        reporter.advance("");
+        results.lock().unwrap()[index] = Some(result);
+    };
+    let indices: Vec<usize> = (0..units.len()).collect();
+    let looked = on_threads(jobs, &indices, |&i| unit::look_up(ctx, &units[i]));
+    let mut missed = Vec::new();
+    for (index, looked) in looked.into_iter().enumerate() {
+        match looked {
+            unit::Looked::Done(result) => done(index, result),
+            unit::Looked::Missed(m) => missed.push((index, *m)),
+        }
+    }
+    let batches: Vec<Mutex<Option<Vec<batch::MissedUnit>>>> = batch::group(ctx, units, missed)
+        .into_iter()
+        .map(|b| Mutex::new(Some(b)))
+        .collect();
+    on_threads(jobs, &batches, |slot| {
+        let batch = slot.lock().unwrap().take().expect("each batch runs once");
+        let labels: Vec<String> = batch
+            .iter()
+            .map(|(i, _)| format!("{} ({})", units[*i].target.name, units[*i].platform.triple))
+            .collect();
+        reporter.set_running(&labels.join(", "));
+        let alone = if batch.len() == 1 {
+            batch
+        } else {
+            match batch::build(ctx, units, batch) {
+                Ok(built) => {
+                    built.into_iter().for_each(|(i, r)| done(i, r));
+                    return;
+                }
+                Err(back) => back,
+            }
+        };
+        let announced = alone.len() > 1;
+        for (index, m) in alone {
+            if !announced {
+                unit::announce(ctx, &units[index]);
+            }
+            done(index, unit::build_missed(ctx, &units[index], m));
+        }
+    });
+    results
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.expect("every unit ran"))
+        .collect()
+}
+
+/// `work` over `items` on `jobs` threads; results in item order.
+fn on_threads<T: Sync, R: Send>(jobs: usize, items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
-        for _ in 0..jobs.min(units.len()) {
+        for _ in 0..jobs.min(items.len()) {
             scope.spawn(|| loop {
                 let index = next.fetch_add(1, Ordering::SeqCst);
-                let Some(unit) = units.get(index) else { break };
-                let label = format!("{} ({})", unit.target.name, unit.platform.triple);
-                running.lock().unwrap().push(label.clone());
-                reporter.set_running(&running.lock().unwrap().join(", "));
-                let result = unit::build_unit(ctx, unit);
-                running.lock().unwrap().retain(|l| l != &label);
-                reporter.advance(&running.lock().unwrap().join(", "));
+                let Some(item) = items.get(index) else { break };
+                let result = work(item);
                 results.lock().unwrap()[index] = Some(result);
             });
         }
@@ -254,7 +306,7 @@ fn run_units(ctx: &RunContext<'_>, units: &[BuildUnit], jobs: usize) -> Vec<Unit
         .into_inner()
         .unwrap()
         .into_iter()
-        .map(|r| r.expect("every unit ran"))
+        .map(|r| r.expect("every item ran"))
         .collect()
 }
 

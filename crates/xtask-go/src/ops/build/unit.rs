@@ -1,12 +1,12 @@
 //! One unit's life: ask the cache, else run `go build` (with `go list -deps` beside it when the
 //! input set is unknown), place the outputs atomically, and record a successful build.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
+use super::staging::{go_build_args, place_outputs, seed_staged_output, ScratchDir};
 use super::{BuildUnit, Event, RunContext, UnitResult};
 use crate::buildcache::inputs::{self, InputSet};
 use crate::buildcache::{self as cache, Explanation, UnitKey, Verdict};
@@ -14,55 +14,126 @@ use crate::go::golist;
 use crate::host::toolchain::{self, ProcessSpec};
 use crate::session::Session;
 use crate::workspace::goenv::{self, PinnedEnv};
-use crate::workspace::project::BuildMode;
 
-/// Runs one unit, reporting it; never fails the whole run (errors become a failed result).
-pub(super) fn build_unit(ctx: &RunContext<'_>, unit: &BuildUnit) -> UnitResult {
-    let (session, reporter) = (ctx.session, ctx.reporter);
-    let target = &unit.target;
-    let triple = unit.platform.triple.as_str();
+/// A unit the cache could not serve: what its build needs.
+pub(super) struct Missed {
+    pub(super) env: PinnedEnv,
+    pub(super) unit_key: UnitKey,
+    /// The input set, when the cache proved it current (no listing needed).
+    pub(super) known: Option<InputSet>,
+    pub(super) explanation: Option<Explanation>,
+    pub(super) start: Instant,
+}
+
+/// How asking the cache ended: a hit (reported and finished), or a miss to build.
+pub(super) enum Looked {
+    Done(UnitResult),
+    Missed(Box<Missed>),
+}
+
+/// Asks the cache for one unit; a hit is reported and finished here.
+pub(super) fn look_up(ctx: &RunContext<'_>, unit: &BuildUnit) -> Looked {
+    let session = ctx.session;
     let start = Instant::now();
-    let env = session.target_env(target, &unit.platform);
+    let env = session.target_env(&unit.target, &unit.platform);
     let unit_key = super::unit_key::unit_key(session, ctx.request.release, unit, &env);
-    let (mut explanation, known_set) = ctx
+    let (explanation, known) = ctx
         .cache
         .map(|cache| cache.lookup(&unit_key))
         .map_or((None, None), |(explanation, set)| (Some(explanation), set));
-    let where_ = session
+    let verdict = explanation.as_ref().map(|e| e.verdict.clone());
+    if verdict == Some(Verdict::Fresh) || verdict == Some(Verdict::Restored) {
+        if verdict == Some(Verdict::Restored) {
+            ctx.reporter.status(
+                "Restored",
+                &format!(
+                    "{} ({}) for {} from the cache",
+                    unit.target.name,
+                    where_(ctx, unit),
+                    unit.platform.triple
+                ),
+            );
+        }
+        let mut result = empty_result(unit, start);
+        result.cache = explanation;
+        return Looked::Done(finish(ctx, unit, result));
+    }
+    Looked::Missed(Box::new(Missed {
+        env,
+        unit_key,
+        known,
+        explanation,
+        start,
+    }))
+}
+
+/// `go/app/cmd/tool`: where a unit's package is, for status lines.
+fn where_(ctx: &RunContext<'_>, unit: &BuildUnit) -> String {
+    ctx.session
         .project
-        .display_path(&target.package_dir)
-        .to_string();
-    let mut result = UnitResult {
-        target: target.name.clone(),
-        triple: triple.to_string(),
+        .display_path(&unit.target.package_dir)
+        .to_string()
+}
+
+fn empty_result(unit: &BuildUnit, start: Instant) -> UnitResult {
+    UnitResult {
+        target: unit.target.name.clone(),
+        triple: unit.platform.triple.clone(),
         output: unit.output.clone(),
         success: true,
         stderr: String::new(),
         duration: start.elapsed(),
         cache: None,
-    };
-    let verdict = explanation.as_ref().map(|e| e.verdict.clone());
-    if verdict == Some(Verdict::Fresh) || verdict == Some(Verdict::Restored) {
-        if verdict == Some(Verdict::Restored) {
-            reporter.status(
-                "Restored",
-                &format!("{} ({where_}) for {triple} from the cache", target.name),
-            );
-        }
-        result.cache = explanation;
-        return finish(ctx, unit, result);
     }
-    reporter.status(
+}
+
+/// The `Compiling` line and the started event of a unit go is about to build.
+pub(super) fn announce(ctx: &RunContext<'_>, unit: &BuildUnit) {
+    let target = &unit.target;
+    ctx.reporter.status(
         "Compiling",
-        &format!("{} ({where_}) for {triple}", target.name),
+        &format!(
+            "{} ({}) for {}",
+            target.name,
+            where_(ctx, unit),
+            unit.platform.triple
+        ),
     );
-    reporter.event(&Event::TargetStarted {
+    ctx.reporter.event(&Event::TargetStarted {
         target: &target.name,
-        triple,
+        triple: &unit.platform.triple,
         package: &target.package,
     });
+}
+
+/// Builds a missed unit on its own with go.
+pub(super) fn build_missed(ctx: &RunContext<'_>, unit: &BuildUnit, missed: Missed) -> UnitResult {
+    let run = run_go(
+        ctx,
+        unit,
+        &missed.env,
+        &missed.unit_key,
+        missed.known.clone(),
+    );
+    conclude(ctx, unit, missed, run)
+}
+
+/// Records a successful go run in the cache and reports the unit's end, either way.
+pub(super) fn conclude(
+    ctx: &RunContext<'_>,
+    unit: &BuildUnit,
+    missed: Missed,
+    run: Result<GoRun>,
+) -> UnitResult {
+    let Missed {
+        unit_key,
+        mut explanation,
+        start,
+        ..
+    } = missed;
+    let mut result = empty_result(unit, start);
     let previous = ctx.cache.and_then(|c| c.last_key_inputs(&unit_key));
-    match run_go(ctx, unit, &env, &unit_key, known_set) {
+    match run {
         Ok(run) if run.success => {
             result.stderr = run.stderr;
             if let (Some(cache), Some(set)) = (ctx.cache, run.set) {
@@ -76,7 +147,9 @@ pub(super) fn build_unit(ctx: &RunContext<'_>, unit: &BuildUnit) -> UnitResult {
                             e.key = Some(key_inputs.key().to_string());
                         }
                     }
-                    Err(e) => reporter.warn(&format!("not caching `{}`: {e:#}", target.name)),
+                    Err(e) => ctx
+                        .reporter
+                        .warn(&format!("not caching `{}`: {e:#}", unit.target.name)),
                 }
             }
         }
@@ -87,8 +160,13 @@ pub(super) fn build_unit(ctx: &RunContext<'_>, unit: &BuildUnit) -> UnitResult {
     if !result.success {
         let shown = crate::go::offline::explain_offline_failure(&result.stderr)
             .unwrap_or_else(|| result.stderr.clone());
-        reporter.error_block(
-            &format!("could not build `{}` ({where_}) for {triple}:", target.name),
+        ctx.reporter.error_block(
+            &format!(
+                "could not build `{}` ({}) for {}:",
+                unit.target.name,
+                where_(ctx, unit),
+                unit.platform.triple
+            ),
             &shown,
         );
     }
@@ -136,13 +214,13 @@ fn describe(e: &Explanation) -> String {
     }
 }
 
-struct GoRun {
-    success: bool,
-    stderr: String,
+pub(super) struct GoRun {
+    pub(super) success: bool,
+    pub(super) stderr: String,
     /// The input set go built from: the known one, or the one `go list` gave beside the build.
-    set: Option<InputSet>,
+    pub(super) set: Option<InputSet>,
     /// The stamp of the marker written as the build began: an input stamped later moved.
-    started: crate::buildcache::statcache::FileStamp,
+    pub(super) started: crate::buildcache::statcache::FileStamp,
 }
 
 /// Builds into the scratch dir (listing the inputs at the same time when they are unknown),
@@ -241,34 +319,6 @@ fn with_native_inputs(
     }
 }
 
-/// Copies the executable in place to where go will write, so that go finds its last output:
-/// when an edit changes no compiled content (a comment, formatting), go sees the build ID
-/// still matches and does not link again (measured: ~200 ms of a ~400 ms one-edit build); a
-/// stale copy is relinked by go as always. Best effort: without a copy go just links.
-fn seed_staged_output(unit: &BuildUnit, unit_key: &UnitKey, staged: &Utf8Path) {
-    if !matches!(unit.target.buildmode, BuildMode::Exe | BuildMode::Pie) {
-        return;
-    }
-    let in_place = unit_key.output_dir.join(&unit_key.output_names[0]);
-    if in_place.is_file() {
-        if let Some(dir) = staged.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let _ = std::fs::copy(&in_place, staged);
-    }
-}
-
-/// Renames go's outputs from the scratch dir into place: a failed build never gets here.
-fn place_outputs(staged_dir: &Utf8Path, unit_key: &UnitKey) -> Result<()> {
-    std::fs::create_dir_all(&unit_key.output_dir)
-        .with_context(|| format!("creating {}", unit_key.output_dir))?;
-    for name in &unit_key.output_names {
-        let (from, to) = (staged_dir.join(name), unit_key.output_dir.join(name));
-        std::fs::rename(&from, &to).with_context(|| format!("moving {from} to {to}"))?;
-    }
-    Ok(())
-}
-
 /// Runs `go list -deps` for a unit's package and reads its input set from the listing.
 fn list_inputs(
     spec: &ProcessSpec,
@@ -285,52 +335,6 @@ fn list_inputs(
         );
     }
     let packages = golist::parse_packages(&out.stdout)?;
+    let packages: Vec<&golist::ListedPackage> = packages.iter().collect();
     inputs::from_listing(&packages, root, gomodcache, control, &spec.env)
-}
-
-/// The `go build` arguments for a unit, writing to `out`.
-pub fn go_build_args(unit: &BuildUnit, release: bool, out: &Utf8Path) -> Vec<String> {
-    let target = &unit.target;
-    let mut args = vec!["build".to_string(), "-o".into(), out.to_string()];
-    let ldflags: Vec<&str> = release
-        .then_some("-s -w")
-        .into_iter()
-        .chain(target.ldflags.as_deref())
-        .collect();
-    if !ldflags.is_empty() {
-        args.push(format!("-ldflags={}", ldflags.join(" ")));
-    }
-    if let Some(gcflags) = &target.gcflags {
-        args.push(format!("-gcflags={gcflags}"));
-    }
-    if !target.tags.is_empty() {
-        args.push(format!("-tags={}", target.tags.join(",")));
-    }
-    if target.buildmode != BuildMode::Exe {
-        args.push(format!("-buildmode={}", target.buildmode.as_str()));
-    }
-    args.push(target.package.clone());
-    args
-}
-
-/// A fresh GOTMPDIR for one go process: created now, removed when dropped.
-pub struct ScratchDir(pub Utf8PathBuf);
-
-impl ScratchDir {
-    pub fn create(parent: &Utf8Path, name: &str) -> Result<ScratchDir> {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let dir = parent.join(format!(
-            "{name}.{}.{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating GOTMPDIR {dir}"))?;
-        Ok(ScratchDir(dir))
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

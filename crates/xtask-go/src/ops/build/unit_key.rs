@@ -6,7 +6,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use super::{output_file_name, profile_name, BuildUnit};
 use crate::buildcache::key::KeyInputs;
 use crate::buildcache::UnitKey;
-use crate::ops::build::unit::go_build_args;
+use crate::ops::build::staging::go_build_args;
 use crate::session::Session;
 use crate::workspace::goenv::{self, PinnedEnv};
 

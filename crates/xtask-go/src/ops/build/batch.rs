@@ -1,0 +1,239 @@
+//! Batches: the missed units that one go invocation can build together (one module or one
+//! go.work, one platform, one environment and the flags that shape output), built with one
+//! `go build -o DIR/ pkg...` and, when their input sets are unknown, one `go list -deps` of all
+//! of them, split per target in-process. go then loads and plans the package graph once and
+//! schedules every compile and link with one `-p`, as a plain `go build ./...` would.
+//!
+//! A batch that fails falls back to building its units one by one, so that a failure names the
+//! target whose package broke and the other targets' outputs still land.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+
+use super::staging::{self, ScratchDir};
+use super::unit::{self, GoRun, Missed};
+use super::{BuildUnit, RunContext, UnitResult};
+use crate::buildcache::{self as cache, inputs};
+use crate::go::golist::{self, ListedPackage};
+use crate::host::toolchain;
+use crate::workspace::goenv;
+use crate::workspace::project::BuildMode;
+
+/// A unit go must build, with the index of its `BuildUnit`.
+pub(super) type MissedUnit = (usize, Missed);
+
+/// Groups missed units into batches; a unit that cannot share a go invocation (cgo, a C
+/// buildmode) is a batch of one. Batches keep the order of their first unit.
+pub(super) fn group(
+    ctx: &RunContext<'_>,
+    units: &[BuildUnit],
+    missed: Vec<MissedUnit>,
+) -> Vec<Vec<MissedUnit>> {
+    let mut batches: Vec<Vec<MissedUnit>> = Vec::new();
+    let mut open: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (index, m) in missed {
+        let unit = &units[index];
+        let Some(key) = batch_key(ctx, unit, &m) else {
+            batches.push(vec![(index, m)]);
+            continue;
+        };
+        // go writes each program as DIR/<last element of its import path>: two of one name
+        // cannot share a batch.
+        let name = exec_name(unit);
+        let slots = open.entry(key).or_default();
+        let fits = slots.iter().copied().find(|&b| {
+            batches[b]
+                .iter()
+                .all(|(other, _)| exec_name(&units[*other]) != name)
+        });
+        match fits {
+            Some(b) => batches[b].push((index, m)),
+            None => {
+                slots.push(batches.len());
+                batches.push(vec![(index, m)]);
+            }
+        }
+    }
+    batches
+}
+
+/// What units must share to be built by one go invocation; None: this one builds alone.
+fn batch_key(ctx: &RunContext<'_>, unit: &BuildUnit, m: &Missed) -> Option<String> {
+    let cgo = m.env.vars.get("CGO_ENABLED").is_some_and(|v| v == "1");
+    if cgo || unit.target.buildmode != BuildMode::Exe {
+        return None;
+    }
+    // Where go runs: a go.work's modules can be built from any of them; else one module.
+    let place = match &ctx.session.modules.gowork {
+        Some(work) => work.clone(),
+        None => unit.target.module_dir.clone(),
+    };
+    let mut flags = staging::go_build_args(unit, ctx.request.release, Utf8Path::new("-"));
+    flags.pop(); // the package
+    serde_json::to_string(&(place, &unit.platform.triple, &m.env.vars, flags)).ok()
+}
+
+/// The file name `go build -o DIR/` gives a main package: its import path's last element (the
+/// one before a `/vN` major-version suffix), with the platform's executable suffix.
+fn exec_name(unit: &BuildUnit) -> String {
+    let mut parts = unit.target.package.rsplit('/');
+    let last = parts.next().unwrap_or_default();
+    let is_major =
+        last.len() > 1 && last.starts_with('v') && last[1..].bytes().all(|b| b.is_ascii_digit());
+    let base = match parts.next() {
+        Some(before) if is_major => before,
+        _ => last,
+    };
+    unit.platform.exe_name(base)
+}
+
+/// Builds a batch of several units with one go invocation. Err gives the units back when go
+/// failed (or wrote less than expected): the caller then builds each on its own.
+pub(super) fn build(
+    ctx: &RunContext<'_>,
+    units: &[BuildUnit],
+    batch: Vec<MissedUnit>,
+) -> Result<Vec<(usize, UnitResult)>, Vec<MissedUnit>> {
+    for (index, _) in &batch {
+        unit::announce(ctx, &units[*index]);
+    }
+    match run_batch(ctx, units, &batch) {
+        Ok(Some(runs)) => Ok(batch
+            .into_iter()
+            .zip(runs)
+            .map(|((index, m), run)| (index, unit::conclude(ctx, &units[index], m, Ok(run))))
+            .collect()),
+        Ok(None) | Err(_) => Err(batch),
+    }
+}
+
+/// One `go build -o DIR/` of every package of the batch (with one `go list -deps` beside it
+/// when a set is unknown), the outputs renamed into place. None: go failed.
+// Long: the steps of one go invocation (scratch, markers, seeds, list beside, place) read in order.
+fn run_batch(
+    ctx: &RunContext<'_>,
+    units: &[BuildUnit],
+    batch: &[MissedUnit],
+) -> Result<Option<Vec<GoRun>>> {
+    let session = ctx.session;
+    let (first, first_missed) = (&units[batch[0].0], &batch[0].1);
+    let tmp_root = goenv::tmp_root(&session.project, &first.platform.triple);
+    let scratch = ScratchDir::create(&tmp_root, "batch")?;
+    let out_dir = scratch.0.join("out");
+    std::fs::create_dir_all(&out_dir)?;
+    let mut started = Vec::new();
+    let mut packages = Vec::new();
+    for (index, m) in batch {
+        let unit = &units[*index];
+        let depfile_dir = m.unit_key.depfile.parent().expect("depfile has a parent");
+        std::fs::create_dir_all(depfile_dir)?;
+        started.push(cache::start_stamp_at(
+            &m.unit_key.depfile.with_extension("started"),
+        )?);
+        staging::seed_staged_output(unit, &m.unit_key, &out_dir.join(exec_name(unit)));
+        packages.push(unit.target.package.as_str());
+    }
+    let env = first_missed.env.clone().with_tmpdir(&scratch.0);
+    let mut args = staging::go_build_args(
+        first,
+        ctx.request.release,
+        Utf8Path::new(&format!("{out_dir}/")),
+    );
+    args.pop();
+    args.extend(packages.iter().map(|p| p.to_string()));
+    let dir = &first.target.module_dir;
+    let build = session.toolchain.go(dir, &env.vars).args(args);
+    let want_list = ctx.cache.is_some() && batch.iter().any(|(_, m)| m.known.is_none());
+    let list = session
+        .toolchain
+        .go(dir, &env.vars)
+        .args(golist::deps_args_of(&first.target.tags, &packages));
+    let (out, listed) = std::thread::scope(|s| {
+        let listing = want_list.then(|| s.spawn(|| list_all(&list)));
+        let out = toolchain::run(&build);
+        (
+            out,
+            listing.map(|h| h.join().expect("go list thread panicked")),
+        )
+    });
+    let out = out?;
+    let names: Vec<String> = batch.iter().map(|(i, _)| exec_name(&units[*i])).collect();
+    if !out.success() || names.iter().any(|n| !out_dir.join(n).is_file()) {
+        return Ok(None);
+    }
+    let gomodcache = goenv::gomodcache(&session.project, &session.toolchain);
+    let mut runs = Vec::new();
+    for (k, ((index, m), started)) in batch.iter().zip(started).enumerate() {
+        let unit = &units[*index];
+        let staged = scratch.0.join(format!("placed-{k}"));
+        std::fs::create_dir_all(&staged)?;
+        std::fs::rename(
+            out_dir.join(&names[k]),
+            staged.join(&m.unit_key.output_names[0]),
+        )?;
+        staging::place_outputs(&staged, &m.unit_key)?;
+        let set = match (&m.known, &listed) {
+            (Some(known), _) => Some(known.clone()),
+            (None, Some(Ok(packages))) => {
+                let closure = golist::closure_of(packages, &unit.target.package);
+                let root = &session.project.root;
+                split_set(&closure, root, &gomodcache, &m.unit_key.control, &env.vars)
+                    .map_err(|e| warn_unlisted(ctx, unit, &e))
+                    .ok()
+            }
+            (None, Some(Err(e))) => {
+                warn_unlisted(ctx, unit, e);
+                None
+            }
+            (None, None) => None,
+        };
+        runs.push(GoRun {
+            success: true,
+            // go's warnings once, with the first unit.
+            stderr: if k == 0 {
+                out.stderr_str()
+            } else {
+                String::new()
+            },
+            set,
+            started,
+        });
+    }
+    Ok(Some(runs))
+}
+
+fn warn_unlisted(ctx: &RunContext<'_>, unit: &BuildUnit, e: &anyhow::Error) {
+    ctx.reporter.warn(&format!(
+        "not caching `{}`: listing its inputs failed: {e:#}",
+        unit.target.name
+    ));
+}
+
+/// One target's input set out of the batch's listing.
+fn split_set(
+    closure: &[&ListedPackage],
+    root: &Utf8Path,
+    gomodcache: &Utf8Path,
+    control: &[Utf8PathBuf],
+    env: &BTreeMap<String, String>,
+) -> Result<inputs::InputSet> {
+    if closure.is_empty() {
+        bail!("the listing does not name the package");
+    }
+    inputs::from_listing(closure, root, gomodcache, control, env)
+}
+
+/// `go list -deps` of the whole batch, parsed.
+fn list_all(spec: &toolchain::ProcessSpec) -> Result<Vec<ListedPackage>> {
+    let out = toolchain::run(spec)?;
+    if !out.success() {
+        bail!(
+            "`{}` failed:\n{}",
+            spec.display(),
+            out.stderr_str().trim_end()
+        );
+    }
+    golist::parse_packages(&out.stdout)
+}
