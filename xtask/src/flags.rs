@@ -209,7 +209,7 @@ pub struct GoVendor {
                         side by side, and prints medians and ratios. Figures go to BENCHMARKS.md."
 )]
 pub struct Bench {
-    /// Which suite: build (cache: cold, no-op, fresh clone, one edit), fetch, vendor
+    /// Which suite: build (cache: cold, no-op, fresh clone, one edit), mains (40 mains in one module), fetch, vendor, remote
     #[arg(default_value = "build")]
     pub suite: String,
     /// Timed runs per measurement (the median is reported)

@@ -3,7 +3,7 @@
 //! plus the floor (stat every input in-process); prints the table and writes target/bench/build.md.
 
 mod peers;
-mod repo;
+pub(super) mod repo;
 mod tools;
 
 use std::fmt::Write as _;

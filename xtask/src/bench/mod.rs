@@ -1,8 +1,9 @@
 //! `cargo xtask bench`: benchmark suites that time this tool next to what a user would otherwise run.
-//! One module per suite (`build`, `fetch`, `vendor`, `remote`), timing and table helpers in `util`.
+//! One module per suite (`build`, `mains`, `fetch`, `vendor`, `remote`), timing and table helpers in `util`.
 
 mod build;
 mod fetch;
+mod mains;
 mod remote;
 mod util;
 mod vendor;
@@ -19,9 +20,12 @@ impl Bench {
         match self.suite.as_str() {
             "build" => build::run(sh, self.runs, self.large).map(|()| ExitCode::SUCCESS),
             "fetch" => fetch::run(sh, self.runs).map(|()| ExitCode::SUCCESS),
+            "mains" => mains::run(sh, self.runs).map(|()| ExitCode::SUCCESS),
             "vendor" => vendor::run(sh, self.runs).map(|()| ExitCode::SUCCESS),
             "remote" => remote::run(sh, self.runs).map(|()| ExitCode::SUCCESS),
-            other => bail!("unknown bench suite `{other}`; suites: build, fetch, vendor, remote"),
+            other => {
+                bail!("unknown bench suite `{other}`; suites: build, mains, fetch, vendor, remote")
+            }
         }
     }
 }

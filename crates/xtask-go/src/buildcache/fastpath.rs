@@ -91,6 +91,7 @@ pub fn unchanged_key(
     root: &Utf8Path,
     settings: &str,
     output_dir: &Utf8Path,
+    memo: &stamps::StampMemo,
 ) -> Option<CacheKey> {
     let text = std::fs::read_to_string(stamp_file(depfile)).ok()?;
     let mut lines = text.lines();
@@ -110,7 +111,7 @@ pub fn unchanged_key(
             return None;
         }
     }
-    stamps::all_hold(lines, root).then_some(key)
+    stamps::all_hold_in(lines, root, memo, |_| false).then_some(key)
 }
 
 /// Root-relative names of the control files, as the input set and the settings digest hold them.

@@ -37,6 +37,7 @@ use crate::workspace::project::Project;
 use depfile::{outputs_in_place, Depfile, LastBuild, PlacedOutput};
 use inputs::InputSet;
 use key::{CacheKey, Change, KeyInputs};
+use stamps::StampMemo;
 use statcache::{FileStamp, StatCache};
 use storage::{remote, tiered};
 use storage::{CacheEntry, Storage};
@@ -84,6 +85,8 @@ pub struct BuildCache {
     /// Dead processes' temp files are swept from an output directory when a unit there is
     /// first looked at past the fast path (the store sweeps the shards it writes to).
     swept_dirs: Mutex<HashSet<Utf8PathBuf>>,
+    /// The stamps this run's fast paths have seen, shared by every unit (`stamps::StampMemo`).
+    seen_stamps: StampMemo,
 }
 
 /// The part of a unit's key known before any file is read, and where its depfile lives.
@@ -131,6 +134,7 @@ impl BuildCache {
             reporter: reporter.clone(),
             crash_at: project.settings.crash_at,
             swept_dirs: Mutex::new(HashSet::new()),
+            seen_stamps: StampMemo::default(),
         }
     }
 
@@ -274,7 +278,13 @@ impl BuildCache {
             &unit.base,
             &fastpath::control_names(&self.root, &unit.control),
         );
-        fastpath::unchanged_key(&unit.depfile, &self.root, &settings, &unit.output_dir)
+        fastpath::unchanged_key(
+            &unit.depfile,
+            &self.root,
+            &settings,
+            &unit.output_dir,
+            &self.seen_stamps,
+        )
     }
 
     /// Removes the temp files dead processes left in `dir` (a restore's, a depfile's), once a run.

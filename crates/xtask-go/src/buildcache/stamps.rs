@@ -15,10 +15,11 @@
 //! such a stamp proves nothing, so `write_to` refuses the whole list.
 
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::iter::Peekable;
+use std::sync::{Arc, Mutex, OnceLock};
 
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::buildcache::inputs::resolve;
 use crate::buildcache::statcache::{FileStamp, OpenDir};
@@ -121,8 +122,9 @@ pub fn parse_stamp(line: &str) -> Option<(FileStamp, &str)> {
 
 /// Whether every stamp in `lines` (as `write_to` wrote them) still holds, paths resolved
 /// against `root`. Anything unreadable or unknown is a change: the caller then does the work.
+#[cfg(test)]
 pub fn all_hold<'a>(lines: impl Iterator<Item = &'a str>, root: &Utf8Path) -> bool {
-    all_hold_or(lines, root, |_| false)
+    all_hold_in(lines, root, &StampMemo::default(), |_| false)
 }
 
 /// [`all_hold`], where a `dir` line whose stamp moved still holds if `moved_dir_holds` says so
@@ -133,10 +135,68 @@ pub fn all_hold_or<'a>(
     root: &Utf8Path,
     moved_dir_holds: impl Fn(&Utf8Path) -> bool,
 ) -> bool {
-    let mut lines = lines.peekable();
-    // The directory the `file` and `absent` lines below refer to (Err: it could not be opened).
-    let mut current: Option<std::io::Result<OpenDir>> = None;
-    while let Some(line) = lines.next() {
+    all_hold_in(lines, root, &StampMemo::default(), moved_dir_holds)
+}
+
+/// The stamps one run has seen, shared by every unit's check: forty targets whose closures
+/// share most files stat each file once, not forty times (a no-op's cost grows with the
+/// distinct inputs). A run is one moment: a file that changes while it runs is seen as it was
+/// at the first look, by every unit, as if the change came after the run.
+#[derive(Default)]
+pub struct StampMemo {
+    dirs: Mutex<HashMap<Utf8PathBuf, Arc<SeenDir>>>,
+}
+
+/// A directory opened once in a run, with its own stamp and its entries' as first seen.
+struct SeenDir {
+    open: std::io::Result<OpenDir>,
+    own: OnceLock<Option<FileStamp>>,
+    files: Mutex<HashMap<String, Option<FileStamp>>>,
+}
+
+impl StampMemo {
+    fn dir(&self, path: Utf8PathBuf) -> Arc<SeenDir> {
+        let mut dirs = self.dirs.lock().unwrap();
+        if let Some(seen) = dirs.get(&path) {
+            return seen.clone();
+        }
+        let seen = Arc::new(SeenDir {
+            open: OpenDir::open(&path),
+            own: OnceLock::new(),
+            files: Mutex::new(HashMap::new()),
+        });
+        dirs.insert(path, seen.clone());
+        seen
+    }
+}
+
+impl SeenDir {
+    fn stamp(&self) -> Option<FileStamp> {
+        *self
+            .own
+            .get_or_init(|| self.open.as_ref().ok().and_then(|d| d.stamp().ok()))
+    }
+
+    fn stamp_of(&self, name: &str) -> Option<FileStamp> {
+        if let Some(seen) = self.files.lock().unwrap().get(name) {
+            return *seen;
+        }
+        let stamp = self.open.as_ref().ok()?.stamp_of(name).ok();
+        self.files.lock().unwrap().insert(name.to_owned(), stamp);
+        stamp
+    }
+}
+
+/// [`all_hold_or`] through `memo`, the run's shared stamps.
+pub fn all_hold_in<'a>(
+    lines: impl Iterator<Item = &'a str>,
+    root: &Utf8Path,
+    memo: &StampMemo,
+    moved_dir_holds: impl Fn(&Utf8Path) -> bool,
+) -> bool {
+    // The directory the `file` and `absent` lines below refer to.
+    let mut current: Option<Arc<SeenDir>> = None;
+    for line in lines {
         let Some((tag, rest)) = line.split_once(' ') else {
             return false;
         };
@@ -146,36 +206,29 @@ pub fn all_hold_or<'a>(
                     return false;
                 };
                 let path = resolve(root, path);
-                let holds = if has_files(&mut lines) {
-                    let opened = OpenDir::open(&path);
-                    let holds = opened
-                        .as_ref()
-                        .is_ok_and(|d| d.stamp().is_ok_and(|s| s == before));
-                    current = Some(opened);
-                    holds
-                } else {
-                    FileStamp::of(&path).is_ok_and(|s| s == before)
-                };
+                let seen = memo.dir(path.clone());
+                let holds = seen.stamp() == Some(before);
+                current = Some(seen);
                 holds || moved_dir_holds(&path)
             }
             "in" => {
-                current = Some(OpenDir::open(&resolve(root, rest)));
+                current = Some(memo.dir(resolve(root, rest)));
                 true
             }
             "listed" => {
                 let path = resolve(root, rest);
-                current = Some(OpenDir::open(&path));
+                current = Some(memo.dir(path.clone()));
                 moved_dir_holds(&path)
             }
             "file" => {
                 let Some((before, name)) = parse_stamp(rest) else {
                     return false;
                 };
-                matches!(&current, Some(Ok(dir)) if dir.stamp_of(name).is_ok_and(|s| s == before))
+                matches!(&current, Some(dir) if dir.stamp_of(name) == Some(before))
             }
             "absent" => match &current {
-                Some(Ok(dir)) => dir.stamp_of(rest).is_err(),
-                Some(Err(_)) => true,
+                // A directory that cannot be opened holds no file.
+                Some(dir) => dir.stamp_of(rest).is_none(),
                 None => false,
             },
             _ => false,
@@ -185,12 +238,6 @@ pub fn all_hold_or<'a>(
         }
     }
     true
-}
-
-fn has_files<'a>(lines: &mut Peekable<impl Iterator<Item = &'a str>>) -> bool {
-    lines
-        .peek()
-        .is_some_and(|l| l.starts_with("file ") || l.starts_with("absent "))
 }
 
 #[cfg(test)]
@@ -265,6 +312,21 @@ mod tests {
             !all_hold_or(text.lines(), &root, |_| true),
             "the files below are still checked"
         );
+    }
+
+    #[test]
+    fn one_memo_stats_each_file_once_for_every_list_that_names_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = Utf8PathBuf::from_path_buf(tmp.path().to_owned()).unwrap();
+        std::fs::create_dir(root.join("pkg")).unwrap();
+        std::fs::write(root.join("go.mod"), "module m\n").unwrap();
+        let text = list_of(&root);
+        let memo = StampMemo::default();
+        assert!(all_hold_in(text.lines(), &root, &memo, |_| false));
+        std::fs::write(root.join("go.mod"), "module changed\n").unwrap();
+        // The same run saw go.mod already: a second unit's list gets the stamp of that moment.
+        assert!(all_hold_in(text.lines(), &root, &memo, |_| false));
+        assert!(!all_hold(text.lines(), &root), "a new run sees the change");
     }
 
     #[test]

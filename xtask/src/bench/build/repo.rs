@@ -145,7 +145,7 @@ fn walk(dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) -> Result<()> {
 
 /// One file of package `p` of module `m`: a record type and a few functions (~50 lines); file 0
 /// also holds `Run`, which calls every file's code and the package this one chains to.
-fn go_file(shape: &Shape, m: usize, p: usize, f: usize) -> String {
+pub fn go_file(shape: &Shape, m: usize, p: usize, f: usize) -> String {
     let module = shape.module_name(m);
     // Packages chain in runs of five: p01 imports p00, p02 imports p01, ...; p05 starts a new chain.
     let position_in_chain = p % 5;
