@@ -94,11 +94,40 @@ pub struct RemoteFlags {
     pub required: bool,
 }
 
+/// The base URL of a Bazel HTTP cache, checked when settings are resolved: `http://` or
+/// `https://`, a host, no trailing `/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteUrl(String);
+
+impl RemoteUrl {
+    /// `url` as a remote's base; `source` (where it was set) names it in the error.
+    pub fn parse(url: &str, source: &str) -> Result<RemoteUrl> {
+        let url = url.trim_end_matches('/');
+        let rest = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"));
+        if rest.filter(|r| !r.is_empty() && !r.starts_with('/')).is_none() {
+            bail!(
+                "{source} is `{url}`, which is not an http:// or https:// URL; \
+                 set it to the base URL of a Bazel HTTP cache (e.g. http://cache.internal:8080)"
+            );
+        }
+        Ok(RemoteUrl(url.to_string()))
+    }
+
+}
+
+impl std::fmt::Display for RemoteUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Everything the remote store needs to know.
 #[derive(Debug, Clone)]
 pub struct RemoteSettings {
     /// `http(s)://host[:port][/prefix]`, without a trailing `/`.
-    pub url: String,
+    pub url: RemoteUrl,
     pub token: Option<String>,
     pub signing_key: Option<Vec<u8>>,
     pub read_only: bool,
@@ -135,16 +164,7 @@ impl RemoteSettings {
 
     /// Settings for `url` with the token, signing key and timeouts from the environment.
     pub fn for_url(url: &str, source: &str) -> Result<RemoteSettings> {
-        let url = url.trim_end_matches('/').to_string();
-        let rest = url
-            .strip_prefix("http://")
-            .or_else(|| url.strip_prefix("https://"));
-        if rest.filter(|r| !r.is_empty()).is_none() {
-            bail!(
-                "{source} is `{url}`, which is not an http:// or https:// URL; \
-                 set it to the base URL of a Bazel HTTP cache (e.g. http://cache.internal:8080)"
-            );
-        }
+        let url = RemoteUrl::parse(url, source)?;
         let secret = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let override_ms = std::env::var(EnvVars::XTASK_GO_REMOTE_TIMEOUT_MS)
             .ok()
@@ -180,7 +200,7 @@ pub fn gocacheprog_command_line(project: &Project) -> Option<String> {
         project.settings.cache_dir.to_string(),
     ];
     if let Ok(Some(remote)) = RemoteSettings::resolve(project, project.settings.remote) {
-        args.extend(["--remote".to_string(), remote.url]);
+        args.extend(["--remote".to_string(), remote.url.to_string()]);
         if remote.read_only {
             args.push("--read-only".into());
         }
