@@ -162,3 +162,16 @@ fn a_malformed_exclude_line_is_an_error_naming_it() {
     assert_ne!(out.code, 0, "{out:?}");
     assert!(out.stderr.contains("a/[z-a]"), "{}", out.stderr);
 }
+
+#[test]
+fn a_project_inside_another_repositorys_ignored_directory_still_finds_its_modules() {
+    let repo = Repo::copy_of("workspace");
+    // As the bench repos under this repo's own target/: the enclosing work tree ignores the
+    // project's directory, which must not hide the project from itself.
+    let outer = repo.path("").parent().unwrap().to_owned();
+    std::fs::create_dir_all(outer.join(".git")).unwrap();
+    let name = repo.path("").file_name().unwrap().to_string();
+    std::fs::write(outer.join(".gitignore"), format!("/{name}/\n")).unwrap();
+    let names: Vec<String> = target_names(&repo).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["app", "other"]);
+}

@@ -62,15 +62,11 @@ impl RepoIgnore {
         Some(found)
     }
 
-    /// [`RepoIgnore::excluded`] for a directory (a `dir/` rule matches it).
+    /// The rule that excludes the directory `path` itself, if any (its parents are the caller's
+    /// to ask: discovery asks only below the project root, so that a project inside another
+    /// repository's ignored directory, such as its `target/`, is not hidden from itself).
     pub fn excluded_dir(&mut self, path: &Utf8Path) -> Option<Excluded> {
-        self.decide(path, true).flatten().or_else(|| {
-            // A directory above it excluded hides it too.
-            let parent = path.parent()?;
-            (parent.starts_with(&self.top) && parent != self.top)
-                .then(|| self.excluded_dir(parent))
-                .flatten()
-        })
+        self.decide(path, true).flatten()
     }
 
     /// Every ignore file that exists among those consulted so far.

@@ -40,8 +40,9 @@ impl SourceFilter {
         })
     }
 
-    /// Whether discovery leaves the directory `dir` (absolute) and everything below it alone.
-    /// The project root itself is never skipped.
+    /// Whether discovery leaves the directory `dir` (absolute) and everything below it alone,
+    /// by a rule that names `dir` itself (walkers do not descend into a skipped directory; see
+    /// `skips_dir_or_parent` for a path from elsewhere). The project root is never skipped.
     pub fn skips_dir(&self, dir: &Utf8Path) -> bool {
         if dir == self.root || !dir.starts_with(&self.root) {
             return false;
