@@ -195,14 +195,17 @@ fn go_build(sh: &Shell, repo: &Utf8Path) -> Result<()> {
 fn count_stats(sh: &Shell, xtask: &Utf8Path, repo: &Utf8Path) -> Option<usize> {
     let log: Utf8PathBuf = repo.join("strace.txt");
     let _cd = sh.push_dir(repo);
-    let traced = cmd!(sh, "strace -f -c -o {log} -e trace=%stat {xtask} go-build")
-        .env("XTASK_GO_GOCACHE", repo.join("gocache"))
-        .env("XTASK_GO_CACHE_DIR", repo.join("cache"))
-        .env_remove("GOFLAGS")
-        .env_remove("GOCACHE")
-        .quiet()
-        .ignore_stderr()
-        .run();
+    let traced = cmd!(
+        sh,
+        "strace -f -c -o {log} -e trace=newfstatat,statx,fstat,stat,lstat {xtask} go-build"
+    )
+    .env("XTASK_GO_GOCACHE", repo.join("gocache"))
+    .env("XTASK_GO_CACHE_DIR", repo.join("cache"))
+    .env_remove("GOFLAGS")
+    .env_remove("GOCACHE")
+    .quiet()
+    .ignore_stderr()
+    .run();
     traced.ok()?;
     let text = std::fs::read_to_string(&log).ok()?;
     // The summary's last line: `100.00 <seconds> <usecs/call> <calls> <errors> total`.

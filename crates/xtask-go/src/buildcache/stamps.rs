@@ -14,10 +14,10 @@
 //! root when checked. A list holds no stamp from within the racy window of when it was written:
 //! such a stamp proves nothing, so `write_to` refuses the whole list.
 
-use std::collections::BTreeMap;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -138,106 +138,101 @@ pub fn all_hold_or<'a>(
     all_hold_in(lines, root, &StampMemo::default(), moved_dir_holds)
 }
 
-/// The stamps one run has seen, shared by every unit's check: forty targets whose closures
-/// share most files stat each file once, not forty times (a no-op's cost grows with the
-/// distinct inputs). A run is one moment: a file that changes while it runs is seen as it was
-/// at the first look, by every unit, as if the change came after the run.
+/// What one run's checks have proved, shared by every unit's: forty targets whose closures
+/// share most packages check each directory's block of files once, not forty times (a no-op's
+/// cost grows with the distinct inputs). Only successes are kept, and only per directory (a
+/// hash of its block of lines), so a unit that shares nothing pays one insert per directory. A
+/// run is one moment: a file that changes while it runs counts as changed after the run.
 #[derive(Default)]
 pub struct StampMemo {
-    dirs: Mutex<HashMap<Utf8PathBuf, Arc<SeenDir>>>,
-}
-
-/// A directory opened once in a run, with its own stamp and its entries' as first seen.
-struct SeenDir {
-    open: std::io::Result<OpenDir>,
-    own: OnceLock<Option<FileStamp>>,
-    files: Mutex<HashMap<String, Option<FileStamp>>>,
+    /// Each directory's own stamp, as first seen (None: it could not be read).
+    dirs: Mutex<HashMap<Utf8PathBuf, Option<FileStamp>>>,
+    /// (directory, hash of its `file`/`absent` lines) that held.
+    blocks: Mutex<HashSet<(Utf8PathBuf, u64)>>,
 }
 
 impl StampMemo {
-    fn dir(&self, path: Utf8PathBuf) -> Arc<SeenDir> {
-        let mut dirs = self.dirs.lock().unwrap();
-        if let Some(seen) = dirs.get(&path) {
-            return seen.clone();
-        }
-        let seen = Arc::new(SeenDir {
-            open: OpenDir::open(&path),
-            own: OnceLock::new(),
-            files: Mutex::new(HashMap::new()),
-        });
-        dirs.insert(path, seen.clone());
-        seen
-    }
-}
-
-impl SeenDir {
-    fn stamp(&self) -> Option<FileStamp> {
-        *self
-            .own
-            .get_or_init(|| self.open.as_ref().ok().and_then(|d| d.stamp().ok()))
-    }
-
-    fn stamp_of(&self, name: &str) -> Option<FileStamp> {
-        if let Some(seen) = self.files.lock().unwrap().get(name) {
+    fn dir_stamp(&self, path: &Utf8Path) -> Option<FileStamp> {
+        if let Some(seen) = self.dirs.lock().unwrap().get(path) {
             return *seen;
         }
-        let stamp = self.open.as_ref().ok()?.stamp_of(name).ok();
-        self.files.lock().unwrap().insert(name.to_owned(), stamp);
+        let stamp = FileStamp::of(path).ok();
+        self.dirs.lock().unwrap().insert(path.to_owned(), stamp);
         stamp
     }
 }
 
-/// [`all_hold_or`] through `memo`, the run's shared stamps.
+/// [`all_hold_or`] through `memo`, the run's shared proofs.
 pub fn all_hold_in<'a>(
     lines: impl Iterator<Item = &'a str>,
     root: &Utf8Path,
     memo: &StampMemo,
     moved_dir_holds: impl Fn(&Utf8Path) -> bool,
 ) -> bool {
-    // The directory the `file` and `absent` lines below refer to.
-    let mut current: Option<Arc<SeenDir>> = None;
-    for line in lines {
-        let Some((tag, rest)) = line.split_once(' ') else {
+    let lines: Vec<&str> = lines.collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let Some((tag, rest)) = lines[i].split_once(' ') else {
             return false;
         };
-        let holds = match tag {
+        // The directory line, then the block of `file`/`absent` lines that belong to it.
+        let end = i
+            + 1
+            + lines[i + 1..]
+                .iter()
+                .take_while(|l| l.starts_with("file ") || l.starts_with("absent "))
+                .count();
+        let (dir, holds) = match tag {
             "dir" => {
                 let Some((before, path)) = parse_stamp(rest) else {
                     return false;
                 };
                 let path = resolve(root, path);
-                let seen = memo.dir(path.clone());
-                let holds = seen.stamp() == Some(before);
-                current = Some(seen);
-                holds || moved_dir_holds(&path)
+                let holds = memo.dir_stamp(&path) == Some(before) || moved_dir_holds(&path);
+                (path, holds)
             }
-            "in" => {
-                current = Some(memo.dir(resolve(root, rest)));
-                true
-            }
+            "in" => (resolve(root, rest), true),
             "listed" => {
                 let path = resolve(root, rest);
-                current = Some(memo.dir(path.clone()));
-                moved_dir_holds(&path)
+                let holds = moved_dir_holds(&path);
+                (path, holds)
             }
-            "file" => {
-                let Some((before, name)) = parse_stamp(rest) else {
-                    return false;
-                };
-                matches!(&current, Some(dir) if dir.stamp_of(name) == Some(before))
-            }
-            "absent" => match &current {
-                // A directory that cannot be opened holds no file.
-                Some(dir) => dir.stamp_of(rest).is_none(),
-                None => false,
-            },
-            _ => false,
+            _ => return false,
         };
-        if !holds {
+        if !holds || !block_holds(&dir, &lines[i + 1..end], memo) {
             return false;
         }
+        i = end;
     }
     true
+}
+
+/// Whether every `file` and `absent` line of `dir`'s block holds (or held earlier this run).
+fn block_holds(dir: &Utf8Path, block: &[&str], memo: &StampMemo) -> bool {
+    if block.is_empty() {
+        return true;
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    block.hash(&mut hasher);
+    let key = (dir.to_owned(), hasher.finish());
+    if memo.blocks.lock().unwrap().contains(&key) {
+        return true;
+    }
+    // A directory that cannot be opened holds no file: its `absent` lines hold.
+    let opened = OpenDir::open(dir).ok();
+    let holds = block.iter().all(|line| match line.split_once(' ') {
+        Some(("file", rest)) => parse_stamp(rest).is_some_and(|(before, name)| {
+            opened
+                .as_ref()
+                .is_some_and(|d| d.stamp_of(name).is_ok_and(|s| s == before))
+        }),
+        Some(("absent", name)) => opened.as_ref().is_none_or(|d| d.stamp_of(name).is_err()),
+        _ => false,
+    });
+    if holds {
+        memo.blocks.lock().unwrap().insert(key);
+    }
+    holds
 }
 
 #[cfg(test)]

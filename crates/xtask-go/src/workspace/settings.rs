@@ -106,7 +106,10 @@ impl RemoteUrl {
         let rest = url
             .strip_prefix("http://")
             .or_else(|| url.strip_prefix("https://"));
-        if rest.filter(|r| !r.is_empty() && !r.starts_with('/')).is_none() {
+        if rest
+            .filter(|r| !r.is_empty() && !r.starts_with('/'))
+            .is_none()
+        {
             bail!(
                 "{source} is `{url}`, which is not an http:// or https:// URL; \
                  set it to the base URL of a Bazel HTTP cache (e.g. http://cache.internal:8080)"
@@ -114,7 +117,6 @@ impl RemoteUrl {
         }
         Ok(RemoteUrl(url.to_string()))
     }
-
 }
 
 impl std::fmt::Display for RemoteUrl {
