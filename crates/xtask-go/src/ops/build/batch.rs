@@ -76,18 +76,28 @@ fn batch_key(ctx: &RunContext<'_>, unit: &BuildUnit, m: &Missed) -> Option<Strin
     serde_json::to_string(&(place, &unit.platform.triple, &m.env.vars, flags)).ok()
 }
 
-/// The file name `go build -o DIR/` gives a main package: its import path's last element (the
-/// one before a `/vN` major-version suffix), with the platform's executable suffix.
+/// The file name `go build -o DIR/` gives a main package (go's `DefaultExecName`), with the
+/// platform's executable suffix. Should go name it otherwise, the file is missing after the
+/// build and the batch falls back to one unit at a time.
 fn exec_name(unit: &BuildUnit) -> String {
-    let mut parts = unit.target.package.rsplit('/');
+    unit.platform.exe_name(exec_base(&unit.target.package))
+}
+
+/// An import path's last element, or the one before it when the last is a major version
+/// (`v2`, `v10`; not `v0`, `v1` or `v01`, as go's `isVersionElement`).
+fn exec_base(import_path: &str) -> &str {
+    let mut parts = import_path.rsplit('/');
     let last = parts.next().unwrap_or_default();
-    let is_major =
-        last.len() > 1 && last.starts_with('v') && last[1..].bytes().all(|b| b.is_ascii_digit());
-    let base = match parts.next() {
-        Some(before) if is_major => before,
+    let b = last.as_bytes();
+    let is_version = b.len() >= 2
+        && b[0] == b'v'
+        && b[1] != b'0'
+        && !(b[1] == b'1' && b.len() == 2)
+        && b[1..].iter().all(u8::is_ascii_digit);
+    match parts.next() {
+        Some(before) if is_version => before,
         _ => last,
-    };
-    unit.platform.exe_name(base)
+    }
 }
 
 /// Builds a batch of several units with one go invocation. Err gives the units back when go
@@ -246,4 +256,20 @@ fn list_all(spec: &toolchain::ProcessSpec) -> Result<Vec<ListedPackage>> {
         );
     }
     golist::parse_packages(&out.stdout)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn exec_names_follow_gos_default() {
+        let base = super::exec_base;
+        assert_eq!(base("example.com/tools/cmd/generate"), "generate");
+        assert_eq!(base("example.com/app"), "app");
+        assert_eq!(base("example.com/tool/v2"), "tool");
+        assert_eq!(base("example.com/tool/v10"), "tool");
+        for kept in ["v1", "v0", "v01", "v2x"] {
+            assert_eq!(base(&format!("example.com/tool/{kept}")), kept);
+        }
+        assert_eq!(base("single"), "single");
+    }
 }
