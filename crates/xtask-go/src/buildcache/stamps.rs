@@ -152,13 +152,16 @@ pub struct StampMemo {
 }
 
 impl StampMemo {
-    fn dir_stamp(&self, path: &Utf8Path) -> Option<FileStamp> {
+    /// The directory's own stamp as first seen this run, and the directory opened when this
+    /// call was the first look (one path walk serves the stamp and the block's checks).
+    fn dir_stamp(&self, path: &Utf8Path) -> (Option<FileStamp>, Option<OpenDir>) {
         if let Some(seen) = self.dirs.lock().unwrap().get(path) {
-            return *seen;
+            return (*seen, None);
         }
-        let stamp = FileStamp::of(path).ok();
+        let opened = OpenDir::open(path).ok();
+        let stamp = opened.as_ref().and_then(|d| d.stamp().ok());
         self.dirs.lock().unwrap().insert(path.to_owned(), stamp);
-        stamp
+        (stamp, opened)
     }
 }
 
@@ -182,24 +185,25 @@ pub fn all_hold_in<'a>(
                 .iter()
                 .take_while(|l| l.starts_with("file ") || l.starts_with("absent "))
                 .count();
-        let (dir, holds) = match tag {
+        let (dir, holds, opened) = match tag {
             "dir" => {
                 let Some((before, path)) = parse_stamp(rest) else {
                     return false;
                 };
                 let path = resolve(root, path);
-                let holds = memo.dir_stamp(&path) == Some(before) || moved_dir_holds(&path);
-                (path, holds)
+                let (stamp, opened) = memo.dir_stamp(&path);
+                let holds = stamp == Some(before) || moved_dir_holds(&path);
+                (path, holds, opened)
             }
-            "in" => (resolve(root, rest), true),
+            "in" => (resolve(root, rest), true, None),
             "listed" => {
                 let path = resolve(root, rest);
                 let holds = moved_dir_holds(&path);
-                (path, holds)
+                (path, holds, None)
             }
             _ => return false,
         };
-        if !holds || !block_holds(&dir, &lines[i + 1..end], memo) {
+        if !holds || !block_holds(&dir, &lines[i + 1..end], memo, opened) {
             return false;
         }
         i = end;
@@ -208,7 +212,7 @@ pub fn all_hold_in<'a>(
 }
 
 /// Whether every `file` and `absent` line of `dir`'s block holds (or held earlier this run).
-fn block_holds(dir: &Utf8Path, block: &[&str], memo: &StampMemo) -> bool {
+fn block_holds(dir: &Utf8Path, block: &[&str], memo: &StampMemo, opened: Option<OpenDir>) -> bool {
     if block.is_empty() {
         return true;
     }
@@ -219,7 +223,7 @@ fn block_holds(dir: &Utf8Path, block: &[&str], memo: &StampMemo) -> bool {
         return true;
     }
     // A directory that cannot be opened holds no file: its `absent` lines hold.
-    let opened = OpenDir::open(dir).ok();
+    let opened = opened.or_else(|| OpenDir::open(dir).ok());
     let holds = block.iter().all(|line| match line.split_once(' ') {
         Some(("file", rest)) => parse_stamp(rest).is_some_and(|(before, name)| {
             opened

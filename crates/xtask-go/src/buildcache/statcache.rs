@@ -47,6 +47,18 @@ impl OpenDir {
         }
     }
 
+    /// The directory's own stamp.
+    pub fn stamp(&self) -> std::io::Result<FileStamp> {
+        #[cfg(unix)]
+        {
+            Ok(from_stat(&rustix::fs::fstat(&self.fd)?))
+        }
+        #[cfg(not(unix))]
+        {
+            FileStamp::of(&self.path)
+        }
+    }
+
     /// The stamp of the entry `name`, following symlinks as `FileStamp::of` does.
     pub fn stamp_of(&self, name: &str) -> std::io::Result<FileStamp> {
         #[cfg(unix)]
@@ -250,6 +262,7 @@ mod tests {
         let dir = Utf8Path::from_path(dir.path()).unwrap();
         std::fs::write(dir.join("a.go"), "package a\n").unwrap();
         let opened = OpenDir::open(dir).unwrap();
+        assert_eq!(opened.stamp().unwrap(), FileStamp::of(dir).unwrap());
         let a = FileStamp::of(&dir.join("a.go")).unwrap();
         assert_eq!(opened.stamp_of("a.go").unwrap(), a);
         assert!(opened.stamp_of("b.go").is_err());
