@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
-use super::build::repo::{go_file, input_files, Shape};
+use super::build::repo::{go_file, input_files, rewrite_marker, Shape};
 use super::util::{self, markdown_table, ratio, Stats};
 
 const MAINS: usize = 40;
@@ -139,16 +139,7 @@ fn main_file(i: usize) -> String {
 }
 
 fn edit(repo: &Utf8Path, stamp: u64) -> Result<()> {
-    let path = repo.join(EDITED);
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-    let start = text.find("const editMarker = ").context("editMarker")?;
-    let end = start + text[start..].find('\n').context("editMarker line")?;
-    let edited = format!(
-        "{}const editMarker = {stamp}{}",
-        &text[..start],
-        &text[end..]
-    );
-    std::fs::write(&path, edited).with_context(|| format!("writing {path}"))
+    rewrite_marker(&repo.join(EDITED), stamp)
 }
 
 fn wipe(repo: &Utf8Path) -> Result<()> {

@@ -104,8 +104,12 @@ pub fn commit(sh: &Shell, dir: &Utf8Path) -> Result<()> {
 
 /// Rewrites the leaf file's `editMarker` so that its package (and only its main) must rebuild.
 pub fn edit_leaf(repo: &Utf8Path, shape: Shape, stamp: u64) -> Result<()> {
-    let path = repo.join(shape.leaf_file());
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    rewrite_marker(&repo.join(shape.leaf_file()), stamp)
+}
+
+/// Sets the `editMarker` constant of the generated file at `path` to `stamp` (in place).
+pub fn rewrite_marker(path: &Utf8Path, stamp: u64) -> Result<()> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
     let start = text
         .find("const editMarker = ")
         .with_context(|| format!("{path} has no editMarker"))?;
@@ -115,7 +119,7 @@ pub fn edit_leaf(repo: &Utf8Path, shape: Shape, stamp: u64) -> Result<()> {
         &text[..start],
         &text[end..]
     );
-    std::fs::write(&path, edited).with_context(|| format!("writing {path}"))
+    std::fs::write(path, edited).with_context(|| format!("writing {path}"))
 }
 
 /// Every input of a Go build in the repo: go.work, go.mod and .go files under go/ (not outputs).

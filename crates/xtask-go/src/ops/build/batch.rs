@@ -171,7 +171,7 @@ fn run_batch(
         .go(dir, &env.vars)
         .args(golist::deps_args_of(&first.target.tags, &packages));
     let (out, listed) = std::thread::scope(|s| {
-        let listing = want_list.then(|| s.spawn(|| list_all(&list)));
+        let listing = want_list.then(|| s.spawn(|| unit::run_listing(&list)));
         let out = toolchain::run(&build);
         (
             out,
@@ -243,19 +243,6 @@ fn split_set(
         bail!("the listing does not name the package");
     }
     inputs::from_listing(closure, root, gomodcache, control, env)
-}
-
-/// `go list -deps` of the whole batch, parsed.
-fn list_all(spec: &toolchain::ProcessSpec) -> Result<Vec<ListedPackage>> {
-    let out = toolchain::run(spec)?;
-    if !out.success() {
-        bail!(
-            "`{}` failed:\n{}",
-            spec.display(),
-            out.stderr_str().trim_end()
-        );
-    }
-    golist::parse_packages(&out.stdout)
 }
 
 #[cfg(test)]

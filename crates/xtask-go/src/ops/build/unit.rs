@@ -326,6 +326,13 @@ fn list_inputs(
     gomodcache: &Utf8Path,
     control: &[Utf8PathBuf],
 ) -> Result<InputSet> {
+    let packages = run_listing(spec)?;
+    let packages: Vec<&golist::ListedPackage> = packages.iter().collect();
+    inputs::from_listing(&packages, root, gomodcache, control, &spec.env)
+}
+
+/// Runs a `go list -deps -json` (one package's or a batch's) and parses it.
+pub(super) fn run_listing(spec: &ProcessSpec) -> Result<Vec<golist::ListedPackage>> {
     let out = toolchain::run(spec)?;
     if !out.success() {
         bail!(
@@ -334,7 +341,5 @@ fn list_inputs(
             out.stderr_str().trim_end()
         );
     }
-    let packages = golist::parse_packages(&out.stdout)?;
-    let packages: Vec<&golist::ListedPackage> = packages.iter().collect();
-    inputs::from_listing(&packages, root, gomodcache, control, &spec.env)
+    golist::parse_packages(&out.stdout)
 }
