@@ -27,6 +27,9 @@ const SCENARIOS: [&str; 4] = [
 ];
 /// No-op runs are cheap: take more of them (with the floor between them) for a steadier median.
 const NOOP_RUNS: usize = 15;
+/// Alternations of the one-edit loop at least: go alone varies by ±30% from run to run here, so
+/// the median of five says little about a 10% goal.
+const EDIT_ALTERNATIONS: usize = 15;
 /// The extra row: go alone, building only the module whose leaf was edited.
 const EDIT_ALONE: &str = "one leaf file edited, `go build` of that module only";
 
@@ -230,7 +233,7 @@ fn measure(
 }
 
 /// One leaf edit then a build, alternately for xtask-go (`go-build`) and for go alone
-/// (`go build` of the edited module), `runs` times each (at least five).
+/// (`go build` of the edited module), `runs` times each (at least [`EDIT_ALTERNATIONS`]).
 fn interleaved_edits(
     sh: &Shell,
     xtask: &Tool,
@@ -242,7 +245,7 @@ fn interleaved_edits(
     let (x_work, g_work) = (xtask.dir.join("work"), go.dir.join("work"));
     let mut stamp = 2_000_000_000_000u64;
     util::alternate(
-        runs.max(5),
+        runs.max(EDIT_ALTERNATIONS),
         &mut |is_xtask| {
             stamp += 1;
             repo::edit_leaf(if is_xtask { &x_work } else { &g_work }, shape, stamp)

@@ -141,10 +141,16 @@ impl BuildCache {
     /// Saves the stat cache (a failure only costs re-hashing next time) and waits for the
     /// remote's uploads; an error only when a required remote failed.
     pub fn finish(&self) -> Result<()> {
+        self.save_stats();
+        self.remote.as_ref().map_or(Ok(()), |r| r.finish())
+    }
+
+    /// Saves what the stat cache learned so far (nothing when nothing changed); `build` calls it
+    /// while go runs, so that a miss does not wait for it at the end.
+    pub fn save_stats(&self) {
         if let Some(stats) = self.stats.get() {
             let _ = stats.save();
         }
-        self.remote.as_ref().map_or(Ok(()), |r| r.finish())
     }
 
     fn stats(&self) -> &StatCache {

@@ -27,7 +27,13 @@ impl BuildCache {
         started: FileStamp,
     ) -> Result<(Option<CacheKey>, KeyInputs)> {
         let manifest_key = self.manifest_key(unit);
-        let (key_inputs, stamps) = self.key_inputs(unit, set);
+        // The outputs (megabytes) hash on their own thread while the inputs are stat'ed.
+        let (key_inputs, stamps, outputs) = std::thread::scope(|s| {
+            let outputs = s.spawn(|| placed_outputs(unit));
+            let (key_inputs, stamps) = self.key_inputs(unit, set);
+            let outputs = outputs.join().expect("the output hashing thread panicked");
+            (key_inputs, stamps, outputs)
+        });
         let after_start = |s: &FileStamp| s.mtime_ns.max(s.ctime_ns) >= started.ctime_ns;
         let moved_file = set
             .files
@@ -52,24 +58,7 @@ impl BuildCache {
             return Ok((None, key_inputs));
         }
         let key = key_inputs.key();
-        let mut outputs = Vec::new();
-        for name in &unit.output_names {
-            let path = unit.output_dir.join(name);
-            let meta = std::fs::metadata(&path)
-                .with_context(|| format!("go reported success but wrote no {path}"))?;
-            let sha256 =
-                statcache::sha256_file(&path).with_context(|| format!("hashing {path}"))?;
-            let record = OutputRecord {
-                name: name.clone(),
-                sha256,
-                size: meta.len(),
-                mode: fsutil::file_mode(&meta),
-            };
-            outputs.push(PlacedOutput {
-                record,
-                stamp: FileStamp::from_metadata(&meta),
-            });
-        }
+        let outputs = outputs?;
         let entry = CacheEntry {
             key: key.to_string(),
             target: unit.target.clone(),
@@ -130,6 +119,28 @@ impl BuildCache {
         }
         result.is_ok()
     }
+}
+
+/// The unit's outputs in place: hashed, with their stamps.
+fn placed_outputs(unit: &UnitKey) -> Result<Vec<PlacedOutput>> {
+    let mut outputs = Vec::new();
+    for name in &unit.output_names {
+        let path = unit.output_dir.join(name);
+        let meta = std::fs::metadata(&path)
+            .with_context(|| format!("go reported success but wrote no {path}"))?;
+        let sha256 = statcache::sha256_file(&path).with_context(|| format!("hashing {path}"))?;
+        let record = OutputRecord {
+            name: name.clone(),
+            sha256,
+            size: meta.len(),
+            mode: fsutil::file_mode(&meta),
+        };
+        outputs.push(PlacedOutput {
+            record,
+            stamp: FileStamp::from_metadata(&meta),
+        });
+    }
+    Ok(outputs)
 }
 
 /// Writes `marker` afresh: its stamp is the moment a build began, on the file system's own clock.

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use anyhow::{Context, Result};
@@ -119,17 +120,19 @@ fn parse(text: &str) -> Option<(i128, HashMap<String, Entry>)> {
 }
 
 fn render(saved_at_ns: i128, entries: &HashMap<String, Entry>) -> String {
-    let mut out = format!("{HEADER} {FORMAT} {saved_at_ns}\n");
+    use std::fmt::Write;
+    let mut out = String::with_capacity(64 + entries.len() * 160);
+    let _ = writeln!(out, "{HEADER} {FORMAT} {saved_at_ns}");
     for (path, e) in entries {
         if path.contains(['\n', '\r']) {
             continue;
         }
         let s = &e.stamp;
-        let line = format!(
-            "{} {} {} {} {} {path}\n",
+        let _ = writeln!(
+            out,
+            "{} {} {} {} {} {path}",
             e.sha256, s.size, s.mtime_ns, s.ctime_ns, s.inode
         );
-        out.push_str(&line);
     }
     out
 }
@@ -139,7 +142,11 @@ pub struct StatCache {
     file: Utf8PathBuf,
     saved_at_ns: i128,
     entries: Mutex<HashMap<String, Entry>>,
-    dirty: Mutex<bool>,
+    /// Bumped (under the `entries` lock) whenever an entry is added.
+    changes: AtomicU64,
+    /// The `changes` count the file on disk holds; held for a whole save, so that two saves
+    /// (one while go runs, one at the end) never write out of order.
+    saved: Mutex<u64>,
 }
 
 /// A file's content hash, or the fact that it does not exist.
@@ -156,7 +163,8 @@ impl StatCache {
             file: file.to_owned(),
             saved_at_ns,
             entries: Mutex::new(entries),
-            dirty: Mutex::new(false),
+            changes: AtomicU64::new(0),
+            saved: Mutex::new(0),
         }
     }
 
@@ -194,7 +202,7 @@ impl StatCache {
                 }
                 results[i] = Some((digest, Some(stamp)));
             }
-            *self.dirty.lock().unwrap() = true;
+            self.changes.fetch_add(1, Ordering::SeqCst);
         }
         results
             .into_iter()
@@ -208,14 +216,22 @@ impl StatCache {
         stamp.is_recent(self.saved_at_ns)
     }
 
-    /// Writes the cache back if anything changed (atomically; a failure only costs re-hashing).
+    /// Writes the cache back if anything changed since the last save (atomically; a failure
+    /// only costs re-hashing). Safe to call from several threads and more than once.
     pub fn save(&self) -> Result<()> {
-        if !*self.dirty.lock().unwrap() {
-            return Ok(());
-        }
-        let text = render(now_ns(), &self.entries.lock().unwrap());
+        let mut saved = self.saved.lock().unwrap();
+        let (changes, text) = {
+            let entries = self.entries.lock().unwrap();
+            let changes = self.changes.load(Ordering::SeqCst);
+            if changes == *saved {
+                return Ok(());
+            }
+            (changes, render(now_ns(), &entries))
+        };
         fsutil::write_atomic_with(&self.file, text.as_bytes(), fsutil::Durability::Scratch)
-            .with_context(|| format!("saving the stat cache {}", self.file))
+            .with_context(|| format!("saving the stat cache {}", self.file))?;
+        *saved = changes;
+        Ok(())
     }
 }
 

@@ -73,6 +73,32 @@ pub fn write_atomic_then(
     result
 }
 
+/// Copies `from` to `to` atomically with the kernel's copy (no read into user space, no hash):
+/// for a caller that hashed `from` just before and a store whose every read verifies. `mode` is
+/// applied on unix; `temp_written` runs between the temp file's write and its rename.
+pub fn copy_atomic(
+    from: &Utf8Path,
+    to: &Utf8Path,
+    mode: Option<u32>,
+    temp_written: &dyn Fn(),
+) -> Result<()> {
+    let dir = to
+        .parent()
+        .context("a destination has a parent directory")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))?;
+    let temp = temp_path_for(to);
+    let result = (|| -> Result<()> {
+        std::fs::copy(from, &temp).with_context(|| format!("copying {from} to {temp}"))?;
+        set_mode(&temp, mode)?;
+        temp_written();
+        std::fs::rename(&temp, to).with_context(|| format!("renaming {temp} to {to}"))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
 /// Copies `from` to `to` atomically while hashing it, and fails (leaving `to` alone) unless the
 /// content's sha256 is `expected` (hex). `mode` is applied on unix. `temp_written` runs between
 /// the temp file's write and its rename (where the crash points sit).

@@ -165,8 +165,8 @@ impl Storage for LocalStore {
 }
 
 impl LocalStore {
-    /// Stores `src` as the blob `sha256`: a copy, verified while it is made (kept if already
-    /// there). Not a hard link: an output later changed in place would change the blob with it.
+    /// Stores `src`, which the caller has just hashed, as the blob `sha256`: a kernel copy (kept
+    /// if already there). Not a hard link: an output later changed in place would change the blob with it.
     /// Not fsynced: every read of a blob verifies its content (restore, GOCACHEPROG, upload), so
     /// a blob a crash truncated is only a miss.
     pub fn put_blob(&self, sha256: &str, src: &Utf8Path) -> Result<()> {
@@ -176,15 +176,10 @@ impl LocalStore {
         }
         self.sweep_shard_of(&blob);
         let temp_written = || crash::reached(self.crash_at, CrashPoint::BlobTemp);
-        fsutil::copy_verified(
-            src,
-            &blob,
-            sha256,
-            Some(0o644),
-            Durability::Scratch,
-            &temp_written,
-        )
-        .with_context(|| format!("storing {src} in the cache"))
+        // The caller hashed `src` a moment ago, and every read of a blob verifies it, so a kernel
+        // copy (no second pass over a binary of megabytes) can at worst cost a miss.
+        fsutil::copy_atomic(src, &blob, Some(0o644), &temp_written)
+            .with_context(|| format!("storing {src} in the cache"))
     }
 }
 

@@ -254,7 +254,7 @@ fn run_units(ctx: &RunContext<'_>, units: &[BuildUnit], jobs: usize) -> Vec<Unit
         .into_iter()
         .map(|b| Mutex::new(Some(b)))
         .collect();
-    on_threads(jobs, &batches, |slot| {
+    let build_batches = || on_threads(jobs, &batches, |slot| {
         let batch = slot.lock().unwrap().take().expect("each batch runs once");
         let labels: Vec<String> = batch
             .iter()
@@ -280,6 +280,16 @@ fn run_units(ctx: &RunContext<'_>, units: &[BuildUnit], jobs: usize) -> Vec<Unit
             done(index, unit::build_missed(ctx, &units[index], m));
         }
     });
+    match ctx.cache.filter(|_| !batches.is_empty()) {
+        // The stat cache learned the edited files' hashes in the lookups: saved while go runs.
+        Some(cache) => std::thread::scope(|s| {
+            s.spawn(|| cache.save_stats());
+            build_batches();
+        }),
+        None => {
+            build_batches();
+        }
+    }
     results
         .into_inner()
         .unwrap()

@@ -132,7 +132,12 @@ pub(super) fn conclude(
         ..
     } = missed;
     let mut result = empty_result(unit, start);
-    let previous = ctx.cache.and_then(|c| c.last_key_inputs(&unit_key));
+    // Read before `record` replaces the depfile, and only for a miss it will explain.
+    let previous = explanation
+        .as_ref()
+        .filter(|e| e.changes.is_empty())
+        .and(ctx.cache)
+        .and_then(|c| c.last_key_inputs(&unit_key));
     match run {
         Ok(run) if run.success => {
             result.stderr = run.stderr;
