@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use anyhow::{Context, Result};
@@ -140,7 +140,9 @@ fn render(saved_at_ns: i128, entries: &HashMap<String, Entry>) -> String {
 /// Content hashes of files, reused while their stat is unchanged. Shared by the build's threads.
 pub struct StatCache {
     file: Utf8PathBuf,
-    saved_at_ns: i128,
+    /// When the cache was last saved (loaded, then each save): entries stamped within the
+    /// racy window before it are re-hashed. Nanoseconds since the epoch (an i64 lasts to 2262).
+    saved_at_ns: AtomicI64,
     entries: Mutex<HashMap<String, Entry>>,
     /// Bumped (under the `entries` lock) whenever an entry is added.
     changes: AtomicU64,
@@ -161,7 +163,7 @@ impl StatCache {
             .unwrap_or_default();
         StatCache {
             file: file.to_owned(),
-            saved_at_ns,
+            saved_at_ns: AtomicI64::new(saved_at_ns as i64),
             entries: Mutex::new(entries),
             changes: AtomicU64::new(0),
             saved: Mutex::new(0),
@@ -192,17 +194,20 @@ impl StatCache {
             let mut entries = self.entries.lock().unwrap();
             for (i, stamp, steady, digest) in hashed {
                 if let (Some(sha), true) = (&digest, steady) {
-                    entries.insert(
-                        paths[i].to_string(),
-                        Entry {
-                            stamp,
-                            sha256: sha.clone(),
-                        },
-                    );
+                    let known = entries
+                        .get(paths[i].as_str())
+                        .is_some_and(|e| e.stamp == stamp && e.sha256 == *sha);
+                    // A racy file (edited within the window of the last save) hashed again to
+                    // what is known gives nothing to save: it is hashed again next time, a few
+                    // microseconds, where a save costs milliseconds.
+                    if !known {
+                        let sha256 = sha.clone();
+                        entries.insert(paths[i].to_string(), Entry { stamp, sha256 });
+                        self.changes.fetch_add(1, Ordering::SeqCst);
+                    }
                 }
                 results[i] = Some((digest, Some(stamp)));
             }
-            self.changes.fetch_add(1, Ordering::SeqCst);
         }
         results
             .into_iter()
@@ -213,24 +218,28 @@ impl StatCache {
     /// Racy: modified so close to the last save that a later change within the same
     /// timestamp tick could have kept the stamp; its hash cannot be trusted.
     fn is_racy(&self, stamp: &FileStamp) -> bool {
-        stamp.is_recent(self.saved_at_ns)
+        stamp.is_recent(self.saved_at_ns.load(Ordering::SeqCst) as i128)
     }
 
     /// Writes the cache back if anything changed since the last save (atomically; a failure
     /// only costs re-hashing). Safe to call from several threads and more than once.
     pub fn save(&self) -> Result<()> {
         let mut saved = self.saved.lock().unwrap();
-        let (changes, text) = {
+        let (changes, now, text) = {
             let entries = self.entries.lock().unwrap();
             let changes = self.changes.load(Ordering::SeqCst);
             if changes == *saved {
                 return Ok(());
             }
-            (changes, render(now_ns(), &entries))
+            let now = now_ns();
+            (changes, now, render(now, &entries))
         };
         fsutil::write_atomic_with(&self.file, text.as_bytes(), fsutil::Durability::Scratch)
             .with_context(|| format!("saving the stat cache {}", self.file))?;
         *saved = changes;
+        // As after a load of what was just written: the files hashed before `now` and stamped
+        // well before it are trusted from here on (git's racy rule, against the new save time).
+        self.saved_at_ns.store(now as i64, Ordering::SeqCst);
         Ok(())
     }
 }
@@ -322,6 +331,28 @@ mod tests {
             "an old format"
         );
         assert!(parse("{\"format\":2}").is_none(), "the old JSON file");
+    }
+
+    #[test]
+    fn saves_only_what_is_new_and_a_racy_file_hashed_again_is_not_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(dir.path()).unwrap();
+        let (file, cache_file) = (dir.join("a.go"), dir.join("stat-cache"));
+        std::fs::write(&file, "package a\n").unwrap();
+        let cache = StatCache::load(&cache_file);
+        let paths = std::slice::from_ref(&file);
+        cache.hash_all(paths);
+        cache.save().unwrap();
+        assert!(cache_file.is_file(), "a new hash is saved");
+        std::fs::remove_file(&cache_file).unwrap();
+        // Written just now, the file is racy: hashed again, to what the cache knows.
+        assert_eq!(cache.hash_all(paths)[0].0, Some(sha256_file(&file).unwrap()));
+        cache.save().unwrap();
+        assert!(!cache_file.exists(), "nothing new, nothing written");
+        std::fs::write(&file, "package b\n").unwrap();
+        cache.hash_all(paths);
+        cache.save().unwrap();
+        assert!(cache_file.is_file(), "a changed file is new again");
     }
 
     #[test]
