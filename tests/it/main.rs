@@ -14,6 +14,7 @@ mod fetch;
 mod mixed;
 mod naming;
 mod remote;
+mod rustlink;
 mod staleness;
 mod tidy;
 mod vendor;

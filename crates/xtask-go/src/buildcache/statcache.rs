@@ -346,7 +346,10 @@ mod tests {
         assert!(cache_file.is_file(), "a new hash is saved");
         std::fs::remove_file(&cache_file).unwrap();
         // Written just now, the file is racy: hashed again, to what the cache knows.
-        assert_eq!(cache.hash_all(paths)[0].0, Some(sha256_file(&file).unwrap()));
+        assert_eq!(
+            cache.hash_all(paths)[0].0,
+            Some(sha256_file(&file).unwrap())
+        );
         cache.save().unwrap();
         assert!(!cache_file.exists(), "nothing new, nothing written");
         std::fs::write(&file, "package b\n").unwrap();

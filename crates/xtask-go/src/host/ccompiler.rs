@@ -1,11 +1,58 @@
 //! The C compilers' identities for cgo targets' keys: a compiler's resolved path and its
-//! `--version`, asked once per session and remembered by the stamp of the compiler's real file.
+//! `--version`, asked once per session and remembered by the stamp of the compiler's real file;
+//! and the cc crate's default cross compiler names, with the Debian package that has each.
 
 use std::collections::BTreeMap;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::host::toolchain::{run, ProcessSpec};
+
+/// The cc crate's default C compiler for a cross `triple` with nothing configured (`prefix-gcc`,
+/// and `prefix-g++` for C++), and the Debian package that installs it.
+pub fn default_cross_compiler(triple: &str) -> Option<(&'static str, &'static str)> {
+    let table: &[(&str, &str, &str)] = &[
+        (
+            "aarch64-unknown-linux-gnu",
+            "aarch64-linux-gnu",
+            "gcc-aarch64-linux-gnu",
+        ),
+        (
+            "x86_64-unknown-linux-gnu",
+            "x86_64-linux-gnu",
+            "gcc-x86-64-linux-gnu",
+        ),
+        (
+            "i686-unknown-linux-gnu",
+            "i686-linux-gnu",
+            "gcc-i686-linux-gnu",
+        ),
+        (
+            "armv7-unknown-linux-gnueabihf",
+            "arm-linux-gnueabihf",
+            "gcc-arm-linux-gnueabihf",
+        ),
+        (
+            "riscv64gc-unknown-linux-gnu",
+            "riscv64-linux-gnu",
+            "gcc-riscv64-linux-gnu",
+        ),
+        (
+            "powerpc64le-unknown-linux-gnu",
+            "powerpc64le-linux-gnu",
+            "gcc-powerpc64le-linux-gnu",
+        ),
+        (
+            "s390x-unknown-linux-gnu",
+            "s390x-linux-gnu",
+            "gcc-s390x-linux-gnu",
+        ),
+    ];
+    table
+        .iter()
+        .find(|(t, _, _)| *t == triple)
+        .map(|(_, prefix, package)| (*prefix, *package))
+}
 
 /// The C compilers' identities learnt in one session (a `Session` owns one), over a memo file.
 #[derive(Debug, Default)]

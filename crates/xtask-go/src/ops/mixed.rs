@@ -181,7 +181,13 @@ fn go_test(
     reporter: &Reporter,
 ) -> Result<bool> {
     let host = platform::go_platform(host_triple())?;
+    let targets = session.targets()?;
+    let linking: Vec<&crate::workspace::targets::Target> = targets
+        .iter()
+        .filter(|t| t.module_dir == module.dir && !t.links.is_empty())
+        .collect();
     let cgo = session.project.config.cgo
+        || !linking.is_empty()
         || artifacts
             .iter()
             .any(|a| a.package_dir.starts_with(&module.dir));
@@ -196,8 +202,11 @@ fn go_test(
         &crate::workspace::goenv::tmp_root(&session.project, host_triple()),
         "go-test",
     )?;
-    let env =
-        PinnedEnv::new(&session.project, &session.toolchain, &request).with_tmpdir(&scratch.0);
+    let libs = build::linked_libraries(session, &linking, host_triple(), false, reporter)?;
+    let env = libs.iter().fold(
+        PinnedEnv::new(&session.project, &session.toolchain, &request).with_tmpdir(&scratch.0),
+        |env, lib| lib.add_to(env),
+    );
     let display = session.project.display_path(&module.dir).to_string();
     reporter.status("Testing", &format!("{} ({display})", module.path));
     let go_test = session

@@ -1,8 +1,9 @@
 //! Loading a session's targets, once per command: the configured ones, else those the session
 //! snapshot or the store's discovery record remembers, else discovered with `go list` (and then
-//! remembered); the packages Rust crates link are built the way those crates need them.
+//! remembered); the packages Rust crates link are built the way those crates need them, and the
+//! Go programs that link Rust libraries know which.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::session::discovery_record;
 use crate::session::snapshot::{self, Snapshot};
@@ -61,6 +62,32 @@ pub(super) fn targets(session: &Session) -> Result<Vec<Target>> {
             }
         }
     }
+    // Go programs that link Rust libraries build with cgo and the libraries' flags (`ops/build`).
+    let libraries = crate::workspace::rust::rust_libraries(&session.project)?;
+    for library in &libraries {
+        for dir in &library.linked_by {
+            match targets.iter_mut().find(|t| &t.package_dir == dir) {
+                Some(target) => library.link_into(target),
+                // Discovery lists with the project's cgo setting: a cgo-only program appears
+                // only once something says it links a crate.
+                None => {
+                    let name = dir.file_name().unwrap_or("go").to_string();
+                    let mut target =
+                        targets::target_for_dir(&session.project, &session.modules, dir, &name)
+                            .with_context(|| {
+                                format!(
+                                    "{}: [package.metadata.xtask-go] linked-by names {}",
+                                    library.link.manifest,
+                                    session.project.display_path(dir)
+                                )
+                            })?;
+                    library.link_into(&mut target);
+                    targets.push(target);
+                }
+            }
+        }
+    }
+    crate::workspace::rust::check_acyclic(&session.project, &targets)?;
     targets::check_unique(&targets)?;
     Snapshot::save(session, Some(&targets), began.as_ref());
     Ok(targets)

@@ -106,8 +106,16 @@ impl PinnedEnv {
             }
         }
         if request.cgo {
-            for (var, table) in [("CC", &config.cc), ("CXX", &config.cxx)] {
-                if let Some(compiler) = c_compiler(table, var, &request.platform.triple) {
+            let triple = &request.platform.triple;
+            let cross = triple != crate::host::platform::host_triple();
+            for (var, table, suffix) in [("CC", &config.cc, "gcc"), ("CXX", &config.cxx, "g++")] {
+                let default = || {
+                    cross
+                        .then(|| crate::host::ccompiler::default_cross_compiler(triple))
+                        .flatten()
+                        .map(|(prefix, _)| format!("{prefix}-{suffix}"))
+                };
+                if let Some(compiler) = c_compiler(table, var, triple).or_else(default) {
                     set(var, &compiler);
                 }
             }

@@ -31,6 +31,32 @@ pub struct Target {
     pub buildmode: BuildMode,
     /// Triples this target is limited to (empty: any).
     pub platforms: Vec<String>,
+    /// The workspace crates it links through cgo (`linked-by` on the crate, `workspace::rust`).
+    #[serde(default)]
+    pub links: Vec<LinkedCrate>,
+}
+
+/// How a Go program links a Rust library: by the crate's own `crate-type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinkKind {
+    /// `staticlib`: `lib<name>.a`, linked into the Go binary.
+    Static,
+    /// `cdylib`: `lib<name>.so`, found at run time through an rpath to where it is placed.
+    Dynamic,
+}
+
+/// A Rust library that a Go target links through cgo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkedCrate {
+    pub crate_name: String,
+    /// The link name: the lib target's name with `-` as `_` (`lib<name>.a`).
+    pub lib_name: String,
+    pub kind: LinkKind,
+    /// The absolute path of the crate's C header (cgo finds it by its file name).
+    pub header: Option<Utf8PathBuf>,
+    /// The crate's Cargo.toml.
+    pub manifest: Utf8PathBuf,
 }
 
 impl Target {
@@ -55,6 +81,7 @@ impl Target {
             cgo: project.config.cgo,
             buildmode: BuildMode::Exe,
             platforms: Vec::new(),
+            links: Vec::new(),
         }
     }
 }
@@ -336,6 +363,7 @@ fn configured_targets(project: &Project, modules: &ModuleSet) -> Result<Vec<Targ
             cgo: tc.cgo.unwrap_or(project.config.cgo),
             buildmode: tc.buildmode.unwrap_or_default(),
             platforms: tc.platforms.clone(),
+            links: Vec::new(),
         });
     }
     Ok(targets)

@@ -35,7 +35,10 @@ pub(super) enum Looked {
 pub(super) fn look_up(ctx: &RunContext<'_>, unit: &BuildUnit) -> Looked {
     let session = ctx.session;
     let start = Instant::now();
-    let env = session.target_env(&unit.target, &unit.platform);
+    let env = unit.rust_libs.iter().fold(
+        session.target_env(&unit.target, &unit.platform),
+        |env, lib| lib.add_to(env),
+    );
     let unit_key = super::unit_key::unit_key(session, ctx.request.release, unit, &env);
     let (explanation, known) = ctx
         .cache
@@ -163,8 +166,12 @@ pub(super) fn conclude(
     }
     result.cache = explanation;
     if !result.success {
-        let shown = crate::go::offline::explain_offline_failure(&result.stderr)
+        let mut shown = crate::go::offline::explain_offline_failure(&result.stderr)
             .unwrap_or_else(|| result.stderr.clone());
+        if let Some(hint) = super::rustlib::undeclared_link_hint(ctx.session, unit, &result.stderr)
+        {
+            shown = format!("{}\nhint: {hint}", shown.trim_end());
+        }
         ctx.reporter.error_block(
             &format!(
                 "could not build `{}` ({}) for {}:",

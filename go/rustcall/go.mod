@@ -1,0 +1,3 @@
+module demo.local/rustcall
+
+go 1.22
