@@ -62,7 +62,15 @@ pub(super) fn targets(session: &Session) -> Result<Vec<Target>> {
             }
         }
     }
-    // Go programs that link Rust libraries build with cgo and the libraries' flags (`ops/build`).
+    link_rust_libraries(session, &mut targets)?;
+    crate::workspace::rust::check_acyclic(&session.project, &targets)?;
+    targets::check_unique(&targets)?;
+    Snapshot::save(session, Some(&targets), began.as_ref());
+    Ok(targets)
+}
+
+/// Go programs that link Rust libraries build with cgo and the libraries' flags (`ops/build`).
+fn link_rust_libraries(session: &Session, targets: &mut Vec<Target>) -> Result<()> {
     let libraries = crate::workspace::rust::rust_libraries(&session.project)?;
     for library in &libraries {
         for dir in &library.linked_by {
@@ -87,8 +95,5 @@ pub(super) fn targets(session: &Session) -> Result<Vec<Target>> {
             }
         }
     }
-    crate::workspace::rust::check_acyclic(&session.project, &targets)?;
-    targets::check_unique(&targets)?;
-    Snapshot::save(session, Some(&targets), began.as_ref());
-    Ok(targets)
+    Ok(())
 }

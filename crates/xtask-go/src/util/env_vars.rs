@@ -36,6 +36,10 @@ impl EnvVars {
     /// The cargo that runs us.
     pub const CARGO: &'static str = "CARGO";
     pub const CARGO_HOME: &'static str = "CARGO_HOME";
+    /// rustup's home (`~/.rustup`): its settings.toml names the default toolchain.
+    pub const RUSTUP_HOME: &'static str = "RUSTUP_HOME";
+    /// The rustc cargo runs, when not the one on PATH.
+    pub const RUSTC: &'static str = "RUSTC";
     pub const CARGO_TARGET_DIR: &'static str = "CARGO_TARGET_DIR";
     /// `always` / `never` / `auto` colours on stderr.
     pub const CARGO_TERM_COLOR: &'static str = "CARGO_TERM_COLOR";

@@ -5,11 +5,13 @@
 //! single run reports every broken target; the run then fails as a whole.
 
 mod batch;
+mod preflight;
 mod rustlib;
 mod staging;
 mod unit;
 mod unit_key;
 
+pub use preflight::linked_libraries;
 pub use rustlib::PlacedLib;
 
 pub use staging::{go_build_args, ScratchDir};
@@ -190,8 +192,8 @@ pub fn build(
 ) -> Result<BuildReport> {
     let start = Instant::now();
     let mut units = units(session, request)?;
-    check_cross_compilers(session, &units)?;
-    link_rust_libraries(session, &mut units, request.release, reporter)?;
+    preflight::check_cross_compilers(session, &units)?;
+    preflight::link_rust_libraries(session, &mut units, request.release, reporter)?;
     let jobs = if request.jobs == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
@@ -236,83 +238,6 @@ pub fn build(
     }
     remote_result?;
     Ok(report)
-}
-
-/// Builds the Rust libraries the units link (each crate once per triple), before any Go unit
-/// is looked up: their flags and contents are part of the units' keys.
-fn link_rust_libraries(
-    session: &Session,
-    units: &mut [BuildUnit],
-    release: bool,
-    reporter: &Reporter,
-) -> Result<()> {
-    let mut placed: Vec<(String, String, rustlib::PlacedLib)> = Vec::new();
-    for unit in units.iter_mut() {
-        for link in &unit.target.links {
-            let triple = &unit.platform.triple;
-            let known = placed
-                .iter()
-                .find(|(c, t, _)| c == &link.crate_name && t == triple)
-                .map(|(_, _, p)| p.clone());
-            let lib = match known {
-                Some(lib) => lib,
-                None => {
-                    let lib = rustlib::prepare(session, link, triple, release, reporter)?;
-                    placed.push((link.crate_name.clone(), triple.clone(), lib.clone()));
-                    lib
-                }
-            };
-            unit.rust_libs.push(lib);
-        }
-    }
-    Ok(())
-}
-
-/// The Rust libraries that `targets` link, built and placed for `triple` (for `go test`,
-/// which links a package's tests against them as `go build` links the program).
-pub fn linked_libraries(
-    session: &Session,
-    targets: &[&Target],
-    triple: &str,
-    release: bool,
-    reporter: &Reporter,
-) -> Result<Vec<PlacedLib>> {
-    let mut libs: Vec<PlacedLib> = Vec::new();
-    let mut seen = Vec::new();
-    for link in targets.iter().flat_map(|t| &t.links) {
-        if !seen.contains(&&link.crate_name) {
-            seen.push(&link.crate_name);
-            libs.push(rustlib::prepare(session, link, triple, release, reporter)?);
-        }
-    }
-    Ok(libs)
-}
-
-/// A cgo unit for another triple needs that triple's C compiler: when it is not on PATH, one
-/// line before go runs (go would run the host's `cc` on another architecture's assembly).
-fn check_cross_compilers(session: &Session, units: &[BuildUnit]) -> Result<()> {
-    for unit in units {
-        let triple = &unit.platform.triple;
-        let cgo = unit.target.cgo || !unit.target.links.is_empty();
-        if !cgo || triple == platform::host_triple() {
-            continue;
-        }
-        let env = session.target_env(&unit.target, &unit.platform);
-        let Some(cc) = env.get("CC") else { continue };
-        let program = cc.split_whitespace().next().unwrap_or(cc);
-        let path = env.get("PATH").unwrap_or_default();
-        if which::which_in(program, Some(path), &session.project.root).is_err() {
-            let package = crate::host::ccompiler::default_cross_compiler(triple)
-                .map(|(_, p)| format!(" (Debian: `apt install {p}`)"))
-                .unwrap_or_default();
-            bail!(
-                "`{}` needs a C compiler for {triple} (cgo), and `{program}` is not on PATH: install it{package}, or set CC_{} to one",
-                unit.target.name,
-                triple.replace('-', "_")
-            );
-        }
-    }
-    Ok(())
 }
 
 /// Runs the units: every lookup first (on `jobs` threads), then the misses, batched where one
