@@ -214,3 +214,33 @@ fn an_undeclared_link_of_a_workspace_crate_gets_a_hint_naming_the_declaration() 
         out.stderr
     );
 }
+
+#[test]
+fn a_crate_with_a_build_script_is_asked_of_cargo_every_run_so_what_only_it_reads_relinks() {
+    let repo = Repo::copy_of("rustlink");
+    // SCORER_FACTOR is in no dep-info and in none of the variables xtask-go keys on: only cargo,
+    // told by the build script's rerun-if-env-changed, knows that the library must be rebuilt.
+    repo.write(
+        "crates/scorer/build.rs",
+        "fn main() {\n    println!(\"cargo::rerun-if-env-changed=SCORER_FACTOR\");\n    let factor = std::env::var(\"SCORER_FACTOR\").unwrap();\n    let out = std::env::var(\"OUT_DIR\").unwrap();\n    let code = format!(\"const FACTOR: i32 = {factor};\");\n    std::fs::write(format!(\"{out}/factor.rs\"), code).unwrap();\n}\n",
+    );
+    let lib = std::fs::read_to_string(repo.path("crates/scorer/src/lib.rs")).unwrap();
+    repo.write(
+        "crates/scorer/src/lib.rs",
+        &format!(
+            "{}\ninclude!(concat!(env!(\"OUT_DIR\"), \"/factor.rs\"));\n",
+            lib.replace("x * 10", "x * FACTOR")
+        ),
+    );
+    settle();
+    let build = |factor: &str| {
+        repo.xtask(&["go-build", "caller"])
+            .env("SCORER_FACTOR", factor)
+            .ok();
+        Repo::run_file(&repo.path(CALLER))
+    };
+    assert_eq!(build("10"), "score 40");
+    settle();
+    assert_eq!(build("10"), "score 40");
+    assert_eq!(build("3"), "score 12");
+}

@@ -231,11 +231,44 @@ pub fn rust_libraries(project: &Project) -> Result<Vec<RustLibrary>> {
                 kind,
                 header,
                 manifest,
+                local_build_script: local_build_script(&metadata, package),
             },
             linked_by: packages,
         });
     }
     Ok(libraries)
+}
+
+/// Whether `package`, or a path dependency it reaches, has a build script: what a build script
+/// reads (a `rerun-if-env-changed` variable, say) is in no dep-info, so only cargo can tell
+/// whether it must run.
+fn local_build_script(
+    metadata: &cargo_metadata::Metadata,
+    package: &cargo_metadata::Package,
+) -> bool {
+    let mut queue = vec![package];
+    let mut seen: Vec<&str> = Vec::new();
+    while let Some(p) = queue.pop() {
+        if seen.contains(&p.name.as_str()) {
+            continue;
+        }
+        seen.push(p.name.as_str());
+        if p.targets
+            .iter()
+            .any(|t| t.kind.iter().any(|k| k.to_string() == "custom-build"))
+        {
+            return true;
+        }
+        for dep in p.dependencies.iter().filter(|d| d.path.is_some()) {
+            queue.extend(
+                metadata
+                    .packages
+                    .iter()
+                    .filter(|q| q.name.as_str() == dep.name),
+            );
+        }
+    }
+    false
 }
 
 /// One end of a build-order edge between the two languages.

@@ -57,6 +57,11 @@ pub struct LinkedCrate {
     pub header: Option<Utf8PathBuf>,
     /// The crate's Cargo.toml.
     pub manifest: Utf8PathBuf,
+    /// It (or a path dependency) has a build script, whose inputs (the variables named by
+    /// `rerun-if-env-changed`, say) only cargo knows: every build asks cargo (a fresh cargo run
+    /// when nothing changed) instead of trusting the stamps of its dep-info.
+    #[serde(default)]
+    pub local_build_script: bool,
 }
 
 impl Target {

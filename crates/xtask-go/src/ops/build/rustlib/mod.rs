@@ -95,6 +95,7 @@ pub fn prepare(
         || dir.join(&file_name).is_file() && header_name.iter().all(|h| dir.join(h).is_file());
     if let Some(native) = remembered
         .as_deref()
+        .filter(|_| !link.local_build_script)
         .and_then(|t| freshness::still_current(t, &request, project.root.as_path()))
         .filter(|_| all_placed())
     {
