@@ -143,9 +143,13 @@ fn placed_outputs(unit: &UnitKey) -> Result<Vec<PlacedOutput>> {
     Ok(outputs)
 }
 
-/// Writes `marker` afresh: its stamp is the moment a build began, on the file system's own clock.
+/// The moment a build began, on the file system's own clock: the stamp of a file created now
+/// beside `marker`, under a name of this process's own (two builds of one target at once each
+/// stat their own file; one shared name let the other remove it between write and stat).
 pub fn start_stamp_at(marker: &Utf8Path) -> Result<FileStamp> {
-    let _ = std::fs::remove_file(marker);
-    std::fs::write(marker, b"").with_context(|| format!("writing {marker}"))?;
-    FileStamp::of(marker).with_context(|| format!("stat {marker}"))
+    let file = fsutil::temp_path_for(marker);
+    std::fs::write(&file, b"").with_context(|| format!("writing {file}"))?;
+    let stamp = FileStamp::of(&file).with_context(|| format!("stat {file}"));
+    let _ = std::fs::remove_file(&file);
+    stamp
 }
