@@ -244,3 +244,34 @@ fn a_crate_with_a_build_script_is_asked_of_cargo_every_run_so_what_only_it_reads
     assert_eq!(build("10"), "score 40");
     assert_eq!(build("3"), "score 12");
 }
+
+#[test]
+fn a_source_edited_while_cargo_builds_is_built_again_on_the_next_run() {
+    let repo = Repo::copy_of("rustlink");
+    // A cargo that, once, edits the crate's source after compiling it and then waits out the
+    // racy window: what it built is the old source, though the source's stamp is settled.
+    let lib = repo.path("crates/scorer/src/lib.rs");
+    let once = repo.scratch("edit-once").join("pending");
+    std::fs::write(&once, "").unwrap();
+    let dir = repo.scratch("editing-cargo");
+    let shim = dir.join("cargo");
+    let script = format!(
+        "#!/bin/sh\n{} \"$@\"\nrc=$?\nif [ \"$1\" = rustc ] && [ -f {once} ]; then rm {once}; sed -i 's/x \\* 10/x * 5/' {lib}; sleep 2.2; fi\nexit $rc\n",
+        env!("CARGO")
+    );
+    std::fs::write(&shim, script).unwrap();
+    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    settle();
+    repo.xtask(&["go-build", "caller"]).env("CARGO", &shim).ok();
+    assert_eq!(
+        Repo::run_file(&repo.path(CALLER)),
+        "score 40",
+        "built before the edit"
+    );
+    repo.xtask(&["go-build", "caller"]).env("CARGO", &shim).ok();
+    assert_eq!(
+        Repo::run_file(&repo.path(CALLER)),
+        "score 20",
+        "the edit is built"
+    );
+}

@@ -44,16 +44,29 @@ pub(super) fn request_hash(link: &LinkedCrate, triple: &str, release: bool) -> R
     Ok(statcache::hex(&hasher.finalize()))
 }
 
-/// `xtask-go rustlib <FORMAT> <request>`, `native <flags>`, then the stamp lines.
+/// `xtask-go rustlib <FORMAT> <request>`, `native <flags>`, then the stamp lines. Nothing when
+/// an input moved at or after `started` (the stamp of a file made before cargo ran): cargo may
+/// have read it before the change, so only the next cargo run can say.
 pub(super) fn write_stamps(
     file: &Utf8Path,
     request: &str,
     native: &[String],
     inputs: &[Utf8PathBuf],
+    started: Option<FileStamp>,
 ) {
     let mut list = StampList::default();
     for input in inputs {
-        list.file(input.as_str(), FileStamp::of(input).ok());
+        let stamp = FileStamp::of(input).ok();
+        let moved = match (stamp, started) {
+            (Some(s), Some(start)) => s.mtime_ns.max(s.ctime_ns) >= start.ctime_ns,
+            (_, None) => true,
+            (None, Some(_)) => false,
+        };
+        if moved {
+            let _ = std::fs::remove_file(file);
+            return;
+        }
+        list.file(input.as_str(), stamp);
     }
     let mut out = format!(
         "xtask-go rustlib {FORMAT} {request}\nnative {}\n",

@@ -109,6 +109,9 @@ pub fn prepare(
             project.display_path(link.manifest.parent().expect("a manifest has a directory"))
         ),
     );
+    // Before cargo reads anything: an input stamped after this moved while cargo ran.
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir}"))?;
+    let started = crate::buildcache::start_stamp_at(&stamps_file).ok();
     let built = cargo_run::run_cargo(session, link, triple, release)?;
     // A fresh crate prints no note: what the last build said still holds (its inputs did not move).
     let native = match (built.native, remembered.as_deref().and_then(freshness::remembered_native)) {
@@ -126,7 +129,7 @@ pub fn prepare(
     // What cargo read; not the files written just now (their stamps are always too recent to
     // prove anything, and a placed file that goes missing sends the next run to cargo).
     let inputs = cargo_run::inputs_read(session, link, &built.library)?;
-    freshness::write_stamps(&stamps_file, &request, &native, &inputs);
+    freshness::write_stamps(&stamps_file, &request, &native, &inputs, started);
     Ok(placed(native))
 }
 
