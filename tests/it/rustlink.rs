@@ -275,3 +275,25 @@ fn a_source_edited_while_cargo_builds_is_built_again_on_the_next_run() {
         "the edit is built"
     );
 }
+
+#[test]
+fn a_cross_cdylib_is_linked_by_the_triples_c_compiler() {
+    let repo = Repo::copy_of("rustlink");
+    let manifest = std::fs::read_to_string(repo.path("crates/scorer/Cargo.toml")).unwrap();
+    repo.write(
+        "crates/scorer/Cargo.toml",
+        &manifest.replace("[\"staticlib\"]", "[\"cdylib\"]"),
+    );
+    // Nothing configured: cargo links the .so with aarch64-linux-gnu-gcc, as cgo does the program.
+    repo.xtask(&["go-build", "--target", "aarch64-unknown-linux-gnu"])
+        .ok();
+    let so = "target/go/rustlibs/aarch64-unknown-linux-gnu/debug/scorer/libscorer.so";
+    for file in [so, "target/go/aarch64-unknown-linux-gnu/debug/caller"] {
+        let bin = std::fs::read(repo.path(file)).unwrap();
+        assert_eq!(
+            u16::from_le_bytes([bin[18], bin[19]]),
+            0xB7,
+            "{file} is AArch64"
+        );
+    }
+}

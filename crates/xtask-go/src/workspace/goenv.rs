@@ -107,15 +107,8 @@ impl PinnedEnv {
         }
         if request.cgo {
             let triple = &request.platform.triple;
-            let cross = triple != crate::host::platform::host_triple();
-            for (var, table, suffix) in [("CC", &config.cc, "gcc"), ("CXX", &config.cxx, "g++")] {
-                let default = || {
-                    cross
-                        .then(|| crate::host::ccompiler::default_cross_compiler(triple))
-                        .flatten()
-                        .map(|(prefix, _)| format!("{prefix}-{suffix}"))
-                };
-                if let Some(compiler) = c_compiler(table, var, triple).or_else(default) {
+            for (var, table) in [("CC", &config.cc), ("CXX", &config.cxx)] {
+                if let Some(compiler) = c_compiler_or_default(table, var, triple) {
                     set(var, &compiler);
                 }
             }
@@ -182,6 +175,23 @@ pub fn c_compiler(table: &BTreeMap<String, String>, var: &str, triple: &str) -> 
         .or_else(|| env(format!("{var}_{triple}")))
         .or_else(|| env(format!("{var}_{}", triple.replace('-', "_"))))
         .or_else(|| env(general))
+}
+
+/// [`c_compiler`], else, for a cross triple, the cc crate's default name (`aarch64-linux-gnu-gcc`,
+/// `-g++` for CXX): what cgo, and cargo for a Rust library Go links, use.
+pub fn c_compiler_or_default(
+    table: &BTreeMap<String, String>,
+    var: &str,
+    triple: &str,
+) -> Option<String> {
+    let suffix = if var == "CXX" { "g++" } else { "gcc" };
+    let cross = triple != crate::host::platform::host_triple();
+    c_compiler(table, var, triple).or_else(|| {
+        cross
+            .then(|| crate::host::ccompiler::default_cross_compiler(triple))
+            .flatten()
+            .map(|(prefix, _)| format!("{prefix}-{suffix}"))
+    })
 }
 
 /// `<target>/go/<triple>/gocache`: one go build cache per platform. `XTASK_GO_GOCACHE`

@@ -50,7 +50,7 @@ fn cargo_spec(
     }
     let mut env: BTreeMap<String, String> = std::env::vars().collect();
     // Cross: the C compiler (and, for a cdylib, the linker) cgo uses for this triple, for cargo too.
-    if let Some(cc) = goenv::c_compiler(&session.project.config.cc, "CC", triple) {
+    if let Some(cc) = goenv::c_compiler_or_default(&session.project.config.cc, "CC", triple) {
         env.entry(format!("CC_{}", triple.replace('-', "_")))
             .or_insert(cc.clone());
         if triple != crate::host::platform::host_triple() {
