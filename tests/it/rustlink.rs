@@ -8,6 +8,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::support::{real_go, Repo};
 
 const CALLER: &str = "target/go/x86_64-unknown-linux-gnu/debug/caller";
+const MANIFEST: &str = "crates/scorer/Cargo.toml";
 
 /// A shim at `<scratch>/<name>` that logs each invocation's arguments, then runs `real`.
 fn logging(repo: &Repo, name: &str, real: &str) -> (Utf8PathBuf, Utf8PathBuf) {
@@ -81,8 +82,7 @@ fn a_go_program_links_a_rust_staticlib_an_edit_relinks_and_a_no_op_spawns_nothin
         "a no-op builds and lists nothing"
     );
 
-    let lib = std::fs::read_to_string(repo.path("crates/scorer/src/lib.rs")).unwrap();
-    repo.write("crates/scorer/src/lib.rs", &lib.replace("x * 10", "x * 7"));
+    repo.edit("crates/scorer/src/lib.rs", "x * 10", "x * 7");
     let edited = repo
         .xtask(&["go-build", "caller", "--explain"])
         .env("GO", &go)
@@ -103,11 +103,7 @@ fn a_go_program_links_a_rust_staticlib_an_edit_relinks_and_a_no_op_spawns_nothin
 #[test]
 fn a_cdylib_is_found_at_run_time_through_its_rpath() {
     let repo = Repo::copy_of("rustlink");
-    let manifest = std::fs::read_to_string(repo.path("crates/scorer/Cargo.toml")).unwrap();
-    repo.write(
-        "crates/scorer/Cargo.toml",
-        &manifest.replace("[\"staticlib\"]", "[\"cdylib\"]"),
-    );
+    repo.edit(MANIFEST, "[\"staticlib\"]", "[\"cdylib\"]");
     repo.xtask(&["go-build", "caller"]).ok();
     assert!(repo
         .path("target/go/rustlibs/x86_64-unknown-linux-gnu/debug/scorer/libscorer.so")
@@ -118,10 +114,10 @@ fn a_cdylib_is_found_at_run_time_through_its_rpath() {
 #[test]
 fn a_build_cycle_between_rust_and_go_names_both_ends() {
     let repo = Repo::copy_of("rustlink");
-    let manifest = std::fs::read_to_string(repo.path("crates/scorer/Cargo.toml")).unwrap();
-    repo.write(
-        "crates/scorer/Cargo.toml",
-        &manifest.replace("header = ", "c-archive = \"go/caller\"\nheader = "),
+    repo.edit(
+        MANIFEST,
+        "header = ",
+        "c-archive = \"go/caller\"\nheader = ",
     );
     let out = repo.xtask(&["go-build"]).run();
     assert_ne!(out.code, 0, "{}", out.stderr);
@@ -192,11 +188,7 @@ fn a_cross_build_for_aarch64_links_the_crate_built_for_aarch64_into_an_arm64_elf
 #[test]
 fn an_undeclared_link_of_a_workspace_crate_gets_a_hint_naming_the_declaration() {
     let repo = Repo::copy_of("rustlink");
-    let manifest = std::fs::read_to_string(repo.path("crates/scorer/Cargo.toml")).unwrap();
-    repo.write(
-        "crates/scorer/Cargo.toml",
-        &manifest.replace("linked-by = [\"go/caller\"]\n", ""),
-    );
+    repo.edit(MANIFEST, "linked-by = [\"go/caller\"]\n", "");
     // cgo on for the repo: without the declaration nothing else turns it on.
     repo.write(
         "Cargo.toml",
@@ -279,11 +271,7 @@ fn a_source_edited_while_cargo_builds_is_built_again_on_the_next_run() {
 #[test]
 fn a_cross_cdylib_is_linked_by_the_triples_c_compiler() {
     let repo = Repo::copy_of("rustlink");
-    let manifest = std::fs::read_to_string(repo.path("crates/scorer/Cargo.toml")).unwrap();
-    repo.write(
-        "crates/scorer/Cargo.toml",
-        &manifest.replace("[\"staticlib\"]", "[\"cdylib\"]"),
-    );
+    repo.edit(MANIFEST, "[\"staticlib\"]", "[\"cdylib\"]");
     // Nothing configured: cargo links the .so with aarch64-linux-gnu-gcc, as cgo does the program.
     repo.xtask(&["go-build", "--target", "aarch64-unknown-linux-gnu"])
         .ok();

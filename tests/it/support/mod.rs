@@ -72,6 +72,14 @@ impl Repo {
         std::fs::write(path, contents).unwrap();
     }
 
+    /// Replaces `from` by `to` in a file of the repo (asserting that `from` occurs).
+    pub fn edit(&self, rel: &str, from: &str, to: &str) {
+        let path = self.path(rel);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{rel} does not contain {from:?}");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    }
+
     pub fn remove(&self, rel: &str) {
         std::fs::remove_file(self.path(rel)).unwrap();
     }

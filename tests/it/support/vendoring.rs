@@ -67,10 +67,7 @@ impl VendorRepo {
 
     /// Replaces `from` by `to` in a file of the repo (asserting that `from` occurs).
     pub fn edit(&self, rel: &str, from: &str, to: &str) {
-        let path = self.path(rel);
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains(from), "{rel} does not contain {from:?}");
-        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+        self.repo.edit(rel, from, to)
     }
 
     /// The zip a proxy would serve for `module@version` if the fixture file `file` of that module

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use crate::session::discovery_record;
 use crate::session::snapshot::{self, Snapshot};
 use crate::session::Session;
+use crate::workspace::rust_libs::{RustLibrary, RustSide};
 use crate::workspace::targets::{self, Target};
 
 /// The session's targets, and the snapshot saved with them.
@@ -44,7 +45,8 @@ pub(super) fn targets(session: &Session) -> Result<Vec<Target>> {
         }
     };
     // Packages that Rust crates link are built the way those crates need them.
-    for artifact in crate::workspace::rust::go_artifacts(&session.project)? {
+    let rust = RustSide::read(&session.project)?;
+    for artifact in &rust.artifacts {
         match targets
             .iter_mut()
             .find(|t| t.package_dir == artifact.package_dir)
@@ -62,17 +64,22 @@ pub(super) fn targets(session: &Session) -> Result<Vec<Target>> {
             }
         }
     }
-    link_rust_libraries(session, &mut targets)?;
-    crate::workspace::rust::check_acyclic(&session.project, &targets)?;
+    link_rust_libraries(session, &rust.libraries, &mut targets)?;
+    if targets.iter().any(|t| !t.links.is_empty()) {
+        crate::workspace::rust_libs::check_acyclic(&rust, &session.project, &targets)?;
+    }
     targets::check_unique(&targets)?;
     Snapshot::save(session, Some(&targets), began.as_ref());
     Ok(targets)
 }
 
 /// Go programs that link Rust libraries build with cgo and the libraries' flags (`ops/build`).
-fn link_rust_libraries(session: &Session, targets: &mut Vec<Target>) -> Result<()> {
-    let libraries = crate::workspace::rust::rust_libraries(&session.project)?;
-    for library in &libraries {
+fn link_rust_libraries(
+    session: &Session,
+    libraries: &[RustLibrary],
+    targets: &mut Vec<Target>,
+) -> Result<()> {
+    for library in libraries {
         for dir in &library.linked_by {
             match targets.iter_mut().find(|t| &t.package_dir == dir) {
                 Some(target) => library.link_into(target),

@@ -39,6 +39,29 @@ pub fn write_atomic(path: &Utf8Path, bytes: &[u8]) -> Result<()> {
     write_atomic_with(path, bytes, Durability::Durable)
 }
 
+/// The one atomic-replace sequence: `fill` writes a temp file beside `to`, `temp_written` runs
+/// (the crash points sit there), then the temp file is renamed over `to`; on any error the temp
+/// file is removed and `to` is left alone.
+fn replace_via_temp(
+    to: &Utf8Path,
+    temp_written: &dyn Fn(),
+    fill: impl FnOnce(&Utf8Path) -> Result<()>,
+) -> Result<()> {
+    let dir = to
+        .parent()
+        .context("a file to write has a parent directory")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))?;
+    let temp = temp_path_for(to);
+    let result = fill(&temp).and_then(|()| {
+        temp_written();
+        std::fs::rename(&temp, to).with_context(|| format!("renaming {temp} to {to}"))
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
 /// Writes `bytes` to `path` so that readers see the old file or the whole new one, never a part.
 pub fn write_atomic_with(path: &Utf8Path, bytes: &[u8], durability: Durability) -> Result<()> {
     write_atomic_then(path, bytes, durability, &|| {})
@@ -52,25 +75,15 @@ pub fn write_atomic_then(
     durability: Durability,
     temp_written: &dyn Fn(),
 ) -> Result<()> {
-    let dir = path
-        .parent()
-        .context("a file to write has a parent directory")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))?;
-    let temp = temp_path_for(path);
-    let result = (|| -> Result<()> {
-        let mut file = std::fs::File::create(&temp).with_context(|| format!("creating {temp}"))?;
+    replace_via_temp(path, temp_written, |temp| {
+        let mut file = std::fs::File::create(temp).with_context(|| format!("creating {temp}"))?;
         file.write_all(bytes)
             .with_context(|| format!("writing {temp}"))?;
         if durability == Durability::Durable {
             file.sync_all().with_context(|| format!("syncing {temp}"))?;
         }
-        temp_written();
-        std::fs::rename(&temp, path).with_context(|| format!("renaming {temp} to {path}"))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
+        Ok(())
+    })
 }
 
 /// Copies `from` to `to` atomically with the kernel's copy (no read into user space, no hash):
@@ -82,21 +95,10 @@ pub fn copy_atomic(
     mode: Option<u32>,
     temp_written: &dyn Fn(),
 ) -> Result<()> {
-    let dir = to
-        .parent()
-        .context("a destination has a parent directory")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))?;
-    let temp = temp_path_for(to);
-    let result = (|| -> Result<()> {
-        std::fs::copy(from, &temp).with_context(|| format!("copying {from} to {temp}"))?;
-        set_mode(&temp, mode)?;
-        temp_written();
-        std::fs::rename(&temp, to).with_context(|| format!("renaming {temp} to {to}"))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
+    replace_via_temp(to, temp_written, |temp| {
+        std::fs::copy(from, temp).with_context(|| format!("copying {from} to {temp}"))?;
+        set_mode(temp, mode)
+    })
 }
 
 /// Copies `from` to `to` atomically while hashing it, and fails (leaving `to` alone) unless the
@@ -137,13 +139,8 @@ fn write_verified_then(
     durability: Durability,
     temp_written: &dyn Fn(),
 ) -> Result<()> {
-    let dir = to
-        .parent()
-        .context("a destination has a parent directory")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))?;
-    let temp = temp_path_for(to);
-    let result = (|| -> Result<()> {
-        let mut dst = std::fs::File::create(&temp).with_context(|| format!("creating {temp}"))?;
+    replace_via_temp(to, temp_written, |temp| {
+        let mut dst = std::fs::File::create(temp).with_context(|| format!("creating {temp}"))?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 256 * 1024];
         loop {
@@ -164,14 +161,8 @@ fn write_verified_then(
         if durability == Durability::Durable {
             dst.sync_all().with_context(|| format!("syncing {temp}"))?;
         }
-        set_mode(&temp, mode)?;
-        temp_written();
-        std::fs::rename(&temp, to).with_context(|| format!("renaming {temp} to {to}"))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
+        set_mode(temp, mode)
+    })
 }
 
 #[cfg(unix)]

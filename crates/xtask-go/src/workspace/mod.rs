@@ -6,6 +6,7 @@ pub mod goenv;
 pub mod project;
 pub mod repo_ignore;
 pub mod rust;
+pub mod rust_libs;
 pub mod settings;
 pub mod source_filter;
 pub mod targets;

@@ -9,7 +9,28 @@ use super::BuildUnit;
 use crate::host::platform;
 use crate::session::Session;
 use crate::util::report::Reporter;
-use crate::workspace::targets::Target;
+use crate::workspace::targets::{LinkedCrate, Target};
+
+/// Each crate prepared once per triple in one command, however many units link it.
+struct Prepared<'a> {
+    session: &'a Session,
+    release: bool,
+    reporter: &'a Reporter,
+    done: Vec<(String, String, PlacedLib)>,
+}
+
+impl Prepared<'_> {
+    fn get(&mut self, link: &LinkedCrate, triple: &str) -> Result<PlacedLib> {
+        let same = |(c, t, _): &&(String, String, PlacedLib)| c == &link.crate_name && t == triple;
+        if let Some((_, _, lib)) = self.done.iter().find(same) {
+            return Ok(lib.clone());
+        }
+        let lib = rustlib::prepare(self.session, link, triple, self.release, self.reporter)?;
+        self.done
+            .push((link.crate_name.clone(), triple.to_string(), lib.clone()));
+        Ok(lib)
+    }
+}
 
 /// Builds the Rust libraries the units link (each crate once per triple), before any Go unit
 /// is looked up: their flags and contents are part of the units' keys.
@@ -19,30 +40,23 @@ pub(super) fn link_rust_libraries(
     release: bool,
     reporter: &Reporter,
 ) -> Result<()> {
-    let mut placed: Vec<(String, String, PlacedLib)> = Vec::new();
+    let mut prepared = Prepared {
+        session,
+        release,
+        reporter,
+        done: Vec::new(),
+    };
     for unit in units.iter_mut() {
         for link in &unit.target.links {
-            let triple = &unit.platform.triple;
-            let known = placed
-                .iter()
-                .find(|(c, t, _)| c == &link.crate_name && t == triple)
-                .map(|(_, _, p)| p.clone());
-            let lib = match known {
-                Some(lib) => lib,
-                None => {
-                    let lib = rustlib::prepare(session, link, triple, release, reporter)?;
-                    placed.push((link.crate_name.clone(), triple.clone(), lib.clone()));
-                    lib
-                }
-            };
+            let lib = prepared.get(link, &unit.platform.triple)?;
             unit.rust_libs.push(lib);
         }
     }
     Ok(())
 }
 
-/// The Rust libraries that `targets` link, built and placed for `triple` (for `go test`,
-/// which links a package's tests against them as `go build` links the program).
+/// The Rust libraries that `targets` link, built and placed for `triple`, each once (for `go
+/// test`, which links a package's tests against them as `go build` links the program).
 pub fn linked_libraries(
     session: &Session,
     targets: &[&Target],
@@ -50,15 +64,16 @@ pub fn linked_libraries(
     release: bool,
     reporter: &Reporter,
 ) -> Result<Vec<PlacedLib>> {
-    let mut libs: Vec<PlacedLib> = Vec::new();
-    let mut seen = Vec::new();
+    let mut prepared = Prepared {
+        session,
+        release,
+        reporter,
+        done: Vec::new(),
+    };
     for link in targets.iter().flat_map(|t| &t.links) {
-        if !seen.contains(&&link.crate_name) {
-            seen.push(&link.crate_name);
-            libs.push(rustlib::prepare(session, link, triple, release, reporter)?);
-        }
+        prepared.get(link, triple)?;
     }
-    Ok(libs)
+    Ok(prepared.done.into_iter().map(|(_, _, lib)| lib).collect())
 }
 
 /// A cgo unit for another triple needs that triple's C compiler: when it is not on PATH, one
