@@ -191,8 +191,13 @@ fn an_editors_atomic_save_just_before_a_run_keeps_the_session_snapshot() {
     std::fs::rename(&temp, repo.path(&format!("{dir}/main.go"))).unwrap();
     assert_eq!(names(&list(&repo), "targets", "name"), ["app", "other"]);
     let text = std::fs::read_to_string(&snapshot).expect("a snapshot after an atomic save");
+    let stamps: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert!(
-        text.contains(&format!("listed {}", repo.path(dir))),
+        stamps["stamps"]
+            .as_str()
+            .unwrap()
+            .lines()
+            .any(|l| { l.starts_with("listed ") && l.ends_with(&format!(" {}", repo.path(dir))) }),
         "{text}"
     );
     let written = std::fs::metadata(&snapshot).unwrap().modified().unwrap();

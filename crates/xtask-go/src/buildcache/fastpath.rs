@@ -4,7 +4,7 @@
 //! it holds, the key cannot have changed: a no-op reads and hashes no input.
 //!
 //! ```text
-//! xtask-go stamps 4
+//! xtask-go stamps 5
 //! key <hex>
 //! settings <hex>
 //! out <size> <mtime_ns> <ctime_ns> <inode> <output name>
@@ -22,7 +22,7 @@ use crate::buildcache::stamps::{self, StampList};
 use crate::buildcache::statcache::{self, FileStamp};
 use crate::util::fsutil::{self, Durability};
 
-const HEADER: &str = "xtask-go stamps 4";
+const HEADER: &str = "xtask-go stamps 5";
 
 /// The fast path's file for the unit whose depfile is `depfile`.
 pub fn stamp_file(depfile: &Utf8Path) -> Utf8PathBuf {
@@ -94,24 +94,27 @@ pub fn unchanged_key(
     memo: &stamps::StampMemo,
 ) -> Option<CacheKey> {
     let text = std::fs::read_to_string(stamp_file(depfile)).ok()?;
-    let mut lines = text.lines();
-    if lines.next()? != HEADER {
+    let (header, rest) = text.split_once('\n')?;
+    if header != HEADER {
         return None;
     }
-    let key = CacheKey::from_hex(lines.next()?.strip_prefix("key ")?.to_owned()).ok()?;
-    if lines.next()?.strip_prefix("settings ")? != settings {
+    let (line, rest) = rest.split_once('\n')?;
+    let key = CacheKey::from_hex(line.strip_prefix("key ")?.to_owned()).ok()?;
+    let (line, mut rest) = rest.split_once('\n')?;
+    if line.strip_prefix("settings ")? != settings {
         return None;
     }
-    let mut lines = lines.peekable();
-    while let Some(line) = lines.next_if(|l| l.starts_with("out ")) {
-        let (before, name) = stamps::parse_stamp(&line["out ".len()..])?;
+    while let Some(out) = rest.strip_prefix("out ") {
+        let (line, after) = out.split_once('\n')?;
+        let (before, name) = stamps::parse_stamp(line)?;
         let in_place = crate::buildcache::storage::is_plain_file_name(name)
             && FileStamp::of(&output_dir.join(name)).is_ok_and(|s| s == before);
         if !in_place {
             return None;
         }
+        rest = after;
     }
-    stamps::all_hold_in(lines, root, memo, |_| false).then_some(key)
+    stamps::all_hold_in(rest, root, memo, |_| false).then_some(key)
 }
 
 /// Root-relative names of the control files, as the input set and the settings digest hold them.

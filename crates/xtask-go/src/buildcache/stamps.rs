@@ -3,23 +3,26 @@
 //! kernel walks one path component per file, not the whole path), allocating nothing per file.
 //!
 //! ```text
-//! dir <size> <mtime_ns> <ctime_ns> <inode> <path>    a directory whose own stamp must hold
-//! listed <path>                                       a directory the caller checks by its listing
-//! in <path>                                           a directory only looked into
-//! file <size> <mtime_ns> <ctime_ns> <inode> <name>   a file of the directory above
-//! absent <name>                                       a file of the directory above, not there
+//! dir <len> <size> <mtime_ns> <ctime_ns> <inode> <path>  a directory whose own stamp must hold
+//! listed <len> <path>                                     a directory the caller checks by its listing
+//! in <len> <path>                                         a directory only looked into
+//! file <size> <mtime_ns> <ctime_ns> <inode> <name>       a file of the directory above
+//! absent <name>                                           a file of the directory above, not there
 //! ```
+//!
+//! `<len>` is the byte length of the directory's block of `file`/`absent` lines that follows,
+//! so a check skips a block it proved earlier in the run (`StampMemo`) with one comparison,
+//! without scanning its lines.
 //!
 //! Paths are kept as the caller gives them (root-relative or absolute) and resolved against a
 //! root when checked. A list holds no stamp from within the racy window of when it was written:
 //! such a stamp proves nothing, so `write_to` refuses the whole list.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8Path;
 
 use crate::buildcache::inputs::resolve;
 use crate::buildcache::statcache::{FileStamp, OpenDir};
@@ -74,22 +77,27 @@ impl StampList {
             if !plain(dir) {
                 return None;
             }
-            match &stamps.own {
-                _ if stamps.listed => writeln!(out, "listed {dir}").ok()?,
-                Some(own) if settled(own) => writeln!(out, "dir {} {dir}", encode(own)).ok()?,
-                Some(_) => return None,
-                None => writeln!(out, "in {dir}").ok()?,
-            }
+            let mut block = String::new();
             for (name, stamp) in &stamps.files {
                 if !plain(name) || name.contains('/') {
                     return None;
                 }
                 match stamp {
-                    Some(s) if settled(s) => writeln!(out, "file {} {name}", encode(s)).ok()?,
+                    Some(s) if settled(s) => writeln!(block, "file {} {name}", encode(s)).ok()?,
                     Some(_) => return None,
-                    None => writeln!(out, "absent {name}").ok()?,
+                    None => writeln!(block, "absent {name}").ok()?,
                 }
             }
+            let len = block.len();
+            match &stamps.own {
+                _ if stamps.listed => writeln!(out, "listed {len} {dir}").ok()?,
+                Some(own) if settled(own) => {
+                    writeln!(out, "dir {len} {} {dir}", encode(own)).ok()?
+                }
+                Some(_) => return None,
+                None => writeln!(out, "in {len} {dir}").ok()?,
+            }
+            out.push_str(&block);
         }
         Some(())
     }
@@ -120,111 +128,132 @@ pub fn parse_stamp(line: &str) -> Option<(FileStamp, &str)> {
     Some((stamp, parts.next()?))
 }
 
-/// Whether every stamp in `lines` (as `write_to` wrote them) still holds, paths resolved
+/// Whether every stamp in `text` (lines as `write_to` wrote them) still holds, paths resolved
 /// against `root`. Anything unreadable or unknown is a change: the caller then does the work.
 #[cfg(test)]
-pub fn all_hold<'a>(lines: impl Iterator<Item = &'a str>, root: &Utf8Path) -> bool {
-    all_hold_in(lines, root, &StampMemo::default(), |_| false)
+pub fn all_hold(text: &str, root: &Utf8Path) -> bool {
+    all_hold_in(text, root, &StampMemo::default(), |_| false)
 }
 
 /// [`all_hold`], where a `dir` line whose stamp moved still holds if `moved_dir_holds` says so
 /// for that directory (for example: it lists the same names, as after an editor's atomic save,
 /// which renames a new file over the old one and so moves its directory's stamp).
-pub fn all_hold_or<'a>(
-    lines: impl Iterator<Item = &'a str>,
+pub fn all_hold_or(
+    text: &str,
     root: &Utf8Path,
     moved_dir_holds: impl Fn(&Utf8Path) -> bool,
 ) -> bool {
-    all_hold_in(lines, root, &StampMemo::default(), moved_dir_holds)
+    all_hold_in(text, root, &StampMemo::default(), moved_dir_holds)
 }
 
 /// What one run's checks have proved, shared by every unit's: forty targets whose closures
 /// share most packages check each directory's block of files once, not forty times (a no-op's
-/// cost grows with the distinct inputs). Only successes are kept, and only per directory (a
-/// hash of its block of lines), so a unit that shares nothing pays one insert per directory. A
-/// run is one moment: a file that changes while it runs counts as changed after the run.
+/// cost grows with the distinct inputs). Only successes are kept, per directory as its path is
+/// written in the lists (so a memo serves one root), and a block is known by its exact text: a
+/// unit that shares nothing pays one insert per directory. A run is one moment: a file that
+/// changes while it runs counts as changed after the run.
 #[derive(Default)]
 pub struct StampMemo {
     /// Each directory's own stamp, as first seen (None: it could not be read).
-    dirs: Mutex<HashMap<Utf8PathBuf, Option<FileStamp>>>,
-    /// (directory, hash of its `file`/`absent` lines) that held.
-    blocks: Mutex<HashSet<(Utf8PathBuf, u64)>>,
+    dirs: Mutex<HashMap<String, Option<FileStamp>>>,
+    /// Per directory, the texts of its blocks of `file`/`absent` lines that held.
+    blocks: Mutex<HashMap<String, Vec<Box<str>>>>,
 }
 
 impl StampMemo {
     /// The directory's own stamp as first seen this run, and the directory opened when this
     /// call was the first look (one path walk serves the stamp and the block's checks).
-    fn dir_stamp(&self, path: &Utf8Path) -> (Option<FileStamp>, Option<OpenDir>) {
-        if let Some(seen) = self.dirs.lock().unwrap().get(path) {
+    fn dir_stamp(&self, written: &str, path: &Utf8Path) -> (Option<FileStamp>, Option<OpenDir>) {
+        if let Some(seen) = self.dirs.lock().unwrap().get(written) {
             return (*seen, None);
         }
         let opened = OpenDir::open(path).ok();
         let stamp = opened.as_ref().and_then(|d| d.stamp().ok());
-        self.dirs.lock().unwrap().insert(path.to_owned(), stamp);
+        self.dirs.lock().unwrap().insert(written.to_owned(), stamp);
         (stamp, opened)
+    }
+
+    fn block_held(&self, dir: &str, block: &str) -> bool {
+        let blocks = self.blocks.lock().unwrap();
+        blocks
+            .get(dir)
+            .is_some_and(|held| held.iter().any(|b| &**b == block))
+    }
+
+    fn remember_block(&self, dir: &str, block: &str) {
+        let mut blocks = self.blocks.lock().unwrap();
+        blocks.entry(dir.to_owned()).or_default().push(block.into());
+    }
+}
+
+/// The first line of `text` (without its newline) and the rest.
+fn split_line(text: &str) -> (&str, &str) {
+    match text.find('\n') {
+        Some(at) => (&text[..at], &text[at + 1..]),
+        None => (text, ""),
     }
 }
 
 /// [`all_hold_or`] through `memo`, the run's shared proofs.
-pub fn all_hold_in<'a>(
-    lines: impl Iterator<Item = &'a str>,
+pub fn all_hold_in(
+    text: &str,
     root: &Utf8Path,
     memo: &StampMemo,
     moved_dir_holds: impl Fn(&Utf8Path) -> bool,
 ) -> bool {
-    let lines: Vec<&str> = lines.collect();
-    let mut i = 0;
-    while i < lines.len() {
-        let Some((tag, rest)) = lines[i].split_once(' ') else {
+    let mut rest = text;
+    while !rest.is_empty() {
+        let (line, after) = split_line(rest);
+        // The directory line, then the block of `file`/`absent` lines that belong to it.
+        let Some((tag, len, tail)) = line.split_once(' ').and_then(|(tag, rest)| {
+            let (len, tail) = rest.split_once(' ')?;
+            Some((tag, len.parse::<usize>().ok()?, tail))
+        }) else {
             return false;
         };
-        // The directory line, then the block of `file`/`absent` lines that belong to it.
-        let end = i
-            + 1
-            + lines[i + 1..]
-                .iter()
-                .take_while(|l| l.starts_with("file ") || l.starts_with("absent "))
-                .count();
-        let (dir, holds, opened) = match tag {
-            "dir" => {
-                let Some((before, path)) = parse_stamp(rest) else {
-                    return false;
-                };
-                let path = resolve(root, path);
-                let (stamp, opened) = memo.dir_stamp(&path);
-                let holds = stamp == Some(before) || moved_dir_holds(&path);
-                (path, holds, opened)
-            }
-            "in" => (resolve(root, rest), true, None),
-            "listed" => {
-                let path = resolve(root, rest);
-                let holds = moved_dir_holds(&path);
-                (path, holds, None)
-            }
-            _ => return false,
+        let Some((block, next)) = after.split_at_checked(len) else {
+            return false;
         };
-        if !holds || !block_holds(&dir, &lines[i + 1..end], memo, opened) {
+        if !(block.is_empty() || block.ends_with('\n')) {
             return false;
         }
-        i = end;
+        let (written, holds, opened) = match tag {
+            "dir" => {
+                let Some((before, written)) = parse_stamp(tail) else {
+                    return false;
+                };
+                let path = resolve(root, written);
+                let (stamp, opened) = memo.dir_stamp(written, &path);
+                let holds = stamp == Some(before) || moved_dir_holds(&path);
+                (written, holds, opened)
+            }
+            "in" => (tail, true, None),
+            "listed" => (tail, moved_dir_holds(&resolve(root, tail)), None),
+            _ => return false,
+        };
+        if !holds || !block_holds(root, written, block, memo, opened) {
+            return false;
+        }
+        rest = next;
     }
     true
 }
 
-/// Whether every `file` and `absent` line of `dir`'s block holds (or held earlier this run).
-fn block_holds(dir: &Utf8Path, block: &[&str], memo: &StampMemo, opened: Option<OpenDir>) -> bool {
-    if block.is_empty() {
-        return true;
-    }
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    block.hash(&mut hasher);
-    let key = (dir.to_owned(), hasher.finish());
-    if memo.blocks.lock().unwrap().contains(&key) {
+/// Whether every `file` and `absent` line of the block of directory `written` holds (or held
+/// earlier this run).
+fn block_holds(
+    root: &Utf8Path,
+    written: &str,
+    block: &str,
+    memo: &StampMemo,
+    opened: Option<OpenDir>,
+) -> bool {
+    if block.is_empty() || memo.block_held(written, block) {
         return true;
     }
     // A directory that cannot be opened holds no file: its `absent` lines hold.
-    let opened = opened.or_else(|| OpenDir::open(dir).ok());
-    let holds = block.iter().all(|line| match line.split_once(' ') {
+    let opened = opened.or_else(|| OpenDir::open(&resolve(root, written)).ok());
+    let holds = block.lines().all(|line| match line.split_once(' ') {
         Some(("file", rest)) => parse_stamp(rest).is_some_and(|(before, name)| {
             opened
                 .as_ref()
@@ -234,7 +263,7 @@ fn block_holds(dir: &Utf8Path, block: &[&str], memo: &StampMemo, opened: Option<
         _ => false,
     });
     if holds {
-        memo.blocks.lock().unwrap().insert(key);
+        memo.remember_block(written, block);
     }
     holds
 }
@@ -267,26 +296,54 @@ mod tests {
         std::fs::write(root.join("go.mod"), "module m\n").unwrap();
         let text = list_of(&root);
         assert!(
-            text.contains("\nin .\n") || text.starts_with("in .\n"),
+            text.lines()
+                .any(|l| l.starts_with("in ") && l.ends_with(" .")),
             "{text}"
         );
-        assert!(all_hold(text.lines(), &root), "{text}");
+        assert!(all_hold(&text, &root), "{text}");
 
         std::fs::write(root.join("pkg/gone.go"), "package pkg\n").unwrap();
-        assert!(!all_hold(text.lines(), &root), "an absent file appeared");
+        assert!(!all_hold(&text, &root), "an absent file appeared");
         std::fs::remove_file(root.join("pkg/gone.go")).unwrap();
         let text = list_of(&root);
         std::fs::write(root.join("go.mod"), "module n\n").unwrap();
-        assert!(!all_hold(text.lines(), &root), "a file changed");
+        assert!(!all_hold(&text, &root), "a file changed");
         let text = list_of(&root);
         std::fs::create_dir(root.join("vendor")).unwrap();
-        assert!(all_hold(text.lines(), &root), "an unrelated directory");
+        assert!(all_hold(&text, &root), "an unrelated directory");
         std::fs::write(root.join("vendor/modules.txt"), "").unwrap();
-        assert!(!all_hold(text.lines(), &root), "an absent file appeared");
+        assert!(!all_hold(&text, &root), "an absent file appeared");
         let text = list_of(&root);
         std::fs::write(root.join("pkg/b.go"), "package pkg\n").unwrap();
-        assert!(!all_hold(text.lines(), &root), "a directory gained a file");
-        assert!(!all_hold("bogus 1".lines(), &root), "an unknown line");
+        assert!(!all_hold(&text, &root), "a directory gained a file");
+        assert!(!all_hold("bogus 1", &root), "an unknown line");
+    }
+
+    #[test]
+    fn a_block_length_that_does_not_end_on_its_last_line_is_a_change() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = Utf8PathBuf::from_path_buf(tmp.path().to_owned()).unwrap();
+        std::fs::create_dir(root.join("pkg")).unwrap();
+        std::fs::write(root.join("pkg/a.go"), "package pkg\n").unwrap();
+        std::fs::write(root.join("go.mod"), "module m\n").unwrap();
+        let text = list_of(&root);
+        assert!(all_hold(&text, &root), "{text}");
+        let line = text.lines().find(|l| l.starts_with("dir ")).unwrap();
+        let len: usize = line.split(' ').nth(1).unwrap().parse().unwrap();
+        assert!(len > 0, "{text}");
+        for skewed in [len - 1, len + 1, 0] {
+            let edited = text.replacen(
+                line,
+                &line.replacen(&len.to_string(), &skewed.to_string(), 1),
+                1,
+            );
+            assert!(
+                !all_hold(&edited, &root),
+                "length {skewed} for {len}:\n{edited}"
+            );
+        }
+        let truncated = &text[..text.len() - 3];
+        assert!(!all_hold(truncated, &root), "a cut list");
     }
 
     #[test]
@@ -302,13 +359,16 @@ mod tests {
         // A listed directory needs no settled stamp: it is written even right away.
         list.write_to(&mut text, crate::buildcache::statcache::now_ns())
             .unwrap();
-        assert!(text.starts_with("listed pkg\n"), "{text}");
-        assert!(!all_hold(text.lines(), &root), "no test: a change");
-        assert!(all_hold_or(text.lines(), &root, |d| d == root.join("pkg")));
-        assert!(!all_hold_or(text.lines(), &root, |_| false));
+        assert!(
+            text.starts_with("listed 15 pkg\nabsent gone.go\n"),
+            "{text}"
+        );
+        assert!(!all_hold(&text, &root), "no test: a change");
+        assert!(all_hold_or(&text, &root, |d| d == root.join("pkg")));
+        assert!(!all_hold_or(&text, &root, |_| false));
         std::fs::write(root.join("pkg/gone.go"), "package pkg\n").unwrap();
         assert!(
-            !all_hold_or(text.lines(), &root, |_| true),
+            !all_hold_or(&text, &root, |_| true),
             "the files below are still checked"
         );
     }
@@ -321,11 +381,11 @@ mod tests {
         std::fs::write(root.join("go.mod"), "module m\n").unwrap();
         let text = list_of(&root);
         let memo = StampMemo::default();
-        assert!(all_hold_in(text.lines(), &root, &memo, |_| false));
+        assert!(all_hold_in(&text, &root, &memo, |_| false));
         std::fs::write(root.join("go.mod"), "module changed\n").unwrap();
         // The same run saw go.mod already: a second unit's list gets the stamp of that moment.
-        assert!(all_hold_in(text.lines(), &root, &memo, |_| false));
-        assert!(!all_hold(text.lines(), &root), "a new run sees the change");
+        assert!(all_hold_in(&text, &root, &memo, |_| false));
+        assert!(!all_hold(&text, &root), "a new run sees the change");
     }
 
     #[test]

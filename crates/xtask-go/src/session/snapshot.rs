@@ -21,7 +21,7 @@ use crate::workspace::source_filter::SourceFilter;
 use crate::workspace::targets::Target;
 
 /// Bump when the layout changes.
-const FORMAT: u32 = 7;
+const FORMAT: u32 = 8;
 
 /// Variables that decide what a full load would find.
 const ENV: &[&str] = &[
@@ -230,7 +230,7 @@ impl Snapshot {
         let current = snapshot.format == FORMAT
             && snapshot.root == root
             && snapshot.env == env_now()
-            && stamps::all_hold_or(snapshot.stamps.lines(), root, |dir| {
+            && stamps::all_hold_or(&snapshot.stamps, root, |dir| {
                 snapshot.listings.get(dir).is_some_and(|before| {
                     crate::buildcache::inputs::listing_hash(dir).is_ok_and(|now| now == *before)
                 })

@@ -13,7 +13,7 @@ use crate::util::stamp::{now_ns, FileStamp};
 use crate::workspace::targets::LinkedCrate;
 
 /// Bump when the stamps file's layout changes.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// Environment variables that shape what cargo builds (their values are in the request hash):
 /// a change makes the next run ask cargo. Build scripts that read other variables are cargo's
@@ -87,11 +87,11 @@ pub(super) fn remembered_native(text: &str) -> Option<Vec<String>> {
 
 /// The remembered native libraries, when the request is the same and every stamp holds.
 pub(super) fn still_current(text: &str, request: &str, root: &Utf8Path) -> Option<Vec<String>> {
-    let mut lines = text.lines();
-    let header = lines.next()?;
+    let (header, rest) = text.split_once('\n')?;
     if header != format!("xtask-go rustlib {FORMAT} {request}") {
         return None;
     }
     let native = remembered_native(text)?;
-    stamps::all_hold_or(lines.skip(1), root, |_| false).then_some(native)
+    let (_native_line, stamps) = rest.split_once('\n')?;
+    stamps::all_hold_or(stamps, root, |_| false).then_some(native)
 }
