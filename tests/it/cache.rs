@@ -573,6 +573,47 @@ fn cache_stats_gc_and_clean() {
     assert!(repo.path("go/app/main.go").is_file());
 }
 
+#[test]
+fn gc_over_the_limit_keeps_the_newest_build_that_fits_and_frees_an_older_ones_outputs() {
+    let repo = warm_repo();
+    let store = repo.scratch("store");
+    let stats = |repo: &Repo| -> serde_json::Value {
+        let out = repo
+            .xtask(&["cache", "stats", "--json"])
+            .env("XTASK_GO_CACHE_DIR", &store)
+            .ok();
+        serde_json::from_str(&out.stdout).unwrap()
+    };
+    let text = std::fs::read_to_string(repo.path("go/app/lib/other.go")).unwrap();
+    repo.write("go/app/lib/other.go", &text.replace("\"!\"", "\"?\""));
+    assert_eq!(build(&repo, &[], &[]).1, "miss");
+    let before = stats(&repo);
+    assert_eq!(before["blobs"], 2, "{before}");
+    let blob_bytes = before["blob_bytes"].as_u64().unwrap();
+    let total = before["entry_bytes"].as_u64().unwrap() + blob_bytes;
+    // Room for one build's outputs, not two: the older build goes, with its blob.
+    let max = (total - blob_bytes / 4).to_string();
+    let gc = repo
+        .xtask(&["cache", "gc", "--max-size", &max, "--json"])
+        .env("XTASK_GO_CACHE_DIR", &store)
+        .ok();
+    let gc: serde_json::Value = serde_json::from_str(&gc.stdout).unwrap();
+    assert_eq!(gc["removed_blobs"], 1, "{gc}");
+    let after = stats(&repo);
+    assert_eq!(after["blobs"], 1, "{after}");
+    assert!(
+        after["entries"].as_u64().unwrap() >= 1,
+        "the newest build's entry is kept: {after}"
+    );
+    std::fs::remove_file(repo.path(APP)).unwrap();
+    assert_eq!(
+        build(&repo, &[], &[]).1,
+        "restored",
+        "the kept entry still serves"
+    );
+    assert_eq!(repo.run_app(), "hello? Hi cache, from alpha v1.2.0");
+}
+
 /// Once stamps are older than the racy window, a no-op reads no file: it must still see a
 /// content change that kept size and mtime, a settings change, and a replaced output.
 /// Waits out the racy window, then builds once to renew the recorded stamps (that build may

@@ -1,11 +1,11 @@
 //! Keeping the local store in bounds: `cache stats`, `cache gc` (least recently used entries go
 //! first, then blobs no entry names) and `cache clean`; also the automatic gc after a build.
 
-use std::collections::HashSet;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context, Result};
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
 
 use crate::buildcache::storage::local::LocalStore;
@@ -50,43 +50,86 @@ pub struct GcReport {
 }
 
 /// Removes least recently used entries until the store is under `max_size`, then every blob
-/// that no remaining build entry names. Manifests (input sets) count as entries.
+/// that no remaining build entry names. Manifests (input sets) count as entries. The size
+/// counted is what would remain: the entries kept and the blobs they name (a blob shared by two
+/// entries is freed with the last of them), so an entry's removal frees its outputs too, and the
+/// most recent entries that fit stay whole.
 pub fn gc(store: &LocalStore, max_size: u64) -> GcReport {
     let mut report = GcReport {
         temp_files: store.clean_temp_files(),
         ..GcReport::default()
     };
-    let mut entries = store.entries();
-    let blobs = store.blobs();
-    let mut total: u64 =
-        entries.iter().map(|e| e.1).sum::<u64>() + blobs.iter().map(|b| b.1).sum::<u64>();
+    let mut entries: Vec<(Utf8PathBuf, u64, SystemTime, Vec<String>)> = store
+        .entries()
+        .into_iter()
+        .map(|(path, size, used)| {
+            let named = blobs_named(&path);
+            (path, size, used, named)
+        })
+        .collect();
     entries.sort_by_key(|e| e.2);
-    let mut kept = Vec::new();
-    for (path, size, used) in entries {
-        if total > max_size && std::fs::remove_file(&path).is_ok() {
-            total -= size;
-            report.removed_entries += 1;
-            report.freed_bytes += size;
-        } else {
-            kept.push((path, size, used));
+    let blobs: HashMap<String, (Utf8PathBuf, u64)> = store
+        .blobs()
+        .into_iter()
+        .map(|(path, size, _)| {
+            (
+                path.file_name().unwrap_or_default().to_owned(),
+                (path, size),
+            )
+        })
+        .collect();
+    let mut references: HashMap<&str, usize> = HashMap::new();
+    for (_, _, _, named) in &entries {
+        for sha in named {
+            *references.entry(sha.as_str()).or_default() += 1;
         }
     }
-    let referenced: HashSet<String> = kept
-        .iter()
-        .filter_map(|(path, _, _)| std::fs::read(path).ok())
-        .filter_map(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-        .flat_map(|v| v["outputs"].as_array().cloned().unwrap_or_default())
-        .filter_map(|o| o["sha256"].as_str().map(String::from))
-        .collect();
-    for (path, size, _) in blobs {
-        if !referenced.contains(path.file_name().unwrap_or_default())
-            && std::fs::remove_file(&path).is_ok()
+    let blob_size = |sha: &str| blobs.get(sha).map_or(0, |b| b.1);
+    let mut total: u64 = entries.iter().map(|e| e.1).sum::<u64>()
+        + references.keys().map(|sha| blob_size(sha)).sum::<u64>();
+    for (path, size, _, named) in &entries {
+        if total <= max_size {
+            break;
+        }
+        if std::fs::remove_file(path).is_err() {
+            continue;
+        }
+        total -= size;
+        report.removed_entries += 1;
+        report.freed_bytes += size;
+        for sha in named {
+            let count = references.get_mut(sha.as_str()).expect("counted above");
+            *count -= 1;
+            if *count == 0 {
+                total -= blob_size(sha);
+            }
+        }
+    }
+    for (sha, (path, size)) in &blobs {
+        if references.get(sha.as_str()).is_none_or(|&n| n == 0)
+            && std::fs::remove_file(path).is_ok()
         {
             report.removed_blobs += 1;
             report.freed_bytes += size;
         }
     }
     report
+}
+
+/// The blobs an entry file names (its `outputs`' sha256s); none for a manifest or a record.
+fn blobs_named(path: &Utf8Path) -> Vec<String> {
+    let Some(value) = std::fs::read(path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+    else {
+        return Vec::new();
+    };
+    value["outputs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["sha256"].as_str().map(String::from))
+        .collect()
 }
 
 /// Runs `gc` with `max_size` if the last automatic run is older than the interval.
