@@ -4,6 +4,7 @@
 //! No go command checks vendored file contents; this module does, against module zips whose
 //! `h1:` hash matches go.sum (see `source`), by the copying rules of `go mod vendor` (see `expected`).
 
+mod cachedirs;
 mod check;
 mod compare;
 pub mod consistency;
@@ -14,6 +15,7 @@ pub mod modules_txt;
 pub mod render;
 pub mod source;
 mod trust;
+mod verified;
 
 use std::collections::BTreeMap;
 

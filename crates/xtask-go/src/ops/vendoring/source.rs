@@ -62,17 +62,6 @@ pub enum ZipState {
     Mismatch { zip: Utf8PathBuf, found: String },
 }
 
-/// The result of checking a module cache directory against go.sum.
-pub enum DirState {
-    /// It matches; with the files vendoring can need, read on the way.
-    Verified(BTreeMap<String, Vec<u8>>),
-    Missing,
-    Mismatch {
-        dir: Utf8PathBuf,
-        found: String,
-    },
-}
-
 /// `$GOMODCACHE/<escaped path>@<escaped version>`: the module as go extracted it.
 pub fn cached_dir(gomodcache: &Utf8Path, path: &str, version: &str) -> Result<Utf8PathBuf> {
     Ok(gomodcache.join(format!(
@@ -80,87 +69,6 @@ pub fn cached_dir(gomodcache: &Utf8Path, path: &str, version: &str) -> Result<Ut
         gosum::escape_path(path)?,
         gosum::escape_version(version)?
     )))
-}
-
-/// One module whose module cache directory is to be checked against go.sum.
-pub struct DirCheck<'a> {
-    pub path: &'a str,
-    pub version: &'a str,
-    /// go.sum's `h1:` hash of the module.
-    pub want: &'a str,
-    /// The package directories vendoring can need files of (module-relative).
-    pub package_dirs: BTreeSet<String>,
-}
-
-/// Checks the module cache directories of `modules` against go.sum, keeping the files
-/// vendoring can need. The files of all modules are read on one pool of threads: with a cold
-/// page cache, many reads in flight are what makes this fast. A directory that cannot be listed
-/// or read is an error for its module alone.
-pub fn check_cached_dirs(gomodcache: &Utf8Path, modules: &[DirCheck<'_>]) -> Vec<Result<DirState>> {
-    // Per module: its directory and files (dirhash name, path), None when there is none.
-    type Listed = Option<(Utf8PathBuf, Vec<(String, Utf8PathBuf)>)>;
-    let listed: Vec<Result<Listed>> = modules
-        .iter()
-        .map(|m| {
-            let dir = cached_dir(gomodcache, m.path, m.version)?;
-            if !dir.is_dir() {
-                return Ok(None);
-            }
-            let files = dirhash::dir_files(&dir, &format!("{}@{}", m.path, m.version))?;
-            Ok(Some((dir, files)))
-        })
-        .collect();
-    // (module, dirhash name, path) of every file of every listed directory.
-    let all: Vec<(usize, &str, &Utf8Path)> = listed
-        .iter()
-        .enumerate()
-        .filter_map(|(i, l)| Some((i, l.as_ref().ok()?.as_ref()?)))
-        .flat_map(|(i, (_, files))| files.iter().map(move |(n, p)| (i, n.as_str(), p.as_path())))
-        .collect();
-    // A dirhash name is `<path>@<version>/<module-relative path>`.
-    let rel = |i: usize, name: &'_ str| -> String {
-        name[modules[i].path.len() + modules[i].version.len() + 2..].to_owned()
-    };
-    let read = crate::util::par::io_map(&all, |&(i, name, path)| {
-        let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
-        let rel = rel(i, name);
-        let keep = may_be_needed(&rel, &modules[i].package_dirs);
-        Ok((dirhash::sha256(&bytes), keep.then_some((rel, bytes))))
-    });
-    let mut hashed: Vec<Vec<(String, [u8; 32])>> = vec![Vec::new(); modules.len()];
-    let mut kept: Vec<BTreeMap<String, Vec<u8>>> = vec![BTreeMap::new(); modules.len()];
-    let mut failed: BTreeMap<usize, anyhow::Error> = BTreeMap::new();
-    for (&(i, name, _), result) in all.iter().zip(read) {
-        match result {
-            Ok((digest, kept_file)) => {
-                if let Some((rel, bytes)) = kept_file {
-                    kept[i].insert(rel, bytes);
-                }
-                hashed[i].push((name.to_owned(), digest));
-            }
-            Err(e) => {
-                failed.entry(i).or_insert(e);
-            }
-        }
-    }
-    listed
-        .into_iter()
-        .enumerate()
-        .map(|(i, listing)| {
-            let Some((dir, _)) = listing? else {
-                return Ok(DirState::Missing);
-            };
-            if let Some(e) = failed.remove(&i) {
-                return Err(e);
-            }
-            let found = dirhash::hash1(std::mem::take(&mut hashed[i]));
-            Ok(if found == modules[i].want {
-                DirState::Verified(std::mem::take(&mut kept[i]))
-            } else {
-                DirState::Mismatch { dir, found }
-            })
-        })
-        .collect()
 }
 
 /// `$GOMODCACHE/cache/download/<escaped path>/@v/<escaped version>.zip`.

@@ -10,8 +10,10 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
 
+use super::cachedirs::{self, DirCheck, DirState};
 use super::modules_txt::VendoredModule;
-use super::source::{self, DirCheck, DirState, Origin, ZipState};
+use super::source::{self, Origin, ZipState};
+use super::verified::VerifiedDirs;
 use super::VendorTree;
 use crate::go::gomod::GoMod;
 use crate::go::gosum::GoSum;
@@ -101,7 +103,13 @@ pub(super) fn resolve(
     let offline = session.project.settings.offline;
     let gomodcache = env.get("GOMODCACHE").unwrap_or_default().to_owned();
     let cache = Utf8Path::new(&gomodcache);
-    let states = cache_states(cache, modules, &proofs)?;
+    let memo = VerifiedDirs::load(&session.project.go_dir().join("vendor-verified"));
+    let states = cache_states(cache, modules, &proofs, &memo, reporter)?;
+    if let Err(e) = memo.save() {
+        reporter.warn(&format!(
+            "{e:#} (the next check hashes the module cache again)"
+        ));
+    }
     let mut downloads = Vec::new();
     for (i, ((t, state), proof)) in out.iter_mut().zip(states).zip(&proofs).enumerate() {
         downloads.extend(decide(i, t, state, proof.as_ref()));
@@ -176,11 +184,13 @@ fn proof(tree: &VendorTree, sums: &[GoSum], m: &VendoredModule) -> Result<Proof,
 }
 
 /// What the module cache holds for each module with a zip proof, by index into `proofs`: its
-/// directories are hashed first, then the zips of those without a verified one, in parallel.
+/// directories are checked first (by their stamps where `memo` remembers them verified), then the zips of those without a verified one, in parallel.
 fn cache_states(
     cache: &Utf8Path,
     modules: &[&VendoredModule],
     proofs: &[Option<Proof>],
+    memo: &VerifiedDirs,
+    reporter: &Reporter,
 ) -> Result<Vec<Option<CacheState>>> {
     let zip_proofs: Vec<(usize, &str, &str, &str)> = proofs
         .iter()
@@ -203,13 +213,14 @@ fn cache_states(
             package_dirs: super::expected::package_dirs(modules[i]),
         })
         .collect();
-    let dir_states = source::check_cached_dirs(cache, &checks);
+    let dir_states = cachedirs::check_cached_dirs(cache, &checks, memo);
     let mut states: Vec<Option<CacheState>> = (0..proofs.len()).map(|_| None).collect();
     let mut zip_wanted = Vec::new();
+    cachedirs::say_verified(&dir_states, reporter);
     for (&(i, path, version, want), dir_state) in zip_proofs.iter().zip(dir_states) {
         // A directory that cannot be read is no reason to fail: the zip is checked instead.
         match dir_state {
-            Ok(DirState::Verified(files)) => {
+            Ok(DirState::Verified { files, .. }) => {
                 let dir = source::cached_dir(cache, path, version)?;
                 states[i] = Some(CacheState::Dir(dir, files));
             }
