@@ -500,3 +500,4 @@ fn a_module_the_proxy_refuses_is_named_with_why_and_exit_code_2_the_rest_still_c
 }
 
 mod memo;
+mod rules;

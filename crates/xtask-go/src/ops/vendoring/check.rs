@@ -111,7 +111,11 @@ pub(super) fn check_tree(
         }
     }
     let scratch = trusted.scratch.clone();
-    let (mut modules, listing) = load_modules(&vendor, &listed, trusted, &main_go, &mut findings)?;
+    let rules = expected::Rules {
+        main_go: &main_go,
+        cgo: session.project.config.cgo,
+    };
+    let (mut modules, listing) = load_modules(&vendor, &listed, trusted, rules, &mut findings)?;
     let check = TreeCheck {
         session,
         tree,
@@ -198,7 +202,7 @@ fn load_modules<'a>(
     vendor: &Utf8Path,
     listed: &[&'a VendoredModule],
     mut trusted: Trusted,
-    main_go: &str,
+    rules: expected::Rules<'_>,
     findings: &mut Findings<'_>,
 ) -> Result<(Vec<Module<'a>>, VendorListing)> {
     let origins: Vec<Option<Origin>> = trusted
@@ -224,7 +228,7 @@ fn load_modules<'a>(
                 });
                 Some(files.map(|files| {
                     let (expected, absent) =
-                        expected::expected_files(&m.key.path, &m.packages, &files, main_go);
+                        expected::expected_files(&m.key.path, &m.packages, &files, rules);
                     (ModuleSource { origin, files }, expected, absent)
                 }))
             });

@@ -7,7 +7,19 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::go::constraints::should_build_with_any_tags;
+use crate::go::gosource::{imports_c, package_name};
 use crate::host::toolchain::compare_go_versions;
+
+/// What, besides a module's files, decides what `go mod vendor` writes of it.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    /// The main modules' go version (the go.work's in workspace mode).
+    pub main_go: &'a str,
+    /// Whether go runs with CGO_ENABLED=1: only then do cgo files' `//go:embed` lines count
+    /// (vendoring reads embeds through go/build's default context, which skips cgo files
+    /// when cgo is off).
+    pub cgo: bool,
+}
 
 /// Metadata file prefixes go copies from the parents of a package dir (`metaPrefixes`).
 pub const META_PREFIXES: &[&str] = &[
@@ -83,10 +95,10 @@ pub fn expected_files(
     module_path: &str,
     packages: &[String],
     files: &BTreeMap<String, Vec<u8>>,
-    main_go_version: &str,
+    rules: Rules<'_>,
 ) -> (Vec<ExpectedFile>, Vec<String>) {
-    let strip_go_mod = compare_go_versions(main_go_version, "1.17").is_ge();
-    let test_embeds = compare_go_versions(main_go_version, "1.22").is_lt();
+    let strip_go_mod = compare_go_versions(rules.main_go, "1.17").is_ge();
+    let test_embeds = compare_go_versions(rules.main_go, "1.22").is_lt();
     let mut out: BTreeMap<String, String> = BTreeMap::new();
     let mut absent = Vec::new();
     for package in packages {
@@ -104,10 +116,7 @@ pub fn expected_files(
         for (rel, content) in &in_dir {
             let name = base(rel);
             let is_go = name.ends_with(".go");
-            if is_go
-                && !name.starts_with(['.', '_'])
-                && (test_embeds || !name.ends_with("_test.go"))
-            {
+            if is_go && embeds_count(name, content, test_embeds, rules.cgo) {
                 patterns.extend(embed_patterns(content));
             }
             if name.ends_with("_test.go")
@@ -146,6 +155,18 @@ pub fn expected_files(
         })
         .collect();
     (expected, absent)
+}
+
+/// Whether the `//go:embed` lines of the Go file `name` decide what is vendored: go reads them
+/// with go/build's `UseAllFiles` (so build-ignored files count too) but skips files whose names
+/// start with `.` or `_`, files of `package documentation`, cgo files when cgo is off, and (main
+/// module go 1.22 and later) test files.
+fn embeds_count(name: &str, content: &[u8], test_embeds: bool, cgo: bool) -> bool {
+    let test = name.ends_with("_test.go");
+    !name.starts_with(['.', '_'])
+        && (test_embeds || !test)
+        && package_name(content) != Some("documentation")
+        && (cgo || test || !imports_c(content))
 }
 
 /// The files matched by `//go:embed` patterns of a package in `dir` (go's `load.ResolveEmbed`):
@@ -314,7 +335,11 @@ mod tests {
         .map(|(k, v)| (k.to_owned(), v.as_bytes().to_vec()))
         .collect();
         let packages = ["m".to_owned(), "m/sub/deep".to_owned(), "m/gone".to_owned()];
-        let (expected, absent) = expected_files("m", &packages, &files, "1.22");
+        let rules = Rules {
+            main_go: "1.22",
+            cgo: false,
+        };
+        let (expected, absent) = expected_files("m", &packages, &files, rules);
         let paths: Vec<&str> = expected.iter().map(|e| e.vendor_path.as_str()).collect();
         assert_eq!(
             paths,
