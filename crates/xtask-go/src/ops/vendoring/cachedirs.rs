@@ -3,16 +3,16 @@
 //! of the directory holds (`verified`), trusted by their stamps: only the needed files are
 //! read, and each is stat'ed again after the read.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read as _;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use anyhow::{ensure, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use super::expected::may_be_needed;
-use super::source::cached_dir;
+use super::source::{cached_dir, read_needed, ModuleFiles};
 use super::verified::{DirStamps, Key, VerifiedDirs};
 use crate::go::dirhash;
+use crate::util::fsutil;
 use crate::util::report::Reporter;
 use crate::util::stamp::FileStamp;
 
@@ -47,7 +47,7 @@ pub enum DirState {
     /// It matches; with the files vendoring can need, read on the way; `by_stamps` when its
     /// stamps held since it was verified (its other files were not read).
     Verified {
-        files: Files,
+        files: ModuleFiles,
         by_stamps: bool,
     },
     Missing,
@@ -130,37 +130,43 @@ pub fn say_verified(states: &[Result<DirState>], reporter: &Reporter) {
 }
 
 /// The files of a remembered directory that vendoring of `package_dirs` can need, each read
-/// and then stat'ed: None (hash it all again) if any stamp moved from the one it was verified
-/// with, before or while it was read.
+/// and then stat'ed through the open file: None (hash it all again) if any stamp moved from the
+/// one it was verified with, before or while it was read.
 fn read_remembered(
     dir: &Utf8Path,
     files: &Stamped,
     package_dirs: &BTreeSet<String>,
-) -> Option<Files> {
-    let mut kept = Files::new();
-    for (rel, verified) in files {
-        if !may_be_needed(rel, package_dirs) {
-            continue;
-        }
-        let (bytes, stamp) = read_stamped(&dir.join(rel)).ok()?;
-        // After the read: any write since the stamp was verified moved the ctime.
-        let after = FileStamp::of(&dir.join(rel)).ok()?;
-        if stamp != *verified || after != *verified {
-            return None;
-        }
-        kept.insert(rel.clone(), bytes);
-    }
-    Some(kept)
+) -> Option<ModuleFiles> {
+    let verified: HashMap<&str, FileStamp> = files.iter().map(|(r, s)| (r.as_str(), *s)).collect();
+    let names = files.iter().map(|(rel, _)| rel.clone()).collect();
+    read_needed(names, package_dirs, |rel| {
+        let path = dir.join(rel);
+        let want = verified.get(rel).copied();
+        let size = want.map_or(0, |s| s.size as usize);
+        let mut file = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
+        let bytes =
+            fsutil::read_sized(&mut file, size).with_context(|| format!("reading {path}"))?;
+        // After the read, through the open file: a ctime never goes back, so the stamp it was
+        // verified with, seen now, means no write since then, before or while it was read.
+        let after = FileStamp::from_metadata(&file.metadata()?);
+        ensure!(Some(after) == want, "{path} changed since it was verified");
+        Ok(bytes)
+    })
+    .ok()
 }
 
 /// Opens `path`, takes its stamp from the open file, then reads it: a change after the stamp
 /// was taken moves it, so a stamp remembered from here proves the bytes read.
 fn read_stamped(path: &Utf8Path) -> Result<(Vec<u8>, FileStamp)> {
     let mut file = std::fs::File::open(path).with_context(|| format!("opening {path}"))?;
+    read_open(&mut file, path)
+}
+
+/// The stamp of an open file (one fstat), then its bytes.
+fn read_open(file: &mut std::fs::File, path: &Utf8Path) -> Result<(Vec<u8>, FileStamp)> {
     let meta = file.metadata().with_context(|| format!("reading {path}"))?;
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.read_to_end(&mut bytes)
-        .with_context(|| format!("reading {path}"))?;
+    let bytes =
+        fsutil::read_sized(file, meta.len() as usize).with_context(|| format!("reading {path}"))?;
     Ok((bytes, FileStamp::from_metadata(&meta)))
 }
 
@@ -268,7 +274,7 @@ fn hash_dirs(
         .into_iter()
         .zip(to_hash)
         .map(|(result, &(i, dir))| {
-            let (hashed, stamps, kept) = result?;
+            let (hashed, stamps, mut kept) = result?;
             let found = dirhash::hash1(hashed);
             if found != modules[i].want {
                 return Ok(DirState::Mismatch {
@@ -277,8 +283,13 @@ fn hash_dirs(
                 });
             }
             memo.remember(modules[i].key(dir), &stamps);
+            let names = stamps.files.into_iter().map(|(rel, _)| rel).collect();
+            // What vendoring needs is among what was kept (all below a package, go.mod, LICENSEs).
+            let files = read_needed(names, &modules[i].package_dirs, |rel| {
+                Ok(kept.remove(rel).unwrap_or_default())
+            })?;
             Ok(DirState::Verified {
-                files: kept,
+                files,
                 by_stamps: false,
             })
         })

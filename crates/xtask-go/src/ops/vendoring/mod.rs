@@ -9,6 +9,7 @@ mod check;
 mod compare;
 pub mod consistency;
 pub mod contents;
+mod embeds;
 pub mod expected;
 pub mod imports;
 pub mod modules_txt;

@@ -5,14 +5,12 @@
 //! into a private module cache when its copy is tampered; verified the same way; a local
 //! replacement directory as it is.
 
-use std::collections::BTreeMap;
-
 use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
 
 use super::cachedirs::{self, DirCheck, DirState};
 use super::modules_txt::VendoredModule;
-use super::source::{self, Origin, ZipState};
+use super::source::{self, ModuleFiles, Origin, ZipState};
 use super::verified::VerifiedDirs;
 use super::VendorTree;
 use crate::go::gomod::GoMod;
@@ -21,9 +19,6 @@ use crate::session::Session;
 use crate::util::report::Reporter;
 use crate::workspace::goenv::PinnedEnv;
 use crate::workspace::project::absolute_in;
-
-/// A module's files (module-relative paths) and their contents.
-type Files = BTreeMap<String, Vec<u8>>;
 
 /// Where one module's reference contents are to come from.
 enum Proof {
@@ -38,7 +33,7 @@ enum Proof {
 /// What the module cache holds for one module: a verified directory (with the files read while
 /// hashing it), or else the state of its zip and, if the directory did not match, why.
 enum CacheState {
-    Dir(Utf8PathBuf, Files),
+    Dir(Utf8PathBuf, ModuleFiles),
     Zip {
         zip: Result<ZipState>,
         dir_mismatch: Option<(Utf8PathBuf, String)>,
@@ -51,7 +46,7 @@ pub(super) struct ModuleTrust {
     /// Where its trusted contents are.
     pub(super) origin: Option<Origin>,
     /// Its files, when its module cache directory was verified (read on the way).
-    pub(super) preloaded: Option<Files>,
+    pub(super) preloaded: Option<ModuleFiles>,
     /// Why its contents could not be established.
     pub(super) unchecked: Option<String>,
     /// Its module cache directory or zip that did not match go.sum: (path, what is wrong).
