@@ -2,7 +2,7 @@
 //! nested modules) with the mix real trees have: deep package trees, non-Go files in package
 //! directories, LICENSE and NOTICE files up the tree, `testdata/`, tests, commands and examples
 //! nothing imports, assembly and cgo files, build-ignored generators, embed targets (files,
-//! directories, `all:`); about 8,800 vendored files out of about 30,000 in the module cache.
+//! directories, `all:`): 9,017 vendored files of the 21,608 in the module cache directories.
 
 use anyhow::Result;
 use camino::Utf8Path;
