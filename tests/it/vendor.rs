@@ -498,3 +498,6 @@ fn a_module_the_proxy_refuses_is_named_with_why_and_exit_code_2_the_rest_still_c
         human.stderr
     );
 }
+
+mod memo;
+mod rules;

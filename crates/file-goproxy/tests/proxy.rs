@@ -183,6 +183,8 @@ fn proxy_layout_escapes_upper_case_and_lists_versions() -> Result<()> {
             "example.com/beta@v1.0.0",
             "example.com/delta@v1.0.0",
             "example.com/gamma/v2@v2.1.0",
+            "example.com/rules@v1.0.0",
+            "example.com/rules/nested@v1.0.0",
         ]
     );
     assert!(proxy.url().starts_with("file:///"), "{}", proxy.url());

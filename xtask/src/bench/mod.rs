@@ -1,5 +1,5 @@
 //! `cargo xtask bench`: benchmark suites that time this tool next to what a user would otherwise run.
-//! One module per suite (`build`, `mains`, `fetch`, `vendor`, `remote`), timing and table helpers in `util`.
+//! One module per suite (`build`, `mains`, `fetch`, `vendor` with `vendor_large`, `remote`), timing and table helpers in `util`.
 
 mod build;
 mod fetch;
@@ -7,6 +7,7 @@ mod mains;
 mod remote;
 mod util;
 mod vendor;
+mod vendor_large;
 
 use std::process::ExitCode;
 
@@ -21,7 +22,7 @@ impl Bench {
             "build" => build::run(sh, self.runs, self.large).map(|()| ExitCode::SUCCESS),
             "fetch" => fetch::run(sh, self.runs).map(|()| ExitCode::SUCCESS),
             "mains" => mains::run(sh, self.runs).map(|()| ExitCode::SUCCESS),
-            "vendor" => vendor::run(sh, self.runs).map(|()| ExitCode::SUCCESS),
+            "vendor" => vendor::run(sh, self.runs, self.large).map(|()| ExitCode::SUCCESS),
             "remote" => remote::run(sh, self.runs).map(|()| ExitCode::SUCCESS),
             other => {
                 bail!("unknown bench suite `{other}`; suites: build, mains, fetch, vendor, remote")

@@ -5,12 +5,13 @@
 /// go's `imports.ShouldBuild(content, AnyTags())`: false only for files no tag set selects,
 /// i.e. whose constraint needs the `ignore` tag, or which go cannot parse.
 pub fn should_build_with_any_tags(content: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(content);
-    let mut go_build: Option<&str> = None;
+    // Line by line, so that only the leading comments are decoded, not the whole file.
+    let mut go_build: Option<String> = None;
     let mut plus_build = Vec::new();
     let mut in_block = false;
-    for line in text.lines() {
-        let line = line.trim();
+    for raw in content.split(|&b| b == b'\n') {
+        let text = String::from_utf8_lossy(raw);
+        let line = text.trim();
         if in_block {
             if line.contains("*/") {
                 in_block = false;
@@ -26,10 +27,10 @@ pub fn should_build_with_any_tags(content: &[u8]) -> bool {
                     if go_build.is_some() {
                         return false; // multiple //go:build lines
                     }
-                    go_build = Some(expr.trim());
+                    go_build = Some(expr.trim().to_owned());
                 }
             } else if let Some(expr) = comment.trim_start().strip_prefix("+build") {
-                plus_build.push(expr.trim());
+                plus_build.push(expr.trim().to_owned());
             }
             continue;
         }
@@ -40,7 +41,7 @@ pub fn should_build_with_any_tags(content: &[u8]) -> bool {
         break;
     }
     if let Some(expr) = go_build {
-        return BuildExpr::new(expr).parse().unwrap_or(false);
+        return BuildExpr::new(&expr).parse().unwrap_or(false);
     }
     plus_build.iter().all(|line| {
         line.split_whitespace().any(|term| {

@@ -15,6 +15,26 @@ pub fn imports(src: &[u8]) -> Vec<String> {
     out
 }
 
+/// Whether a Go file imports "C" (is a cgo file).
+pub fn imports_c(src: &[u8]) -> bool {
+    let mut out = Vec::new();
+    read_header(src, &mut out);
+    out.iter().any(|p| p == "C")
+}
+
+/// The name in a Go file's package clause, if it has one.
+pub fn package_name(src: &[u8]) -> Option<&str> {
+    let mut lx = Lexer { s: src, i: 0 };
+    lx.skip();
+    if lx.ident() != Some("package") {
+        return None;
+    }
+    lx.skip();
+    let start = lx.i;
+    lx.ident()?;
+    std::str::from_utf8(&src[start..lx.i]).ok()
+}
+
 /// Where a Go file's header ends: after the package clause and every import declaration
 /// (with the comments before them, which hold `//go:build` lines and the cgo preamble).
 /// A file that does not parse that far ends where parsing stopped.
@@ -230,6 +250,22 @@ pub fn is_ignored_dir(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn package_names_and_cgo_files() {
+        let cgo = b"// #include <stdio.h>\nimport \"C\"\n";
+        assert_eq!(
+            package_name(b"// doc\npackage documentation\n"),
+            Some("documentation")
+        );
+        assert_eq!(
+            package_name(b"/* x */ package p_2; import \"C\""),
+            Some("p_2")
+        );
+        assert_eq!(package_name(b"func f() {}\n"), None);
+        assert!(imports_c(&[b"package p\n\n".as_slice(), cgo].concat()));
+        assert!(!imports_c(b"package p\n\nimport \"fmt\"\n"));
+    }
 
     #[test]
     fn reads_imports_as_go_does() {

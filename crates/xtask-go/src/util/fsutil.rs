@@ -23,6 +23,26 @@ pub fn temp_path_for(path: &Utf8Path) -> Utf8PathBuf {
     ))
 }
 
+/// The bytes of an open file expected to hold about `size`: read into a buffer of that size
+/// plus one byte, so that no stat or seek is needed to size it (as `std::fs::read` does).
+pub fn read_sized(file: &mut std::fs::File, size: usize) -> std::io::Result<Vec<u8>> {
+    let mut bytes = vec![0; size + 1];
+    let mut n = 0;
+    loop {
+        if n == bytes.len() {
+            bytes.resize(n * 2, 0);
+        }
+        match file.read(&mut bytes[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    bytes.truncate(n);
+    Ok(bytes)
+}
+
 /// Whether a write must also survive a crash, or only be atomic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
@@ -279,6 +299,21 @@ fn process_alive(pid: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_sized_reads_the_whole_file_whatever_the_size_said() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"0123456789").unwrap();
+        for guess in [0, 3, 10, 64] {
+            let mut file = std::fs::File::open(&path).unwrap();
+            assert_eq!(
+                read_sized(&mut file, guess).unwrap(),
+                b"0123456789",
+                "{guess}"
+            );
+        }
+    }
 
     #[test]
     fn temp_files_of_dead_processes_are_swept_and_live_ones_kept() {

@@ -1,7 +1,7 @@
 //! Checking one vendor tree: modules.txt against go.mod / go.work, each module's trusted contents
 //! and the files go would write of it, then vendor/ file by file (`compare`) and the imports.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 use anyhow::Result;
@@ -13,15 +13,12 @@ use super::contents::{self, VendorListing};
 use super::expected::{self, ExpectedFile};
 use super::imports;
 use super::modules_txt::{ModulesTxt, VendoredModule};
-use super::source::{self, ModuleSource, Origin};
+use super::source::{self, ModuleFiles, ModuleSource, Origin};
 use super::trust::{self, Trusted};
 use super::{Finding, FindingKind, ModuleSummary, Unchecked, VendorReport, VendorTree};
 use crate::go::gomod::GoMod;
 use crate::session::Session;
 use crate::util::report::Reporter;
-
-/// A module's files (module-relative paths) and their contents.
-type Files = BTreeMap<String, Vec<u8>>;
 
 /// What the phases of one tree's check share once vendor/ is listed.
 pub(super) struct TreeCheck<'a> {
@@ -111,7 +108,11 @@ pub(super) fn check_tree(
         }
     }
     let scratch = trusted.scratch.clone();
-    let (mut modules, listing) = load_modules(&vendor, &listed, trusted, &main_go, &mut findings)?;
+    let rules = expected::Rules {
+        main_go: &main_go,
+        cgo: session.project.config.cgo,
+    };
+    let (mut modules, listing) = load_modules(&vendor, &listed, trusted, rules, &mut findings)?;
     let check = TreeCheck {
         session,
         tree,
@@ -198,7 +199,7 @@ fn load_modules<'a>(
     vendor: &Utf8Path,
     listed: &[&'a VendoredModule],
     mut trusted: Trusted,
-    main_go: &str,
+    rules: expected::Rules<'_>,
     findings: &mut Findings<'_>,
 ) -> Result<(Vec<Module<'a>>, VendorListing)> {
     let origins: Vec<Option<Origin>> = trusted
@@ -224,8 +225,16 @@ fn load_modules<'a>(
                 });
                 Some(files.map(|files| {
                     let (expected, absent) =
-                        expected::expected_files(&m.key.path, &m.packages, &files, main_go);
-                    (ModuleSource { origin, files }, expected, absent)
+                        expected::expected_files(&m.key.path, &m.packages, &files.files, rules);
+                    (
+                        ModuleSource {
+                            origin,
+                            files: files.files,
+                            names: files.names,
+                        },
+                        expected,
+                        absent,
+                    )
                 }))
             });
         (
@@ -266,8 +275,8 @@ fn load_modules<'a>(
 fn read_trusted(
     m: &VendoredModule,
     origin: &Origin,
-    preloaded: impl FnOnce() -> Files,
-) -> Result<Files> {
+    preloaded: impl FnOnce() -> ModuleFiles,
+) -> Result<ModuleFiles> {
     let dirs = &expected::package_dirs(m);
     match origin {
         Origin::CacheDir(_) => Ok(preloaded()),

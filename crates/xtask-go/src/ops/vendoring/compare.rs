@@ -237,7 +237,7 @@ fn unclaimed(
                     let rel_in_module = rel
                         .strip_prefix(&format!("{}/", m.listed.key.path))
                         .unwrap_or(rel);
-                    if s.files.contains_key(rel_in_module) {
+                    if s.names.contains(rel_in_module) {
                         "in the module, but go mod vendor leaves it out (build-ignored or not a package file)".to_owned()
                     } else {
                         format!("not in {}", s.origin.describe())

@@ -107,7 +107,11 @@ pub fn compare_all(
             None => Comparison::Missing,
             Some(Entry::File) => {
                 let path = vendor.join(rel);
-                let got = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
+                // Sized by what is expected: no stat for the (usual) file that is the same.
+                let mut file =
+                    std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
+                let got = crate::util::fsutil::read_sized(&mut file, want.len())
+                    .with_context(|| format!("reading {path}"))?;
                 if got == *want {
                     Comparison::Same
                 } else {

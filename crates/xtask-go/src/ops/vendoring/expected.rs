@@ -2,12 +2,26 @@
 //! by go's own rules (cmd/go/internal/modcmd/vendor.go), without running go:
 //! every regular file directly in a listed package's directory except `*_test.go`, go.mod/go.sum
 //! (main module go >= 1.17) and `.go` files no build tags can select (`//go:build ignore`);
-//! LICENSE-like files of the parent directories up to the module root; embed targets.
+//! LICENSE-like files of the parent directories up to the module root; embed targets (see
+//! `embeds`). Also which of a module's files vendoring reads at all: the package directories'
+//! files, go.mod and LICENSE-like files, then what their embed patterns can name.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::embeds::{embed_patterns, embeds_count, resolve_embeds};
 use crate::go::constraints::should_build_with_any_tags;
 use crate::host::toolchain::compare_go_versions;
+
+/// What, besides a module's files, decides what `go mod vendor` writes of it.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    /// The main modules' go version (the go.work's in workspace mode).
+    pub main_go: &'a str,
+    /// Whether go runs with CGO_ENABLED=1: only then do cgo files' `//go:embed` lines count
+    /// (vendoring reads embeds through go/build's default context, which skips cgo files
+    /// when cgo is off).
+    pub cgo: bool,
+}
 
 /// Metadata file prefixes go copies from the parents of a package dir (`metaPrefixes`).
 pub const META_PREFIXES: &[&str] = &[
@@ -60,7 +74,8 @@ fn is_metadata(name: &str) -> bool {
     META_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
-/// Whether a module file can matter for vendoring these package dirs (used to keep memory small).
+/// Whether `rel` is below (or in) a listed package directory, go.mod or a LICENSE-like file:
+/// the most a module's files that vendoring can need (embed targets are below packages).
 pub fn may_be_needed(rel: &str, package_dirs: &BTreeSet<String>) -> bool {
     if rel == "go.mod" || is_metadata(base(rel)) {
         return true;
@@ -77,16 +92,47 @@ pub fn may_be_needed(rel: &str, package_dirs: &BTreeSet<String>) -> bool {
     }
 }
 
+/// Whether vendoring `package_dirs` reads `rel` before it knows the embeds: go.mod, a
+/// LICENSE-like file, a file directly in a listed package directory.
+pub fn directly_needed(rel: &str, package_dirs: &BTreeSet<String>) -> bool {
+    rel == "go.mod" || is_metadata(base(rel)) || package_dirs.contains(parent(rel))
+}
+
+/// Of `names` (every file of a module), those that the `//go:embed` patterns of the Go files
+/// in `direct` (the `directly_needed` files, read) can name, but for those already read: every
+/// pattern of every Go file of a listed package counts, a superset of what go embeds.
+pub fn embed_candidates(
+    names: &BTreeSet<String>,
+    package_dirs: &BTreeSet<String>,
+    direct: &BTreeMap<String, Vec<u8>>,
+) -> BTreeSet<String> {
+    let mut patterns: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (rel, content) in direct {
+        if rel.ends_with(".go") && package_dirs.contains(parent(rel)) {
+            let found = embed_patterns(content);
+            if !found.is_empty() {
+                patterns.entry(parent(rel)).or_default().extend(found);
+            }
+        }
+    }
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    patterns
+        .iter()
+        .flat_map(|(dir, patterns)| resolve_embeds(dir, patterns, &names))
+        .filter(|rel| !direct.contains_key(rel))
+        .collect()
+}
+
 /// The files `go mod vendor` writes for `packages` of `module_path`, given the module's files
 /// (module-relative, slash-separated). Also returns the listed packages the module lacks.
 pub fn expected_files(
     module_path: &str,
     packages: &[String],
     files: &BTreeMap<String, Vec<u8>>,
-    main_go_version: &str,
+    rules: Rules<'_>,
 ) -> (Vec<ExpectedFile>, Vec<String>) {
-    let strip_go_mod = compare_go_versions(main_go_version, "1.17").is_ge();
-    let test_embeds = compare_go_versions(main_go_version, "1.22").is_lt();
+    let strip_go_mod = compare_go_versions(rules.main_go, "1.17").is_ge();
+    let test_embeds = compare_go_versions(rules.main_go, "1.22").is_lt();
     let mut out: BTreeMap<String, String> = BTreeMap::new();
     let mut absent = Vec::new();
     for package in packages {
@@ -104,10 +150,7 @@ pub fn expected_files(
         for (rel, content) in &in_dir {
             let name = base(rel);
             let is_go = name.ends_with(".go");
-            if is_go
-                && !name.starts_with(['.', '_'])
-                && (test_embeds || !name.ends_with("_test.go"))
-            {
+            if is_go && embeds_count(name, content, test_embeds, rules.cgo) {
                 patterns.extend(embed_patterns(content));
             }
             if name.ends_with("_test.go")
@@ -129,7 +172,8 @@ pub fn expected_files(
                 }
             }
         }
-        for rel in resolve_embeds(dir, &patterns, files) {
+        let names: Vec<&str> = files.keys().map(String::as_str).collect();
+        for rel in resolve_embeds(dir, &patterns, &names) {
             let below = if dir.is_empty() {
                 rel.as_str()
             } else {
@@ -147,150 +191,45 @@ pub fn expected_files(
         .collect();
     (expected, absent)
 }
-
-/// The files matched by `//go:embed` patterns of a package in `dir` (go's `load.ResolveEmbed`):
-/// a pattern matches files or directories; a directory brings every file below it except
-/// those under names starting with `.` or `_` (unless the pattern starts with `all:`).
-fn resolve_embeds(
-    dir: &str,
-    patterns: &[String],
-    files: &BTreeMap<String, Vec<u8>>,
-) -> Vec<String> {
-    let mut found = BTreeSet::new();
-    for pattern in patterns {
-        let (all, glob) = match pattern.strip_prefix("all:") {
-            Some(rest) => (true, rest),
-            None => (false, pattern.as_str()),
-        };
-        let segments: Vec<&str> = glob.split('/').collect();
-        for rel in files.keys() {
-            let below = if dir.is_empty() {
-                Some(rel.as_str())
-            } else {
-                rel.strip_prefix(dir).and_then(|r| r.strip_prefix('/'))
-            };
-            let Some(below) = below else { continue };
-            let parts: Vec<&str> = below.split('/').collect();
-            if parts.len() < segments.len()
-                || !segments.iter().zip(&parts).all(|(s, p)| glob_match(s, p))
-            {
-                continue;
-            }
-            let hidden = parts[segments.len()..]
-                .iter()
-                .any(|p| p.starts_with(['.', '_']));
-            if parts.len() == segments.len() || all || !hidden {
-                found.insert(rel.clone());
-            }
-        }
-    }
-    found.into_iter().collect()
-}
-
-/// `path.Match` for one path segment: `*`, `?`, `[...]` classes (with `^` negation and ranges), `\` escapes.
-pub fn glob_match(pattern: &str, name: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    fn class(p: &[char], mut i: usize, c: char) -> Option<(bool, usize)> {
-        let negate = p.get(i) == Some(&'^');
-        if negate {
-            i += 1;
-        }
-        let mut matched = false;
-        let mut first = true;
-        while i < p.len() && (first || p[i] != ']') {
-            first = false;
-            let mut lo = p[i];
-            if lo == '\\' {
-                i += 1;
-                lo = *p.get(i)?;
-            }
-            let mut hi = lo;
-            if p.get(i + 1) == Some(&'-') && p.get(i + 2).is_some_and(|c| *c != ']') {
-                hi = p[i + 2];
-                i += 2;
-            }
-            matched |= lo <= c && c <= hi;
-            i += 1;
-        }
-        (i < p.len()).then_some((matched != negate, i + 1))
-    }
-    fn go(p: &[char], n: &[char]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some('*') => (0..=n.len()).any(|k| go(&p[1..], &n[k..])),
-            Some('?') => !n.is_empty() && go(&p[1..], &n[1..]),
-            Some('[') => match (n.first(), class(p, 1, *n.first().unwrap_or(&'\0'))) {
-                (Some(_), Some((true, next))) => go(&p[next..], &n[1..]),
-                _ => false,
-            },
-            Some('\\') if p.len() > 1 => n.first() == Some(&p[1]) && go(&p[2..], &n[1..]),
-            Some(c) => n.first() == Some(c) && go(&p[1..], &n[1..]),
-        }
-    }
-    go(&p, &n)
-}
-
-/// The patterns of every `//go:embed` directive of a Go file (quoted patterns unquoted).
-pub fn embed_patterns(content: &[u8]) -> Vec<String> {
-    let text = String::from_utf8_lossy(content);
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let Some(rest) = line.trim_start().strip_prefix("//go:embed") else {
-            continue;
-        };
-        if !rest.starts_with([' ', '\t']) {
-            continue;
-        }
-        let mut chars = rest.trim().chars().peekable();
-        while let Some(&c) = chars.peek() {
-            if c.is_whitespace() {
-                chars.next();
-            } else if c == '"' || c == '`' {
-                chars.next();
-                let mut value = String::new();
-                while let Some(ch) = chars.next() {
-                    if ch == c {
-                        break;
-                    }
-                    if ch == '\\' && c == '"' {
-                        if let Some(esc) = chars.next() {
-                            value.push(esc);
-                        }
-                        continue;
-                    }
-                    value.push(ch);
-                }
-                out.push(value);
-            } else {
-                let mut value = String::new();
-                while let Some(&ch) = chars.peek() {
-                    if ch.is_whitespace() {
-                        break;
-                    }
-                    value.push(ch);
-                    chars.next();
-                }
-                out.push(value);
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn globs_and_embed_directives() {
-        assert!(glob_match("*.txt", "words.txt"));
-        assert!(!glob_match("*.txt", "words.md"));
-        assert!(glob_match("w?rd[a-z]", "words"));
-        assert!(!glob_match("[^a-z]*", "words"));
+    fn what_is_read_is_the_package_files_then_what_their_embeds_name() {
+        let dirs: BTreeSet<String> = ["".to_owned(), "sub".to_owned()].into();
+        let names: BTreeSet<String> = [
+            "go.mod",
+            "a.go",
+            "LICENSE",
+            "sub/b.go",
+            "sub/testdata/t.txt",
+            "data/x.txt",
+            "data/.h",
+            "other/NOTICE",
+            "other/o.go",
+        ]
+        .map(str::to_owned)
+        .into();
+        let direct: Vec<&String> = names.iter().filter(|n| directly_needed(n, &dirs)).collect();
         assert_eq!(
-            embed_patterns(b"//go:embed data/*.txt \"a b\" `c`\nvar x string\n"),
-            ["data/*.txt", "a b", "c"]
+            direct,
+            ["LICENSE", "a.go", "go.mod", "other/NOTICE", "sub/b.go"]
+        );
+        let read: BTreeMap<String, Vec<u8>> = direct
+            .into_iter()
+            .map(|n| {
+                (
+                    n.clone(),
+                    b"package a\n//go:embed data\nvar d embed.FS\n".to_vec(),
+                )
+            })
+            .collect();
+        let more: Vec<String> = embed_candidates(&names, &dirs, &read).into_iter().collect();
+        assert_eq!(
+            more,
+            ["data/x.txt"],
+            "not testdata/ nothing names, nor a hidden file"
         );
     }
 
@@ -314,7 +253,11 @@ mod tests {
         .map(|(k, v)| (k.to_owned(), v.as_bytes().to_vec()))
         .collect();
         let packages = ["m".to_owned(), "m/sub/deep".to_owned(), "m/gone".to_owned()];
-        let (expected, absent) = expected_files("m", &packages, &files, "1.22");
+        let rules = Rules {
+            main_go: "1.22",
+            cgo: false,
+        };
+        let (expected, absent) = expected_files("m", &packages, &files, rules);
         let paths: Vec<&str> = expected.iter().map(|e| e.vendor_path.as_str()).collect();
         assert_eq!(
             paths,

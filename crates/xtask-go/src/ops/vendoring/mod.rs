@@ -4,16 +4,19 @@
 //! No go command checks vendored file contents; this module does, against module zips whose
 //! `h1:` hash matches go.sum (see `source`), by the copying rules of `go mod vendor` (see `expected`).
 
+mod cachedirs;
 mod check;
 mod compare;
 pub mod consistency;
 pub mod contents;
+mod embeds;
 pub mod expected;
 pub mod imports;
 pub mod modules_txt;
 pub mod render;
 pub mod source;
 mod trust;
+mod verified;
 
 use std::collections::BTreeMap;
 

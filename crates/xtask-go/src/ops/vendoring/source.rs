@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Deserialize;
 
-use super::expected::may_be_needed;
+use super::expected::{directly_needed, embed_candidates};
 use crate::go::dirhash;
 use crate::go::gosum::{self, GoSum};
 use crate::host::toolchain::{self, Toolchain};
@@ -43,6 +43,35 @@ impl Origin {
 pub struct ModuleSource {
     pub origin: Origin,
     pub files: BTreeMap<String, Vec<u8>>,
+    /// Every file of the module, read or not.
+    pub names: BTreeSet<String>,
+}
+
+/// What is read of a module: every file's name, and the contents of those vendoring can need.
+#[derive(Debug, Default)]
+pub struct ModuleFiles {
+    pub names: BTreeSet<String>,
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+/// Reads, by `read`, what vendoring `package_dirs` can need of a module whose files are
+/// `names`: go.mod, LICENSE-like files and the files of the package directories, then the files
+/// their `//go:embed` patterns can name (not every file below a package: `testdata/` and
+/// subdirectories nothing embeds stay unread).
+pub fn read_needed(
+    names: BTreeSet<String>,
+    package_dirs: &BTreeSet<String>,
+    mut read: impl FnMut(&str) -> Result<Vec<u8>>,
+) -> Result<ModuleFiles> {
+    let mut files = BTreeMap::new();
+    for rel in names.iter().filter(|r| directly_needed(r, package_dirs)) {
+        files.insert(rel.clone(), read(rel)?);
+    }
+    for rel in embed_candidates(&names, package_dirs, &files) {
+        let bytes = read(&rel)?;
+        files.insert(rel, bytes);
+    }
+    Ok(ModuleFiles { names, files })
 }
 
 impl ModuleSource {
@@ -62,17 +91,6 @@ pub enum ZipState {
     Mismatch { zip: Utf8PathBuf, found: String },
 }
 
-/// The result of checking a module cache directory against go.sum.
-pub enum DirState {
-    /// It matches; with the files vendoring can need, read on the way.
-    Verified(BTreeMap<String, Vec<u8>>),
-    Missing,
-    Mismatch {
-        dir: Utf8PathBuf,
-        found: String,
-    },
-}
-
 /// `$GOMODCACHE/<escaped path>@<escaped version>`: the module as go extracted it.
 pub fn cached_dir(gomodcache: &Utf8Path, path: &str, version: &str) -> Result<Utf8PathBuf> {
     Ok(gomodcache.join(format!(
@@ -80,87 +98,6 @@ pub fn cached_dir(gomodcache: &Utf8Path, path: &str, version: &str) -> Result<Ut
         gosum::escape_path(path)?,
         gosum::escape_version(version)?
     )))
-}
-
-/// One module whose module cache directory is to be checked against go.sum.
-pub struct DirCheck<'a> {
-    pub path: &'a str,
-    pub version: &'a str,
-    /// go.sum's `h1:` hash of the module.
-    pub want: &'a str,
-    /// The package directories vendoring can need files of (module-relative).
-    pub package_dirs: BTreeSet<String>,
-}
-
-/// Checks the module cache directories of `modules` against go.sum, keeping the files
-/// vendoring can need. The files of all modules are read on one pool of threads: with a cold
-/// page cache, many reads in flight are what makes this fast. A directory that cannot be listed
-/// or read is an error for its module alone.
-pub fn check_cached_dirs(gomodcache: &Utf8Path, modules: &[DirCheck<'_>]) -> Vec<Result<DirState>> {
-    // Per module: its directory and files (dirhash name, path), None when there is none.
-    type Listed = Option<(Utf8PathBuf, Vec<(String, Utf8PathBuf)>)>;
-    let listed: Vec<Result<Listed>> = modules
-        .iter()
-        .map(|m| {
-            let dir = cached_dir(gomodcache, m.path, m.version)?;
-            if !dir.is_dir() {
-                return Ok(None);
-            }
-            let files = dirhash::dir_files(&dir, &format!("{}@{}", m.path, m.version))?;
-            Ok(Some((dir, files)))
-        })
-        .collect();
-    // (module, dirhash name, path) of every file of every listed directory.
-    let all: Vec<(usize, &str, &Utf8Path)> = listed
-        .iter()
-        .enumerate()
-        .filter_map(|(i, l)| Some((i, l.as_ref().ok()?.as_ref()?)))
-        .flat_map(|(i, (_, files))| files.iter().map(move |(n, p)| (i, n.as_str(), p.as_path())))
-        .collect();
-    // A dirhash name is `<path>@<version>/<module-relative path>`.
-    let rel = |i: usize, name: &'_ str| -> String {
-        name[modules[i].path.len() + modules[i].version.len() + 2..].to_owned()
-    };
-    let read = crate::util::par::io_map(&all, |&(i, name, path)| {
-        let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
-        let rel = rel(i, name);
-        let keep = may_be_needed(&rel, &modules[i].package_dirs);
-        Ok((dirhash::sha256(&bytes), keep.then_some((rel, bytes))))
-    });
-    let mut hashed: Vec<Vec<(String, [u8; 32])>> = vec![Vec::new(); modules.len()];
-    let mut kept: Vec<BTreeMap<String, Vec<u8>>> = vec![BTreeMap::new(); modules.len()];
-    let mut failed: BTreeMap<usize, anyhow::Error> = BTreeMap::new();
-    for (&(i, name, _), result) in all.iter().zip(read) {
-        match result {
-            Ok((digest, kept_file)) => {
-                if let Some((rel, bytes)) = kept_file {
-                    kept[i].insert(rel, bytes);
-                }
-                hashed[i].push((name.to_owned(), digest));
-            }
-            Err(e) => {
-                failed.entry(i).or_insert(e);
-            }
-        }
-    }
-    listed
-        .into_iter()
-        .enumerate()
-        .map(|(i, listing)| {
-            let Some((dir, _)) = listing? else {
-                return Ok(DirState::Missing);
-            };
-            if let Some(e) = failed.remove(&i) {
-                return Err(e);
-            }
-            let found = dirhash::hash1(std::mem::take(&mut hashed[i]));
-            Ok(if found == modules[i].want {
-                DirState::Verified(std::mem::take(&mut kept[i]))
-            } else {
-                DirState::Mismatch { dir, found }
-            })
-        })
-        .collect()
 }
 
 /// `$GOMODCACHE/cache/download/<escaped path>/@v/<escaped version>.zip`.
@@ -196,51 +133,39 @@ pub fn read_zip(
     zip: &Utf8Path,
     prefix: &str,
     package_dirs: &BTreeSet<String>,
-) -> Result<BTreeMap<String, Vec<u8>>> {
+) -> Result<ModuleFiles> {
     let file = std::fs::File::open(zip).with_context(|| format!("opening module zip {zip}"))?;
     let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
         .with_context(|| format!("reading module zip {zip}"))?;
-    let mut files = BTreeMap::new();
-    for index in 0..archive.len() {
-        let mut entry = archive
-            .by_index(index)
-            .with_context(|| format!("reading entry {index} of {zip}"))?;
-        if entry.is_dir() {
+    let mut names = BTreeSet::new();
+    for name in archive.file_names() {
+        if name.ends_with('/') {
             continue;
         }
-        let Some(rel) = entry
-            .name()
-            .strip_prefix(prefix)
-            .and_then(|r| r.strip_prefix('/'))
-        else {
-            bail!(
-                "module zip {zip}: entry {} lacks the prefix {prefix}/",
-                entry.name()
-            );
+        let Some(rel) = name.strip_prefix(prefix).and_then(|r| r.strip_prefix('/')) else {
+            bail!("module zip {zip}: entry {name} lacks the prefix {prefix}/");
         };
-        let rel = rel.to_owned();
-        if !may_be_needed(&rel, package_dirs) {
-            continue;
-        }
+        names.insert(rel.to_owned());
+    }
+    read_needed(names, package_dirs, |rel| {
+        let mut entry = archive
+            .by_name(&format!("{prefix}/{rel}"))
+            .with_context(|| format!("reading {rel} from {zip}"))?;
         let mut bytes = Vec::with_capacity(entry.size() as usize);
         entry
             .read_to_end(&mut bytes)
             .with_context(|| format!("reading {rel} from {zip}"))?;
-        files.insert(rel, bytes);
-    }
-    Ok(files)
+        Ok(bytes)
+    })
 }
 
 /// Reads a local replacement directory like go's copyDir sees it: regular files only, without
 /// nested modules (directories holding a go.mod), .git or vendor/ directories; symlinks are not
 /// followed (walkdir's default) and are no regular file.
-pub fn read_dir_tree(
-    root: &Utf8Path,
-    package_dirs: &BTreeSet<String>,
-) -> Result<BTreeMap<String, Vec<u8>>> {
+pub fn read_dir_tree(root: &Utf8Path, package_dirs: &BTreeSet<String>) -> Result<ModuleFiles> {
     // The root's own errors as before (walkdir would yield a file root as an entry).
     std::fs::read_dir(root).with_context(|| format!("listing {root}"))?;
-    let mut files = BTreeMap::new();
+    let mut names = BTreeSet::new();
     let walk = walkdir::WalkDir::new(root)
         .min_depth(1)
         .into_iter()
@@ -264,12 +189,14 @@ pub fn read_dir_tree(
             .map(|c| c.as_str())
             .collect::<Vec<_>>()
             .join("/");
-        if entry.file_type().is_file() && may_be_needed(&rel, package_dirs) {
-            let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
-            files.insert(rel, bytes);
+        if entry.file_type().is_file() {
+            names.insert(rel);
         }
     }
-    Ok(files)
+    read_needed(names, package_dirs, |rel| {
+        let path = root.join(rel);
+        std::fs::read(&path).with_context(|| format!("reading {path}"))
+    })
 }
 
 /// One line of `go mod download -json`.

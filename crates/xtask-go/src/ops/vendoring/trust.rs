@@ -5,13 +5,13 @@
 //! into a private module cache when its copy is tampered; verified the same way; a local
 //! replacement directory as it is.
 
-use std::collections::BTreeMap;
-
 use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
 
+use super::cachedirs::{self, DirCheck, DirState};
 use super::modules_txt::VendoredModule;
-use super::source::{self, DirCheck, DirState, Origin, ZipState};
+use super::source::{self, ModuleFiles, Origin, ZipState};
+use super::verified::VerifiedDirs;
 use super::VendorTree;
 use crate::go::gomod::GoMod;
 use crate::go::gosum::GoSum;
@@ -19,9 +19,6 @@ use crate::session::Session;
 use crate::util::report::Reporter;
 use crate::workspace::goenv::PinnedEnv;
 use crate::workspace::project::absolute_in;
-
-/// A module's files (module-relative paths) and their contents.
-type Files = BTreeMap<String, Vec<u8>>;
 
 /// Where one module's reference contents are to come from.
 enum Proof {
@@ -36,7 +33,7 @@ enum Proof {
 /// What the module cache holds for one module: a verified directory (with the files read while
 /// hashing it), or else the state of its zip and, if the directory did not match, why.
 enum CacheState {
-    Dir(Utf8PathBuf, Files),
+    Dir(Utf8PathBuf, ModuleFiles),
     Zip {
         zip: Result<ZipState>,
         dir_mismatch: Option<(Utf8PathBuf, String)>,
@@ -49,7 +46,7 @@ pub(super) struct ModuleTrust {
     /// Where its trusted contents are.
     pub(super) origin: Option<Origin>,
     /// Its files, when its module cache directory was verified (read on the way).
-    pub(super) preloaded: Option<Files>,
+    pub(super) preloaded: Option<ModuleFiles>,
     /// Why its contents could not be established.
     pub(super) unchecked: Option<String>,
     /// Its module cache directory or zip that did not match go.sum: (path, what is wrong).
@@ -101,7 +98,13 @@ pub(super) fn resolve(
     let offline = session.project.settings.offline;
     let gomodcache = env.get("GOMODCACHE").unwrap_or_default().to_owned();
     let cache = Utf8Path::new(&gomodcache);
-    let states = cache_states(cache, modules, &proofs)?;
+    let memo = VerifiedDirs::load(&session.project.go_dir().join("vendor-verified"));
+    let states = cache_states(cache, modules, &proofs, &memo, reporter)?;
+    if let Err(e) = memo.save() {
+        reporter.warn(&format!(
+            "{e:#} (the next check hashes the module cache again)"
+        ));
+    }
     let mut downloads = Vec::new();
     for (i, ((t, state), proof)) in out.iter_mut().zip(states).zip(&proofs).enumerate() {
         downloads.extend(decide(i, t, state, proof.as_ref()));
@@ -176,11 +179,13 @@ fn proof(tree: &VendorTree, sums: &[GoSum], m: &VendoredModule) -> Result<Proof,
 }
 
 /// What the module cache holds for each module with a zip proof, by index into `proofs`: its
-/// directories are hashed first, then the zips of those without a verified one, in parallel.
+/// directories are checked first (by their stamps where `memo` remembers them verified), then the zips of those without a verified one, in parallel.
 fn cache_states(
     cache: &Utf8Path,
     modules: &[&VendoredModule],
     proofs: &[Option<Proof>],
+    memo: &VerifiedDirs,
+    reporter: &Reporter,
 ) -> Result<Vec<Option<CacheState>>> {
     let zip_proofs: Vec<(usize, &str, &str, &str)> = proofs
         .iter()
@@ -203,13 +208,14 @@ fn cache_states(
             package_dirs: super::expected::package_dirs(modules[i]),
         })
         .collect();
-    let dir_states = source::check_cached_dirs(cache, &checks);
+    let dir_states = cachedirs::check_cached_dirs(cache, &checks, memo);
     let mut states: Vec<Option<CacheState>> = (0..proofs.len()).map(|_| None).collect();
     let mut zip_wanted = Vec::new();
+    cachedirs::say_verified(&dir_states, reporter);
     for (&(i, path, version, want), dir_state) in zip_proofs.iter().zip(dir_states) {
         // A directory that cannot be read is no reason to fail: the zip is checked instead.
         match dir_state {
-            Ok(DirState::Verified(files)) => {
+            Ok(DirState::Verified { files, .. }) => {
                 let dir = source::cached_dir(cache, path, version)?;
                 states[i] = Some(CacheState::Dir(dir, files));
             }
