@@ -1,58 +1,106 @@
-//! The remote cache: a second `Storage` speaking the Bazel HTTP remote-cache protocol
-//! (`GET`/`PUT`/`HEAD` on `<base>/ac/<sha256>` for entries and `<base>/cas/<sha256>` for blobs),
-//! as bazel-remote, nginx with WebDAV and the hosted services serve it.
+//! The remote cache: a second `Storage`, over the Bazel HTTP remote-cache protocol
+//! (`GET`/`PUT`/`HEAD` on `<base>/ac/<key>` and `<base>/cas/<sha256>`, as bazel-remote and
+//! nginx with WebDAV serve it; `http.rs`), behind a [`Transport`] another protocol can
+//! implement. Every AC value is a REAPI `ActionResult` (`action_result.rs`, on `reapi.rs`).
 //!
-//! This file owns the settings (where the remote is, token, signing key, read-only, required,
-//! timeouts) and the circuit breaker; `client.rs` the HTTP exchanges; `sign.rs` the entry MACs.
-//! A remote never fails a build: every failure is a miss or a skipped upload, counted by the
-//! breaker, which stops asking after [`BREAKER_LIMIT`] failures in a run. With
-//! `--remote-required` the failures are still survived but the run ends with an error.
+//! This file owns the [`Transport`] a protocol implements, the choice of one from the URL, and
+//! the circuit breaker; `entries.rs` the `Storage` over any transport (what is uploaded in
+//! which order, what is verified); `sign.rs` the entry MACs. A remote never fails a build:
+//! every failure is a miss or a skipped upload, counted by the breaker, which stops asking
+//! after [`BREAKER_LIMIT`] failures in a run. With `--remote-required` the failures are still
+//! survived but the run ends with an error.
 
-mod client;
-pub mod sign;
+mod action_result;
+mod entries;
+mod http;
+mod reapi;
+mod sign;
 
 use std::collections::HashSet;
+use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::util::report::Reporter;
-
 use anyhow::{bail, Result};
+use camino::Utf8PathBuf;
+
+use crate::buildcache::key::CacheKey;
+use crate::util::report::Reporter;
+use crate::workspace::settings::Protocol;
+use reapi::Digest;
 
 /// Failures in one run after which the remote is not asked again.
 pub const BREAKER_LIMIT: usize = 3;
 
 pub use crate::workspace::settings::{RemoteFlags, RemoteSettings};
 
+/// Where the bytes of a blob to upload are.
+pub(crate) enum Source {
+    /// A file the caller hashed (checked again when read: it may have changed since).
+    File(Utf8PathBuf),
+    Bytes(Vec<u8>),
+}
+
+/// One blob to upload.
+pub(crate) struct Upload {
+    pub digest: Digest,
+    pub source: Source,
+    /// Ask the server whether it holds the blob before sending it (false: send it anyway, as
+    /// for a blob it served wrong in this run).
+    pub ask_first: bool,
+}
+
+/// A downloaded blob's bytes, as they arrive; the caller verifies them.
+pub(crate) type BlobReader<'a> = Box<dyn Read + Send + 'a>;
+
+/// What a protocol does; errors name the server and the request. A miss is `Ok(None)`.
+pub(crate) trait Transport: Send + Sync {
+    /// The AC value stored under `key`, raw.
+    fn get_action_result(&self, key: &CacheKey) -> Result<Option<Vec<u8>>>;
+    fn update_action_result(&self, key: &CacheKey, value: &[u8]) -> Result<()>;
+    /// Sends the blobs the server lacks.
+    fn upload(&self, blobs: Vec<Upload>) -> Result<()>;
+    fn read_blob(&self, digest: &Digest) -> Result<Option<BlobReader<'_>>>;
+    /// Asks the server once (for `--remote-required` and `doctor`): what it answered.
+    fn probe(&self) -> Result<String>;
+}
+
 /// A remote cache server, with the breaker that decides whether it is still asked.
 pub struct RemoteStore {
     settings: RemoteSettings,
     reporter: Reporter,
-    agent: ureq::Agent,
+    transport: Box<dyn Transport>,
     failures: AtomicUsize,
     tripped: AtomicBool,
     errors: Mutex<Vec<String>>,
-    /// Blobs the server answered with wrong bytes: uploaded again without asking `HEAD` first.
+    /// Blobs the server answered with wrong bytes: uploaded again without asking first.
     bad_blobs: Mutex<HashSet<String>>,
+}
+
+fn transport(settings: &RemoteSettings) -> Result<Box<dyn Transport>> {
+    match settings.url.protocol() {
+        Protocol::Http => Ok(Box::new(http::HttpTransport::new(settings))),
+        Protocol::Grpc { .. } => bail!(
+            "the remote cache {} speaks gRPC, which this version does not yet; use an http:// \
+             cache",
+            settings.url
+        ),
+    }
 }
 
 impl RemoteStore {
     /// A remote at `settings.url`; its warnings (the first failure, the breaker, an entry
-    /// refused) go through `reporter`.
-    pub fn new(settings: RemoteSettings, reporter: &Reporter) -> RemoteStore {
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(settings.connect_timeout)
-            .redirects(0)
-            .build();
-        RemoteStore {
+    /// refused) go through `reporter`. An error when the URL's protocol is not built in.
+    pub fn new(settings: RemoteSettings, reporter: &Reporter) -> Result<RemoteStore> {
+        Ok(RemoteStore {
+            transport: transport(&settings)?,
             settings,
             reporter: reporter.clone(),
-            agent,
             failures: AtomicUsize::new(0),
             tripped: AtomicBool::new(false),
             errors: Mutex::new(Vec::new()),
             bad_blobs: Mutex::new(HashSet::new()),
-        }
+        })
     }
 
     pub fn reporter(&self) -> &Reporter {
@@ -70,6 +118,15 @@ impl RemoteStore {
 
     pub fn read_only(&self) -> bool {
         self.settings.read_only
+    }
+
+    /// Asks the server once, so that `--remote-required` fails before any build starts and
+    /// `doctor` can say what it answered.
+    pub fn probe(&self) -> Result<String> {
+        use anyhow::Context;
+        self.transport
+            .probe()
+            .with_context(|| format!("the remote cache {} does not answer", self.settings.url))
     }
 
     /// Counts a failure: the first warns, the [`BREAKER_LIMIT`]th trips the breaker (and warns).
