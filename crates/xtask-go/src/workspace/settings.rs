@@ -138,6 +138,13 @@ impl RemoteUrl {
             _ => Protocol::Http,
         }
     }
+
+    /// `host:port` (or `host`) of the URL.
+    #[cfg(feature = "grpc")]
+    pub fn authority(&self) -> &str {
+        let rest = self.0.split_once("://").map_or("", |(_, rest)| rest);
+        rest.split('/').next().unwrap_or(rest)
+    }
 }
 
 impl std::fmt::Display for RemoteUrl {

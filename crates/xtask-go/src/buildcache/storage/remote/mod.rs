@@ -1,7 +1,8 @@
-//! The remote cache: a second `Storage`, over the Bazel HTTP remote-cache protocol
-//! (`GET`/`PUT`/`HEAD` on `<base>/ac/<key>` and `<base>/cas/<sha256>`, as bazel-remote and
-//! nginx with WebDAV serve it; `http.rs`), behind a [`Transport`] another protocol can
-//! implement. Every AC value is a REAPI `ActionResult` (`action_result.rs`, on `reapi.rs`).
+//! The remote cache: a second `Storage`, over one of two protocols: the Bazel HTTP
+//! remote-cache protocol (`GET`/`PUT`/`HEAD` on `<base>/ac/<key>` and `<base>/cas/<sha256>`,
+//! as bazel-remote and nginx with WebDAV serve it; `http.rs`) or the gRPC Remote Execution API
+//! (ActionCache, CAS, ByteStream; `grpc/`, behind the `grpc` feature). Both store the same
+//! values: every AC value is a REAPI `ActionResult` (`action_result.rs`, on `reapi.rs`).
 //!
 //! This file owns the [`Transport`] a protocol implements, the choice of one from the URL, and
 //! the circuit breaker; `entries.rs` the `Storage` over any transport (what is uploaded in
@@ -12,6 +13,8 @@
 
 mod action_result;
 mod entries;
+#[cfg(feature = "grpc")]
+mod grpc;
 mod http;
 mod reapi;
 mod sign;
@@ -80,9 +83,13 @@ pub struct RemoteStore {
 fn transport(settings: &RemoteSettings) -> Result<Box<dyn Transport>> {
     match settings.url.protocol() {
         Protocol::Http => Ok(Box::new(http::HttpTransport::new(settings))),
+        #[cfg(feature = "grpc")]
+        Protocol::Grpc { tls } => Ok(Box::new(grpc::GrpcTransport::new(settings, tls)?)),
+        #[cfg(not(feature = "grpc"))]
         Protocol::Grpc { .. } => bail!(
-            "the remote cache {} speaks gRPC, which this version does not yet; use an http:// \
-             cache",
+            "the remote cache {} speaks gRPC, but this xtask was built without the `grpc` \
+             feature of xtask-go; enable it (xtask-go = {{ version = \"..\", features = \
+             [\"grpc\"] }} in your xtask's Cargo.toml) or use an http:// cache",
             settings.url
         ),
     }
