@@ -217,3 +217,56 @@ fn the_instance_name_reaches_the_server() {
     let out = ok(build(&lost, &server.url, &[], &[]));
     built_locally_with_a_warning(&out, &lost);
 }
+
+/// `doctor --json`'s remote-cache check with `XTASK_GO_REMOTE_CACHE=url`.
+fn doctor_remote(url: &str) -> serde_json::Value {
+    let repo = Repo::copy_of("cache");
+    let out = repo
+        .xtask(&["doctor", "--json"])
+        .env("XTASK_GO_REMOTE_CACHE", url)
+        .env("XTASK_GO_REMOTE_TIMEOUT_MS", "2000")
+        .run();
+    let checks: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["topic"] == "remote cache")
+        .unwrap_or_else(|| panic!("no remote check: {checks}"))
+        .clone()
+}
+
+#[test]
+fn doctor_asks_the_configured_remote() {
+    let server = BuildGrid::start();
+    let check = doctor_remote(&server.url);
+    assert_eq!(check["severity"], "ok", "{check}");
+    assert!(
+        check["detail"].as_str().unwrap().contains("sha256"),
+        "{check}"
+    );
+    let nginx = xtask_test_support::nginx::Nginx::start();
+    let check = doctor_remote(&nginx.url);
+    assert_eq!(check["severity"], "ok", "{check}");
+    assert!(check["detail"].as_str().unwrap().contains("GET"), "{check}");
+    let dead = format!(
+        "grpc://127.0.0.1:{}",
+        xtask_test_support::nginx::free_port()
+    );
+    let check = doctor_remote(&dead);
+    assert_eq!(check["severity"], "warn", "{check}");
+    assert!(
+        check["detail"]
+            .as_str()
+            .unwrap()
+            .contains("does not answer"),
+        "{check}"
+    );
+    assert!(
+        check["fix"]
+            .as_str()
+            .unwrap()
+            .contains("XTASK_GO_REMOTE_CACHE"),
+        "{check}"
+    );
+}
