@@ -1,10 +1,12 @@
 //! `cargo xtask bench`: benchmark suites that time this tool next to what a user would otherwise run.
-//! One module per suite (`build`, `mains`, `fetch`, `vendor`, `remote`), timing and table helpers in `util`.
+//! One module per suite (`build`, `mains`, `fetch`, `vendor`, `remote` with its servers in
+//! `remote_servers`), timing and table helpers in `util`.
 
 mod build;
 mod fetch;
 mod mains;
 mod remote;
+mod remote_servers;
 mod util;
 mod vendor;
 

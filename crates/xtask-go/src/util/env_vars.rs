@@ -26,6 +26,9 @@ impl EnvVars {
     /// The header that carries XTASK_GO_REMOTE_TOKEN instead of `authorization: Bearer`
     /// (BuildBuddy: `x-buildbuddy-api-key`).
     pub const XTASK_GO_REMOTE_HEADER: &'static str = "XTASK_GO_REMOTE_HEADER";
+    /// A file to which each run appends its remote traffic as a JSON line (requests, bytes
+    /// each way): what `cargo xtask bench remote` counts.
+    pub const XTASK_GO_REMOTE_STATS: &'static str = "XTASK_GO_REMOTE_STATS";
     /// The HMAC key that signs and checks remote entries (a secret).
     pub const XTASK_GO_CACHE_SIGNING_KEY: &'static str = "XTASK_GO_CACHE_SIGNING_KEY";
     /// Test-only fault injection: a crash point's name (`util::crash::CrashPoint`, e.g.
@@ -37,6 +40,7 @@ impl EnvVars {
         EnvVars::XTASK_GO_REMOTE_HEADER,
         EnvVars::XTASK_GO_CACHE_SIGNING_KEY,
         EnvVars::XTASK_GO_REMOTE_TIMEOUT_MS,
+        EnvVars::XTASK_GO_REMOTE_STATS,
     ];
 
     /// The cargo that runs us.

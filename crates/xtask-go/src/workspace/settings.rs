@@ -167,6 +167,8 @@ pub struct RemoteSettings {
     pub signing_key: Option<Vec<u8>>,
     pub read_only: bool,
     pub required: bool,
+    /// Where to append the run's remote traffic (`XTASK_GO_REMOTE_STATS`; benchmarks).
+    pub stats_file: Option<Utf8PathBuf>,
     pub connect_timeout: Duration,
     /// The whole of one entry (`/ac/`) request, and of one blob (`/cas/`) request.
     pub entry_timeout: Duration,
@@ -231,6 +233,7 @@ impl RemoteSettings {
             signing_key: secret(EnvVars::XTASK_GO_CACHE_SIGNING_KEY).map(String::into_bytes),
             read_only: false,
             required: false,
+            stats_file: EnvVars::get(EnvVars::XTASK_GO_REMOTE_STATS).map(Utf8PathBuf::from),
             connect_timeout: override_ms
                 .map_or(Duration::from_secs(2), |t| t.min(Duration::from_secs(2))),
             entry_timeout: override_ms.unwrap_or(Duration::from_secs(10)),

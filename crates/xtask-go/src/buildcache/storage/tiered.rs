@@ -57,6 +57,7 @@ impl RemoteHandle {
     /// because a required remote failed.
     pub fn finish(&self) -> Result<()> {
         self.0.finish(UPLOAD_WAIT);
+        self.0.remote.write_traffic();
         self.0.remote.check_required()
     }
 }

@@ -4,11 +4,12 @@
 //! named header.
 
 use std::io::Read;
+use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
 use super::reapi::Digest;
-use super::{BlobReader, Transport, Upload};
+use super::{BlobReader, Counted, Traffic, Transport, Upload};
 use crate::buildcache::key::CacheKey;
 use crate::workspace::settings::RemoteSettings;
 
@@ -24,10 +25,11 @@ enum Answer {
 pub(crate) struct HttpTransport {
     settings: RemoteSettings,
     agent: ureq::Agent,
+    traffic: Arc<Traffic>,
 }
 
 impl HttpTransport {
-    pub(crate) fn new(settings: &RemoteSettings) -> HttpTransport {
+    pub(crate) fn new(settings: &RemoteSettings, traffic: Arc<Traffic>) -> HttpTransport {
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(settings.connect_timeout)
             .redirects(0)
@@ -35,6 +37,7 @@ impl HttpTransport {
         HttpTransport {
             settings: settings.clone(),
             agent,
+            traffic,
         }
     }
 
@@ -58,6 +61,7 @@ impl HttpTransport {
 
     /// GET or HEAD: 200 is found, 404 a miss, anything else (or no answer) an error.
     fn fetch(&self, method: &str, url: &str, blob: bool) -> Result<Answer> {
+        self.traffic.request(0);
         match self.request(method, url, blob).call() {
             Ok(response) if response.status() == 200 => Ok(Answer::Found(Box::new(response))),
             Ok(response) => bail!("{method} {url} answered {}", response.status()),
@@ -68,6 +72,7 @@ impl HttpTransport {
     }
 
     fn put(&self, url: &str, body: &[u8], blob: bool) -> Result<()> {
+        self.traffic.request(body.len());
         match self.request("PUT", url, blob).send_bytes(body) {
             Ok(_) => Ok(()),
             Err(ureq::Error::Status(code, _)) => bail!("PUT {url} answered {code}"),
@@ -90,6 +95,7 @@ impl Transport for HttpTransport {
         {
             bail!("reading {url}: {e}");
         }
+        self.traffic.down(bytes.len());
         Ok(Some(bytes))
     }
 
@@ -112,7 +118,10 @@ impl Transport for HttpTransport {
     fn read_blob(&self, digest: &Digest) -> Result<Option<BlobReader<'_>>> {
         let url = self.url("cas", &digest.hash);
         match self.fetch("GET", &url, true)? {
-            Answer::Found(response) => Ok(Some(Box::new(response.into_reader()))),
+            Answer::Found(response) => Ok(Some(Box::new(Counted {
+                inner: response.into_reader(),
+                traffic: &self.traffic,
+            }))),
             Answer::Missing => Ok(None),
         }
     }

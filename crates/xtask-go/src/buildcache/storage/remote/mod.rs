@@ -21,8 +21,8 @@ mod sign;
 
 use std::collections::HashSet;
 use std::io::Read;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Result};
 use camino::Utf8PathBuf;
@@ -56,6 +56,40 @@ pub(crate) struct Upload {
 /// A downloaded blob's bytes, as they arrive; the caller verifies them.
 pub(crate) type BlobReader<'a> = Box<dyn Read + Send + 'a>;
 
+/// What a run asked of the remote: requests (HTTP requests, gRPC calls) and the bytes of the
+/// values and blobs that went each way (not the protocol's framing).
+#[derive(Default)]
+pub(crate) struct Traffic {
+    requests: AtomicU64,
+    down: AtomicU64,
+    up: AtomicU64,
+}
+
+impl Traffic {
+    pub(crate) fn request(&self, up: usize) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.up.fetch_add(up as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn down(&self, bytes: usize) {
+        self.down.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+}
+
+/// A reader that counts what it reads as downloaded.
+pub(crate) struct Counted<'a, R> {
+    pub inner: R,
+    pub traffic: &'a Traffic,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.traffic.down(n);
+        Ok(n)
+    }
+}
+
 /// What a protocol does; errors name the server and the request. A miss is `Ok(None)`.
 pub(crate) trait Transport: Send + Sync {
     /// The AC value stored under `key`, raw.
@@ -73,6 +107,7 @@ pub struct RemoteStore {
     settings: RemoteSettings,
     reporter: Reporter,
     transport: Box<dyn Transport>,
+    traffic: Arc<Traffic>,
     failures: AtomicUsize,
     tripped: AtomicBool,
     errors: Mutex<Vec<String>>,
@@ -80,11 +115,12 @@ pub struct RemoteStore {
     bad_blobs: Mutex<HashSet<String>>,
 }
 
-fn transport(settings: &RemoteSettings) -> Result<Box<dyn Transport>> {
+fn transport(settings: &RemoteSettings, traffic: &Arc<Traffic>) -> Result<Box<dyn Transport>> {
+    let traffic = traffic.clone();
     match settings.url.protocol() {
-        Protocol::Http => Ok(Box::new(http::HttpTransport::new(settings))),
+        Protocol::Http => Ok(Box::new(http::HttpTransport::new(settings, traffic))),
         #[cfg(feature = "grpc")]
-        Protocol::Grpc { tls } => Ok(Box::new(grpc::GrpcTransport::new(settings, tls)?)),
+        Protocol::Grpc { tls } => Ok(Box::new(grpc::GrpcTransport::new(settings, tls, traffic)?)),
         #[cfg(not(feature = "grpc"))]
         Protocol::Grpc { .. } => bail!(
             "the remote cache {} speaks gRPC, but this xtask was built without the `grpc` \
@@ -99,8 +135,10 @@ impl RemoteStore {
     /// A remote at `settings.url`; its warnings (the first failure, the breaker, an entry
     /// refused) go through `reporter`. An error when the URL's protocol is not built in.
     pub fn new(settings: RemoteSettings, reporter: &Reporter) -> Result<RemoteStore> {
+        let traffic = Arc::new(Traffic::default());
         Ok(RemoteStore {
-            transport: transport(&settings)?,
+            transport: transport(&settings, &traffic)?,
+            traffic,
             settings,
             reporter: reporter.clone(),
             failures: AtomicUsize::new(0),
@@ -161,6 +199,28 @@ impl RemoteStore {
 
     fn is_bad_blob(&self, sha256: &str) -> bool {
         self.bad_blobs.lock().unwrap().contains(sha256)
+    }
+
+    /// Appends the run's traffic as one JSON line to the file `XTASK_GO_REMOTE_STATS` names
+    /// (for `cargo xtask bench remote`; best effort).
+    pub fn write_traffic(&self) {
+        let Some(path) = self.settings.stats_file.as_ref() else {
+            return;
+        };
+        let line = serde_json::json!({
+            "url": self.settings.url.to_string(),
+            "requests": self.traffic.requests.load(Ordering::Relaxed),
+            "bytes_down": self.traffic.down.load(Ordering::Relaxed),
+            "bytes_up": self.traffic.up.load(Ordering::Relaxed),
+        });
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path);
+        if let Ok(mut file) = file {
+            use std::io::Write;
+            let _ = writeln!(file, "{line}");
+        }
     }
 
     /// Every failure of the run, for `--remote-required`.

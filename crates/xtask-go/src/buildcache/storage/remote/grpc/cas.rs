@@ -78,6 +78,7 @@ impl GrpcTransport {
                 digest_function: re::digest_function::Value::Sha256 as i32,
             },
             self.entry_timeout,
+            0,
         );
         let what = "FindMissingBlobs";
         let response = self
@@ -131,6 +132,7 @@ impl GrpcTransport {
             return Ok(());
         }
         let mut client = self.cas();
+        let up = requests.iter().map(|r| r.data.len()).sum();
         let request = self.request(
             re::BatchUpdateBlobsRequest {
                 instance_name: self.instance.clone(),
@@ -138,6 +140,7 @@ impl GrpcTransport {
                 digest_function: re::digest_function::Value::Sha256 as i32,
             },
             self.blob_timeout,
+            up,
         );
         let what = "BatchUpdateBlobs";
         let response = self
@@ -183,10 +186,8 @@ impl GrpcTransport {
             offset += chunk.len();
         }
         let mut client = self.bytestream();
-        let request = self.request(
-            tonic::codegen::tokio_stream::iter(messages),
-            self.blob_timeout,
-        );
+        let stream = tonic::codegen::tokio_stream::iter(messages);
+        let request = self.request(stream, self.blob_timeout, bytes.len());
         let what = format!("ByteStream Write {digest}");
         let response = self
             .block(&what, self.blob_timeout, client.write(request))?
@@ -226,6 +227,7 @@ impl GrpcTransport {
                 ..Default::default()
             },
             self.blob_timeout,
+            0,
         );
         let what = format!("BatchReadBlobs {digest}");
         let response = self
@@ -236,7 +238,10 @@ impl GrpcTransport {
         };
         let status = blob.status.unwrap_or_default();
         match Code::from_i32(status.code) {
-            Code::Ok => Ok(Some(blob.data)),
+            Code::Ok => {
+                self.traffic.down(blob.data.len());
+                Ok(Some(blob.data))
+            }
             Code::NotFound => Ok(None),
             code => bail!(
                 "{what} on {} failed: {code:?}: {}",
@@ -261,6 +266,7 @@ impl GrpcTransport {
                 read_limit: 0,
             },
             self.blob_timeout,
+            0,
         );
         let what = format!("ByteStream Read {digest}");
         let limit = digest.size().unwrap_or(0);
@@ -276,7 +282,10 @@ impl GrpcTransport {
             Ok(bytes)
         };
         match self.block(&what, self.blob_timeout, read)? {
-            Ok(bytes) => Ok(Some(bytes)),
+            Ok(bytes) => {
+                self.traffic.down(bytes.len());
+                Ok(Some(bytes))
+            }
             Err(status) if status.code() == Code::NotFound => Ok(None),
             Err(status) => Err(self.status_error(&what, &status)),
         }

@@ -10,7 +10,7 @@
 mod cas;
 
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -21,7 +21,7 @@ use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Status};
 
 use super::reapi::{ActionResult, Digest};
-use super::{action_result, BlobReader, Transport, Upload};
+use super::{action_result, BlobReader, Traffic, Transport, Upload};
 use crate::buildcache::key::CacheKey;
 use crate::workspace::settings::RemoteSettings;
 
@@ -50,6 +50,7 @@ pub(crate) struct GrpcTransport {
     entry_timeout: Duration,
     blob_timeout: Duration,
     caps: Mutex<Option<Caps>>,
+    traffic: Arc<Traffic>,
 }
 
 fn auth(settings: &RemoteSettings) -> Result<Option<(AsciiMetadataKey, AsciiMetadataValue)>> {
@@ -71,7 +72,11 @@ fn auth(settings: &RemoteSettings) -> Result<Option<(AsciiMetadataKey, AsciiMeta
 
 impl GrpcTransport {
     /// A transport to the server at `settings.url` (connected on first use).
-    pub(crate) fn new(settings: &RemoteSettings, tls: bool) -> Result<GrpcTransport> {
+    pub(crate) fn new(
+        settings: &RemoteSettings,
+        tls: bool,
+        traffic: Arc<Traffic>,
+    ) -> Result<GrpcTransport> {
         let url = settings.url.to_string();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -106,11 +111,14 @@ impl GrpcTransport {
             entry_timeout: settings.entry_timeout,
             blob_timeout: settings.blob_timeout,
             caps: Mutex::new(None),
+            traffic,
         })
     }
 
-    /// `message` as a request, with the token and the server-side deadline.
-    fn request<T>(&self, message: T, timeout: Duration) -> tonic::Request<T> {
+    /// `message` (carrying `up` bytes of values and blobs) as a request, with the token and the
+    /// server-side deadline; counted.
+    fn request<T>(&self, message: T, timeout: Duration, up: usize) -> tonic::Request<T> {
+        self.traffic.request(up);
         let mut request = tonic::Request::new(message);
         request.set_timeout(timeout);
         if let Some((key, value)) = &self.auth {
@@ -165,6 +173,7 @@ impl GrpcTransport {
                 instance_name: self.instance.clone(),
             },
             self.entry_timeout,
+            0,
         );
         let what = "GetCapabilities";
         self.block(what, self.entry_timeout, client.get_capabilities(request))?
@@ -244,10 +253,15 @@ impl Transport for GrpcTransport {
                 ..Default::default()
             },
             self.entry_timeout,
+            0,
         );
         let what = format!("GetActionResult {key}");
         match self.block(&what, self.entry_timeout, client.get_action_result(request))? {
-            Ok(response) => Ok(Some(response.into_inner().encode_to_vec())),
+            Ok(response) => {
+                let value = response.into_inner().encode_to_vec();
+                self.traffic.down(value.len());
+                Ok(Some(value))
+            }
             Err(status) if status.code() == Code::NotFound => Ok(None),
             Err(status) => Err(self.status_error(&what, &status)),
         }
@@ -267,6 +281,7 @@ impl Transport for GrpcTransport {
                 ..Default::default()
             },
             self.entry_timeout,
+            value.len(),
         );
         let what = format!("UpdateActionResult {key}");
         self.block(
