@@ -14,6 +14,7 @@ mod fetch;
 mod mixed;
 mod naming;
 mod remote;
+mod remote_grpc;
 mod rustlink;
 mod staleness;
 mod tidy;

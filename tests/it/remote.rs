@@ -1,7 +1,9 @@
-//! The remote cache against a real nginx (WebDAV) and loopback stubs: a second clone downloads
-//! instead of building; a stopped, failing, hanging or lying server, a hostile entry and a bad
-//! signature never fail a build nor serve a wrong output; read-only writes nothing; GOCACHEPROG
-//! shares go's per-package cache.
+//! The remote cache over HTTP against a real nginx (WebDAV) and loopback stubs: a second clone
+//! downloads instead of building; a stopped, failing, hanging or lying server, a hostile entry
+//! and a bad signature never fail a build nor serve a wrong output; read-only writes nothing;
+//! GOCACHEPROG shares go's per-package cache; every AC value is a REAPI ActionResult (decoded
+//! with `bazel-remote-apis`, as bazel-remote checks them), and signed ones survive a server's
+//! re-encoding. The same scenarios over gRPC are in `remote_grpc.rs`.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -9,15 +11,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use camino::Utf8PathBuf;
+use bazel_remote_apis::build::bazel::remote::execution::v2 as re;
+use camino::{Utf8Path, Utf8PathBuf};
+use prost::Message;
+use sha2::{Digest, Sha256};
 use xtask_test_support::nginx::Nginx;
 
 use crate::support::{real_go, Outcome, Repo};
 
-const HELLO: &str = "hello! Hi cache, from alpha v1.2.0";
+pub(crate) const HELLO: &str = "hello! Hi cache, from alpha v1.2.0";
+/// The entry blob's path among an ActionResult's output files.
+pub(crate) const ENTRY: &str = ".xtask-go/entry.json";
+pub(crate) const SIGNATURE: &str = ".xtask-go/signature";
 
 /// `go-build --json --explain` with its own store and the remote at `url`.
-fn build(repo: &Repo, url: &str, args: &[&str], env: &[(&str, &str)]) -> Outcome {
+pub(crate) fn build(repo: &Repo, url: &str, args: &[&str], env: &[(&str, &str)]) -> Outcome {
     let mut all = vec!["go-build", "--json", "--explain"];
     all.extend(args);
     let mut cmd = repo
@@ -30,7 +38,7 @@ fn build(repo: &Repo, url: &str, args: &[&str], env: &[(&str, &str)]) -> Outcome
     cmd.run()
 }
 
-fn ok(out: Outcome) -> Outcome {
+pub(crate) fn ok(out: Outcome) -> Outcome {
     assert_eq!(
         out.code, 0,
         "--- stdout\n{}\n--- stderr\n{}",
@@ -39,10 +47,8 @@ fn ok(out: Outcome) -> Outcome {
     out
 }
 
-/// A GO that logs its arguments to `<scratch>/go.log`, runs `before_build` (shell) before a
-/// `go build`, then the real go.
 /// The remote failed: the app was built locally, correct, and the failure was only a warning.
-fn built_locally_with_a_warning(out: &Outcome, repo: &Repo) {
+pub(crate) fn built_locally_with_a_warning(out: &Outcome, repo: &Repo) {
     assert_eq!(out.verdict("app"), "miss");
     assert!(
         out.stderr.contains("warning: remote cache"),
@@ -52,7 +58,9 @@ fn built_locally_with_a_warning(out: &Outcome, repo: &Repo) {
     assert_eq!(repo.run_app(), HELLO);
 }
 
-fn logging_go(repo: &Repo, before_build: &str) -> (Utf8PathBuf, Utf8PathBuf) {
+/// A GO that logs its arguments to `<scratch>/go.log`, runs `before_build` (shell) before a
+/// `go build`, then the real go.
+pub(crate) fn logging_go(repo: &Repo, before_build: &str) -> (Utf8PathBuf, Utf8PathBuf) {
     let dir = repo.scratch("fakego");
     let log = dir.join("go.log");
     let script = dir.join("go");
@@ -116,13 +124,13 @@ fn the_server_stopped_mid_run_only_warns() {
 }
 
 /// A loopback server that answers every request with `reply` (or never, when None).
-struct Stub {
-    url: String,
+pub(crate) struct Stub {
+    pub(crate) url: String,
     stop: Arc<AtomicBool>,
 }
 
 impl Stub {
-    fn start(reply: Option<&'static str>) -> Stub {
+    pub(crate) fn start(reply: Option<&'static str>) -> Stub {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         listener.set_nonblocking(true).unwrap();
@@ -160,7 +168,7 @@ impl Drop for Stub {
     }
 }
 
-const ERROR_500: &str =
+pub(crate) const ERROR_500: &str =
     "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
 #[test]
@@ -213,16 +221,74 @@ fn wrong_bytes_for_a_blob_are_a_miss_and_a_correct_local_build() {
     assert_eq!(repo.run_app(), HELLO);
 }
 
+/// The AC value at `path` (a file nginx stored), decoded with the maintained REAPI types.
+pub(crate) fn action_result(path: &Utf8Path) -> re::ActionResult {
+    let bytes = std::fs::read(path).unwrap();
+    re::ActionResult::decode(bytes.as_slice())
+        .unwrap_or_else(|e| panic!("{path} is not an ActionResult: {e}"))
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The entry blob an ActionResult names, as JSON, read from the server's `cas/`.
+fn entry_blob(nginx: &Nginx, result: &re::ActionResult) -> serde_json::Value {
+    let file = result
+        .output_files
+        .iter()
+        .find(|f| f.path == ENTRY)
+        .unwrap();
+    let hash = &file.digest.as_ref().unwrap().hash;
+    serde_json::from_slice(&std::fs::read(nginx.data.join("cas").join(hash)).unwrap()).unwrap()
+}
+
+/// Rewrites every AC value on `nginx`: `edit` changes the ActionResult and the entry (the JSON
+/// inside the entry blob), which is stored as a new blob the ActionResult then names.
+fn rewrite_entries(nginx: &Nginx, edit: impl Fn(&mut re::ActionResult, &mut serde_json::Value)) {
+    for path in nginx.files("ac") {
+        let mut result = action_result(&path);
+        let mut blob = entry_blob(nginx, &result);
+        let mut entry: serde_json::Value =
+            serde_json::from_str(blob["entry"].as_str().unwrap()).unwrap();
+        edit(&mut result, &mut entry);
+        blob["entry"] = entry.to_string().into();
+        let bytes = serde_json::to_vec(&blob).unwrap();
+        let hash = sha256_hex(&bytes);
+        std::fs::write(nginx.data.join("cas").join(&hash), &bytes).unwrap();
+        let file = result
+            .output_files
+            .iter_mut()
+            .find(|f| f.path == ENTRY)
+            .unwrap();
+        file.digest = Some(re::Digest {
+            hash,
+            size_bytes: bytes.len() as i64,
+        });
+        std::fs::write(&path, result.encode_to_vec()).unwrap();
+    }
+}
+
 #[test]
 fn a_remote_entry_naming_a_file_outside_the_output_dir_is_rejected_whole() {
     for evil in ["../../../escaped", "/tmp/xtask-go-escaped"] {
         let nginx = Nginx::start();
         uploaded(&nginx.url, &[]);
-        for entry in nginx.files("ac") {
-            let text = std::fs::read_to_string(&entry).unwrap();
-            let text = text.replace("\"name\":\"app\"", &format!("\"name\":\"{evil}\""));
-            std::fs::write(&entry, text).unwrap();
-        }
+        // A consistent forgery: the ActionResult and the entry both name the evil path.
+        rewrite_entries(&nginx, |result, entry| {
+            for file in &mut result.output_files {
+                if file.path == "app" {
+                    file.path = evil.into();
+                }
+            }
+            let outputs = entry.get_mut("outputs").and_then(|o| o.as_array_mut());
+            for output in outputs.into_iter().flatten() {
+                output["name"] = evil.into();
+            }
+        });
         let repo = Repo::copy_of("cache");
         let out = ok(build(&repo, &nginx.url, &[], &[]));
         assert_eq!(out.verdict("app"), "miss", "{evil}: {}", out.stderr);
@@ -238,14 +304,31 @@ fn a_remote_entry_naming_a_file_outside_the_output_dir_is_rejected_whole() {
 }
 
 #[test]
+fn an_action_result_that_disagrees_with_its_entry_is_a_miss() {
+    let nginx = Nginx::start();
+    uploaded(&nginx.url, &[]);
+    rewrite_entries(&nginx, |result, _| {
+        for file in &mut result.output_files {
+            if file.path == "app" {
+                file.is_executable = !file.is_executable;
+            }
+        }
+    });
+    let repo = Repo::copy_of("cache");
+    let out = ok(build(&repo, &nginx.url, &[], &[]));
+    assert_eq!(out.verdict("app"), "miss", "{}", out.stderr);
+    assert!(out.stderr.contains("disagree"), "{}", out.stderr);
+    assert_eq!(repo.run_app(), HELLO);
+}
+
+#[test]
 fn entries_are_signed_and_a_bad_or_missing_signature_is_a_miss() {
     let nginx = Nginx::start();
     let key = [("XTASK_GO_CACHE_SIGNING_KEY", "main-branch-secret")];
     uploaded(&nginx.url, &key);
     for entry in nginx.files("ac") {
-        assert!(std::fs::read_to_string(&entry)
-            .unwrap()
-            .contains("\"hmac\""));
+        let result = action_result(&entry);
+        assert!(result.output_files.iter().any(|f| f.path == SIGNATURE));
     }
     let good = Repo::copy_of("cache");
     assert_eq!(
@@ -272,6 +355,108 @@ fn entries_are_signed_and_a_bad_or_missing_signature_is_a_miss() {
 }
 
 #[test]
+fn a_signed_entry_verifies_after_a_server_reencodes_it_and_not_after_a_digest_changed() {
+    let nginx = Nginx::start();
+    let key = [("XTASK_GO_CACHE_SIGNING_KEY", "main-branch-secret")];
+    uploaded(&nginx.url, &key);
+    // What bazel-remote does to every AC value it stores: decode, fill in the execution
+    // metadata, re-encode (and a server may list the outputs in another order).
+    for path in nginx.files("ac") {
+        let mut result = action_result(&path);
+        let metadata = result
+            .execution_metadata
+            .get_or_insert_with(Default::default);
+        metadata.worker = "bazel-remote on ci-runner-7".into();
+        metadata.worker_completed_timestamp =
+            Some(bazel_remote_apis::google::protobuf::Timestamp {
+                seconds: 1_700_000_000,
+                nanos: 5,
+            });
+        result.output_files.reverse();
+        let bytes = result.encode_to_vec();
+        assert_ne!(
+            bytes,
+            std::fs::read(&path).unwrap(),
+            "re-encoded differently"
+        );
+        std::fs::write(&path, bytes).unwrap();
+    }
+    let reader = Repo::copy_of("cache");
+    let out = ok(build(&reader, &nginx.url, &[], &key));
+    assert_eq!(out.verdict("app"), "restored", "{}", out.stderr);
+    // A changed digest: the app now names another blob the server holds (the entry blob).
+    for path in nginx.files("ac") {
+        let mut result = action_result(&path);
+        let entry = result
+            .output_files
+            .iter()
+            .find(|f| f.path == ENTRY)
+            .cloned()
+            .unwrap();
+        for file in &mut result.output_files {
+            if file.path == "app" {
+                file.digest = entry.digest.clone();
+            }
+        }
+        std::fs::write(&path, result.encode_to_vec()).unwrap();
+    }
+    let forged = Repo::copy_of("cache");
+    let out = ok(build(&forged, &nginx.url, &[], &key));
+    assert_eq!(out.verdict("app"), "miss", "{}", out.stderr);
+    assert!(
+        out.stderr.contains("signature does not match"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(forged.run_app(), HELLO);
+}
+
+/// The config that also sends go's own per-package cache through `cacheprog`.
+pub(crate) const GOCACHEPROG_CONFIG: &str = "[workspace]\nmembers = []\n\n\
+    [workspace.metadata.xtask-go]\ngocacheprog = true\ngoflags = [\"-x\"]\n";
+
+#[test]
+fn every_ac_value_written_is_an_action_result_whose_blobs_exist() {
+    let nginx = Nginx::start();
+    let repo = Repo::copy_of("cache");
+    repo.write("Cargo.toml", GOCACHEPROG_CONFIG);
+    let key = [("XTASK_GO_CACHE_SIGNING_KEY", "main-branch-secret")];
+    ok(build(&repo, &nginx.url, &[], &key));
+    let mut kinds = std::collections::BTreeMap::<&str, usize>::new();
+    for path in nginx.files("ac") {
+        let stored = std::fs::read(&path).unwrap();
+        let result = action_result(&path);
+        // Ours is the canonical encoding: the generated types write the same bytes.
+        assert_eq!(result.encode_to_vec(), stored, "{path}");
+        assert_eq!(result.exit_code, 0);
+        for file in &result.output_files {
+            let digest = file.digest.as_ref().unwrap();
+            let blob = std::fs::read(nginx.data.join("cas").join(&digest.hash))
+                .unwrap_or_else(|e| panic!("{path} names {}, not on the server: {e}", file.path));
+            assert_eq!(blob.len() as i64, digest.size_bytes, "{}", file.path);
+            assert_eq!(sha256_hex(&blob), digest.hash, "{}", file.path);
+        }
+        assert!(result.output_files.iter().any(|f| f.path == SIGNATURE));
+        let blob = entry_blob(&nginx, &result);
+        assert_eq!(blob["format"], "xtask-go-remote-entry-v1");
+        assert_eq!(blob["key"].as_str(), path.file_name());
+        let entry: serde_json::Value =
+            serde_json::from_str(blob["entry"].as_str().unwrap()).unwrap();
+        let kind = match (entry.get("outputs"), entry["target"].as_str()) {
+            (Some(_), Some("gocacheprog")) => "gocacheprog index entry",
+            (Some(_), _) => "build entry",
+            (None, _) => "input set",
+        };
+        *kinds.entry(kind).or_default() += 1;
+        let outputs = entry
+            .get("outputs")
+            .map_or(0, |o| o.as_array().unwrap().len());
+        assert_eq!(result.output_files.len(), outputs + 2, "{path}");
+    }
+    assert_eq!(kinds.len(), 3, "{kinds:?}");
+}
+
+#[test]
 fn read_only_mode_writes_nothing() {
     let nginx = Nginx::start();
     let repo = Repo::copy_of("cache");
@@ -286,7 +471,7 @@ fn read_only_mode_writes_nothing() {
 }
 
 /// The lines of go's `-x` output that run the compiler.
-fn compile_actions(out: &Outcome) -> usize {
+pub(crate) fn compile_actions(out: &Outcome) -> usize {
     out.json_lines()
         .iter()
         .filter(|e| e["reason"] == "target-finished")
@@ -304,11 +489,9 @@ fn compile_actions(out: &Outcome) -> usize {
 #[test]
 fn gocacheprog_shares_go_package_cache_across_clones() {
     let nginx = Nginx::start();
-    let config = "[workspace]\nmembers = []\n\n[workspace.metadata.xtask-go]\n\
-                  gocacheprog = true\ngoflags = [\"-x\"]\n";
     let clone = |name: &str| {
         let repo = Repo::copy_of("cache");
-        repo.write("Cargo.toml", config);
+        repo.write("Cargo.toml", GOCACHEPROG_CONFIG);
         let gocache = repo.scratch(&format!("gocache-{name}"));
         (repo, gocache)
     };

@@ -16,6 +16,7 @@ impl Cacheprog {
         serve_stdio(&CacheprogOptions {
             dir,
             remote: self.remote,
+            instance: self.remote_instance,
             read_only: self.read_only,
         })?;
         Ok(ExitCode::SUCCESS)

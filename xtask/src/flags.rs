@@ -88,15 +88,19 @@ pub struct GoBuild {
 #[command(
     after_help = "Speaks go's GOCACHEPROG protocol (JSON lines) on stdin/stdout. go-build sets \
                         GOCACHEPROG to this command when `gocacheprog = true` is in the config; \
-                        XTASK_GO_REMOTE_TOKEN and XTASK_GO_CACHE_SIGNING_KEY come from the environment."
+                        XTASK_GO_REMOTE_TOKEN, XTASK_GO_REMOTE_HEADER and XTASK_GO_CACHE_SIGNING_KEY come from \
+                        the environment."
 )]
 pub struct Cacheprog {
     /// The store directory (the build cache's, absolute)
     #[arg(long, value_name = "DIR")]
     pub dir: camino::Utf8PathBuf,
-    /// Base URL of a Bazel HTTP remote cache behind the local store
+    /// The remote cache behind the local store: a Bazel HTTP cache's base URL or grpc(s)://host:port
     #[arg(long, value_name = "URL")]
     pub remote: Option<String>,
+    /// The REAPI instance name of a grpc:// remote
+    #[arg(long, value_name = "NAME")]
+    pub remote_instance: Option<String>,
     /// Read the remote, never write to it
     #[arg(long)]
     pub read_only: bool,

@@ -1,9 +1,11 @@
 //! xtask-test-support: the fixture machinery of the integration tests (`tests/it`), kept apart
 //! from the helpers about this repo's own tests (`tests/it/support`: `Repo`, `Outcome`, module
 //! worlds): a `file://` GOPROXY built from plain sources (re-exported from `file-goproxy`, which
-//! the benchmarks also use), a real nginx with WebDAV as a remote cache, and [`copy_dir`].
+//! the benchmarks also use), a real nginx with WebDAV and a real BuildGrid (REAPI over gRPC) as
+//! remote caches, and [`copy_dir`].
 //! A dev-dependency only.
 
+pub mod buildgrid;
 pub mod nginx;
 
 pub use file_goproxy::{build_proxy, make_writable, FixtureModule, FixtureProxy, FIXTURE_TIME};

@@ -1,10 +1,12 @@
 //! `cargo xtask bench`: benchmark suites that time this tool next to what a user would otherwise run.
-//! One module per suite (`build`, `mains`, `fetch`, `vendor` with `vendor_large`, `remote`), timing and table helpers in `util`.
+//! One module per suite (`build`, `mains`, `fetch`, `vendor` with `vendor_large`, `remote` with
+//! its servers in `remote_servers`), timing and table helpers in `util`.
 
 mod build;
 mod fetch;
 mod mains;
 mod remote;
+mod remote_servers;
 mod util;
 mod vendor;
 mod vendor_large;

@@ -1,128 +1,250 @@
-//! `cargo xtask bench remote`: a fresh machine and a warm remote cache (a real nginx with WebDAV
-//! on loopback). Times until every output of a synthetic repo is in place: `go build` with an
-//! empty GOCACHE, `go build` with GOCACHEPROG (`xtask cacheprog`) on the warm remote, and
-//! `xtask go-build` restoring from the remote; writes the table to target/bench/remote.md.
+//! `cargo xtask bench remote`: a fresh machine and a warm remote cache, over both protocols in
+//! one run (nginx with WebDAV for HTTP, BuildGrid for gRPC, both on loopback). On the 10-module
+//! repo of the build bench, times until every program is in place: plain `go build` with an
+//! empty GOCACHE; `go build` with GOCACHEPROG (`xtask cacheprog`) on the warm remote, empty
+//! GOCACHE; `xtask go-build` on a fresh clone with an empty local store. Requests and bytes come
+//! from `XTASK_GO_REMOTE_STATS`; the table goes to target/bench/remote.md.
 
 use std::fmt::Write as _;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
+use super::build::repo::{self, Shape};
+use super::remote_servers::Server;
 use super::util::{markdown_table, ratio, text_table, time_runs, Stats};
 
-const PACKAGES: usize = 40;
-const FILES: usize = 5;
-const MAINS: usize = 4;
+const SHAPE: Shape = Shape::DEFAULT;
 
-// Long: one scenario after another, set up and timed in the order the table shows them.
+/// What one scenario measured: times, and the remote traffic of its runs.
+struct Measured {
+    stats: Stats,
+    requests: u64,
+    bytes_down: u64,
+    runs: u64,
+}
+
+/// The bench's directories and commands.
+struct Bench {
+    dir: Utf8PathBuf,
+    repo: Utf8PathBuf,
+    xtask: Utf8PathBuf,
+}
+
+impl Bench {
+    fn fresh(&self, name: &str) -> Utf8PathBuf {
+        self.dir.join(name)
+    }
+
+    /// The plain loop a user would run: `go build` per module, pinned as xtask-go pins go.
+    fn go_loop(&self, repo: &Utf8Path, gocache: &Utf8Path, prog: Option<String>) -> Result<()> {
+        for module in SHAPE.module_names() {
+            let mut cmd = Command::new("go");
+            cmd.env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .env("HOME", std::env::var("HOME").unwrap_or_default())
+                .envs([
+                    ("GOENV", "off"),
+                    ("GOTOOLCHAIN", "local"),
+                    ("GOPROXY", "off"),
+                ])
+                .envs([
+                    ("CGO_ENABLED", "0"),
+                    ("GOFLAGS", "-trimpath -buildvcs=false -mod=readonly"),
+                ])
+                .env("GOCACHE", gocache)
+                .current_dir(repo.join("go").join(&module))
+                .args(["build", "-o"])
+                .arg(repo.join("out").join(&module))
+                .arg(format!("./cmd/{module}"));
+            if let Some(prog) = &prog {
+                cmd.env("GOCACHEPROG", prog);
+                cmd.env("XTASK_GO_REMOTE_STATS", self.dir.join("stats.jsonl"));
+            }
+            succeed(&mut cmd, "go build")?;
+        }
+        Ok(())
+    }
+
+    /// `xtask go-build` in `clone` with the store `store-<name>` and GOCACHE `gocache-<cache>`.
+    fn xtask_build(&self, clone: &Utf8Path, url: &str, name: &str, cache: &str) -> Result<()> {
+        let mut cmd = Command::new(&self.xtask);
+        // The clone's own target dir: an inherited CARGO_TARGET_DIR would share outputs and
+        // depfiles between clones, so that a later "fresh" clone would find them in place.
+        cmd.args(["go-build", "--jobs", "2"])
+            .current_dir(clone)
+            .env_remove("CARGO_TARGET_DIR")
+            .env("XTASK_GO_REMOTE_CACHE", url)
+            .env("XTASK_GO_CACHE_DIR", self.fresh(&format!("store-{name}")))
+            .env("XTASK_GO_GOCACHE", self.fresh(&format!("gocache-{cache}")))
+            .env("XTASK_GO_REMOTE_STATS", self.dir.join("stats.jsonl"))
+            .env("GOPROXY", "off");
+        succeed(&mut cmd, "xtask go-build")
+    }
+
+    /// The traffic the runs since the last call appended, summed; the file is emptied.
+    fn take_traffic(&self) -> Result<(u64, u64)> {
+        let path = self.dir.join("stats.jsonl");
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let _ = std::fs::remove_file(&path);
+        let mut sums = (0, 0);
+        for line in text.lines() {
+            let value: serde_json::Value = serde_json::from_str(line)?;
+            sums.0 += value["requests"].as_u64().unwrap_or(0);
+            sums.1 += value["bytes_down"].as_u64().unwrap_or(0);
+        }
+        Ok(sums)
+    }
+
+    /// Times `action` `runs` times (after `setup`), with the traffic of the timed runs.
+    fn measure(
+        &self,
+        runs: usize,
+        setup: impl FnMut(usize) -> Result<()>,
+        action: impl FnMut(usize) -> Result<()>,
+    ) -> Result<Measured> {
+        self.take_traffic()?;
+        let stats = time_runs(runs, setup, action)?;
+        let (requests, bytes_down) = self.take_traffic()?;
+        Ok(Measured {
+            stats,
+            requests,
+            bytes_down,
+            runs: runs as u64,
+        })
+    }
+}
+
+// Long: the run in the order the table shows it, each protocol warmed then timed.
 pub fn run(sh: &Shell, runs: usize) -> Result<()> {
-    let runs = runs.max(3);
+    let runs = runs.max(1);
     let target = super::util::target_dir()?;
     let dir = target.join("bench/remote");
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("wiping {dir}"))?;
     }
-    let xtask = super::util::release_xtask(sh)?;
-    let go = "go";
-    let repo = dir.join("repo");
-    write_repo(&repo)?;
-    let server = Server::start(&dir.join("nginx"))?;
-    let url = server.url.clone();
-    let fresh = |name: &str, run: usize| dir.join(format!("{name}-{run}"));
-    let go_env = |gocache: &Utf8Path| {
-        let mut cmd = Command::new(go);
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", std::env::var("HOME").unwrap_or_default())
-            .envs([
-                ("GOENV", "off"),
-                ("GOTOOLCHAIN", "local"),
-                ("GOWORK", "off"),
-            ])
-            .envs([
-                ("GOPROXY", "off"),
-                ("CGO_ENABLED", "0"),
-                ("GOFLAGS", "-trimpath"),
-            ])
-            .env("GOCACHE", gocache)
-            .current_dir(repo.join("go/bench"))
-            .args(["build", "-o"])
-            .arg(repo.join("out/"))
-            .arg("./cmd/...");
-        cmd
+    let bench = Bench {
+        repo: dir.join("repo"),
+        xtask: super::util::release_xtask(sh)?,
+        dir: dir.clone(),
     };
-    let prog = |store: &Utf8Path| format!("{xtask} cacheprog --dir {store} --remote {url}");
-    let go_build = |run: usize| {
-        let mut cmd = go_env(&fresh("gocache", run));
-        succeed(&mut cmd, "go build")
-    };
-    let go_prog = |run: usize| {
-        let mut cmd = go_env(&fresh("gocache-prog", run));
-        cmd.env("GOCACHEPROG", prog(&fresh("store-prog", run)));
-        succeed(&mut cmd, "go build with GOCACHEPROG")
-    };
-    let xtask_build = |run: usize| {
-        let mut cmd = Command::new(&xtask);
-        cmd.args(["go-build", "--jobs", "2"])
-            .current_dir(fresh("clone", run))
-            .env("XTASK_GO_REMOTE_CACHE", &url)
-            .env("XTASK_GO_CACHE_DIR", fresh("store-xtask", run))
-            .env("XTASK_GO_GOCACHE", fresh("gocache-xtask", run))
-            .env("GOPROXY", "off");
-        succeed(&mut cmd, "xtask go-build")
-    };
-    let wipe_out = |_run: usize| -> Result<()> {
-        let _ = std::fs::remove_dir_all(repo.join("out"));
+    std::fs::create_dir_all(&bench.repo)?;
+    repo::write_sources(sh, &bench.repo, SHAPE)?;
+    let wipe_out = |_: usize| -> Result<()> {
+        let _ = std::fs::remove_dir_all(bench.repo.join("out"));
         Ok(())
     };
-    let clone = |run: usize| -> Result<()> {
-        copy_dir(&repo, &fresh("clone", run))?;
-        Ok(())
-    };
-    eprintln!("bench remote: warming the remote ({url})");
-    clone(1000)?;
-    xtask_build(1000)?;
-    go_prog(1000)?;
-    let _ = sh;
-    eprintln!("bench remote: go build, empty GOCACHE");
-    let cold = time_runs(runs, wipe_out, go_build)?;
-    eprintln!("bench remote: go build with GOCACHEPROG on the warm remote, empty GOCACHE");
-    let prog_warm = time_runs(runs, wipe_out, go_prog)?;
-    eprintln!("bench remote: xtask go-build on a fresh clone, warm remote");
-    let xtask_warm = time_runs(runs, clone, xtask_build)?;
-    let rows: Vec<(&str, &Stats)> = vec![
-        ("`go build`, empty GOCACHE", &cold),
-        (
+    eprintln!("bench remote: go build, empty GOCACHE ({runs} runs)");
+    let cold = bench.measure(runs, wipe_out, |run| {
+        bench.go_loop(
+            &bench.repo,
+            &bench.fresh(&format!("gocache-cold-{run}")),
+            None,
+        )
+    })?;
+    let mut rows = vec![row(
+        "`go build` per module, empty GOCACHE",
+        "-",
+        &cold,
+        &cold,
+    )];
+    for start in [Server::nginx, Server::buildgrid] {
+        let server = start(&dir.join(format!("server-{}", rows.len())))?;
+        let (url, proto) = (server.url.clone(), server.name);
+        let prog = |store: &Utf8Path| {
+            let xtask = &bench.xtask;
+            format!("{xtask} cacheprog --dir {store} --remote {url}")
+        };
+        eprintln!("bench remote: warming {proto} ({url})");
+        let tag = rows.len();
+        let warm = bench.fresh(&format!("warm-{tag}"));
+        copy_dir(&bench.repo, &warm)?;
+        // One GOCACHE for both warm-ups (the second protocol's go builds compile nothing);
+        // each its own store, so that every entry goes to the remote.
+        bench.xtask_build(&warm, &url, &format!("warm-{tag}"), "warm")?;
+        let gocache = bench.fresh(&format!("gocache-warm-prog-{tag}"));
+        let store = bench.fresh(&format!("store-warm-prog-{tag}"));
+        bench.go_loop(&warm, &gocache, Some(prog(&store)))?;
+        eprintln!("bench remote: {proto}: go build + GOCACHEPROG, empty GOCACHE");
+        let with_prog = bench.measure(runs, wipe_out, |run| {
+            let gocache = bench.fresh(&format!("gocache-prog-{tag}-{run}"));
+            let store = bench.fresh(&format!("store-prog-{tag}-{run}"));
+            bench.go_loop(&bench.repo, &gocache, Some(prog(&store)))
+        })?;
+        eprintln!("bench remote: {proto}: xtask go-build, fresh clone, empty local store");
+        let clone = |run: usize| bench.fresh(&format!("clone-{tag}-{run}"));
+        let fresh_clone = bench.measure(
+            runs,
+            |run| copy_dir(&bench.repo, &clone(run)),
+            |run| {
+                let name = format!("clone-{tag}-{run}");
+                bench.xtask_build(&clone(run), &url, &name, &name)
+            },
+        )?;
+        rows.push(row(
             "`go build` + GOCACHEPROG (`xtask cacheprog`), warm remote, empty GOCACHE",
-            &prog_warm,
-        ),
+            proto,
+            &with_prog,
+            &cold,
+        ));
+        rows.push(row(
+            "`xtask go-build`, fresh clone, empty local store and GOCACHE, warm remote",
+            proto,
+            &fresh_clone,
+            &cold,
+        ));
+    }
+    write_table(&target, runs, &rows)
+}
+
+fn row(scenario: &str, protocol: &str, m: &Measured, cold: &Measured) -> Vec<String> {
+    let units = SHAPE.modules as f64 * m.runs as f64;
+    let (requests, down) = if m.requests == 0 {
+        ("-".to_string(), "-".to_string())
+    } else {
         (
-            "`xtask go-build`, fresh clone, empty local store, warm remote",
-            &xtask_warm,
+            format!("{:.1}", m.requests as f64 / units),
+            format!("{:.1}", m.bytes_down as f64 / m.runs as f64 / 1e6),
+        )
+    };
+    vec![
+        scenario.to_string(),
+        protocol.to_string(),
+        m.stats.summary(),
+        ratio(Some(m.stats.median()), Some(cold.stats.median())),
+        format!(
+            "{:.1}x",
+            cold.stats.median().as_secs_f64()
+                / m.stats.median().max(Duration::from_millis(1)).as_secs_f64()
         ),
-    ];
-    let headers = ["scenario", "median ms (min-max)", "vs `go build` cold"].map(String::from);
-    let table: Vec<Vec<String>> = rows
-        .iter()
-        .map(|(name, stats)| {
-            vec![
-                name.to_string(),
-                stats.summary(),
-                ratio(Some(stats.median()), Some(cold.median())),
-            ]
-        })
-        .collect();
-    eprint!("{}", text_table(&headers, &table));
+        requests,
+        down,
+    ]
+}
+
+fn write_table(target: &Utf8Path, runs: usize, rows: &[Vec<String>]) -> Result<()> {
+    let headers = [
+        "scenario",
+        "remote",
+        "median ms (min-max)",
+        "vs `go build`",
+        "speed-up",
+        "requests / program",
+        "MB down / run",
+    ]
+    .map(String::from);
+    eprint!("{}", text_table(&headers, rows));
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "Synthetic repo: 1 module, {PACKAGES} packages x {FILES} files, {MAINS} programs; \
-         {runs} runs each; nginx (WebDAV) on loopback as the remote.\n"
+        "Synthetic repo: {} modules x {} packages x {} files in a go.work, one program per \
+         module; {runs} runs each; nginx (WebDAV) and BuildGrid 0.4.4 (in-memory CAS) on loopback.\n",
+        SHAPE.modules, SHAPE.packages, SHAPE.files
     );
-    md.push_str(&markdown_table(&headers, &table));
+    md.push_str(&markdown_table(&headers, rows));
     let out = target.join("bench/remote.md");
     std::fs::write(&out, &md).with_context(|| format!("writing {out}"))?;
     eprintln!("bench remote: wrote {out}");
@@ -137,52 +259,6 @@ fn succeed(cmd: &mut Command, what: &str) -> Result<()> {
     Ok(())
 }
 
-fn write_repo(repo: &Utf8Path) -> Result<()> {
-    let module = repo.join("go/bench");
-    let write = |path: Utf8PathBuf, text: String| -> Result<()> {
-        std::fs::create_dir_all(path.parent().expect("has a parent"))?;
-        std::fs::write(&path, text).with_context(|| format!("writing {path}"))
-    };
-    write(
-        repo.join("Cargo.toml"),
-        "[workspace]\nmembers = []\n".into(),
-    )?;
-    write(
-        module.join("go.mod"),
-        "module example.com/bench\n\ngo 1.21\n".into(),
-    )?;
-    for p in 0..PACKAGES {
-        for f in 0..FILES {
-            let mut text = format!("package p{p:02}\n\n");
-            if p > 0 && f == 0 {
-                let _ = writeln!(text, "import \"example.com/bench/p{:02}\"\n", p - 1);
-                let _ = writeln!(text, "func Prev() int {{ return p{:02}.F0(1) }}\n", p - 1);
-            }
-            for g in 0..8 {
-                let _ = writeln!(
-                    text,
-                    "func F{f}{g}(x int) int {{ s := 0; for i := 0; i < x; i++ {{ s += i * {g} }}; return s }}\n"
-                );
-            }
-            if f == 0 {
-                text.push_str("func F0(x int) int { return F00(x) + 1 }\n");
-            }
-            write(module.join(format!("p{p:02}/f{f}.go")), text)?;
-        }
-    }
-    for m in 0..MAINS {
-        let top = PACKAGES - 1 - m * 3;
-        write(
-            module.join(format!("cmd/tool{m}/main.go")),
-            format!(
-                "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/bench/p{top:02}\"\n)\n\n\
-                 func main() {{ fmt.Println(p{top:02}.F0(3), p{top:02}.Prev()) }}\n"
-            ),
-        )?;
-    }
-    Ok(())
-}
-
 fn copy_dir(from: &Utf8Path, to: &Utf8Path) -> Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
@@ -190,7 +266,7 @@ fn copy_dir(from: &Utf8Path, to: &Utf8Path) -> Result<()> {
         let name = entry
             .file_name()
             .into_string()
-            .map_err(|_| anyhow::anyhow!("name"))?;
+            .map_err(|_| anyhow::anyhow!("a file name that is not UTF-8 in {from}"))?;
         if entry.file_type()?.is_dir() {
             if name != "out" && name != "target" {
                 copy_dir(&from.join(&name), &to.join(&name))?;
@@ -200,56 +276,4 @@ fn copy_dir(from: &Utf8Path, to: &Utf8Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// nginx with WebDAV on a free loopback port (installed by `.ci/setup-nginx.sh`).
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(dir: &Utf8Path) -> Result<Server> {
-        let data = dir.join("data");
-        std::fs::create_dir_all(&data)?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let conf = format!(
-            "user root;\nworker_processes 2;\ndaemon off;\npid {dir}/nginx.pid;\n\
-             error_log {dir}/error.log;\nevents {{ worker_connections 256; }}\nhttp {{\n\
-             access_log off;\nclient_body_temp_path {dir}/body;\nclient_max_body_size 0;\n\
-             server {{ listen 127.0.0.1:{port}; root {data};\n\
-             location / {{ dav_methods PUT DELETE; create_full_put_path on; }} }}\n}}\n"
-        );
-        std::fs::write(dir.join("nginx.conf"), conf)?;
-        let child = Command::new("nginx")
-            .args(["-p", dir.as_str(), "-c", dir.join("nginx.conf").as_str()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting nginx: run `bash .ci/setup-nginx.sh`")?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                bail!("nginx did not start; see {dir}/error.log");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(Server {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        })
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // SIGTERM, so that the master stops its workers too.
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
 }

@@ -320,7 +320,10 @@ impl BuildCache {
         let mut placed = Vec::new();
         for record in &entry.outputs {
             let dest = unit.output_dir.join(&record.name);
-            if !self.store.get_blob(&record.sha256, &dest, record.mode) {
+            if !self
+                .store
+                .get_blob(&record.sha256, record.size, &dest, record.mode)
+            {
                 return None;
             }
             placed.push(PlacedOutput {

@@ -10,9 +10,8 @@
 //! absent <name>                                           a file of the directory above, not there
 //! ```
 //!
-//! `<len>` is the byte length of the directory's block of `file`/`absent` lines that follows,
-//! so a check skips a block it proved earlier in the run (`StampMemo`) with one comparison,
-//! without scanning its lines.
+//! `<len>`: the byte length of the block of `file`/`absent` lines that follows (a block proved
+//! earlier in the run, see `StampMemo`, is skipped with one comparison, its lines unscanned).
 //!
 //! Paths are kept as the caller gives them (root-relative or absolute) and resolved against a
 //! root when checked. A list holds no stamp from within the racy window of when it was written:
@@ -188,10 +187,7 @@ impl StampMemo {
 
 /// The first line of `text` (without its newline) and the rest.
 fn split_line(text: &str) -> (&str, &str) {
-    match text.find('\n') {
-        Some(at) => (&text[..at], &text[at + 1..]),
-        None => (text, ""),
-    }
+    text.split_once('\n').unwrap_or((text, ""))
 }
 
 /// [`all_hold_or`] through `memo`, the run's shared proofs.
@@ -342,8 +338,7 @@ mod tests {
                 "length {skewed} for {len}:\n{edited}"
             );
         }
-        let truncated = &text[..text.len() - 3];
-        assert!(!all_hold(truncated, &root), "a cut list");
+        assert!(!all_hold(&text[..text.len() - 3], &root), "a cut list");
     }
 
     #[test]

@@ -39,8 +39,10 @@ const WORKERS: usize = 8;
 pub struct CacheprogOptions {
     /// The store directory (the build cache's).
     pub dir: Utf8PathBuf,
-    /// The remote's base URL, if any.
+    /// The remote's URL (http(s):// or grpc(s)://), if any.
     pub remote: Option<String>,
+    /// The REAPI instance name of a grpc:// remote.
+    pub instance: Option<String>,
     pub read_only: bool,
 }
 
@@ -109,9 +111,16 @@ impl Backend {
             Some(url) => {
                 let mut settings = RemoteSettings::for_url(url, "cacheprog --remote")?;
                 settings.read_only = options.read_only;
+                settings.instance = options.instance.clone().unwrap_or_default();
                 // Warnings go to stderr: stdout speaks the protocol.
-                let (store, handle) = tiered::with_remote(local, settings, &Reporter::new(false));
-                (store, Some(handle))
+                let reporter = Reporter::new(false);
+                match tiered::with_remote(local, settings, &reporter) {
+                    Ok((store, handle)) => (store, Some(handle)),
+                    Err((local, e)) => {
+                        reporter.warn(&format!("{e:#}; serving go from the local store only"));
+                        (Box::new(local) as Box<dyn Storage>, None)
+                    }
+                }
             }
         };
         Ok(Backend {
@@ -126,14 +135,17 @@ impl Backend {
     fn get(&self, action_id: &[u8]) -> Option<(ProgEntry, Utf8PathBuf)> {
         let key = prog_key(action_id);
         let entry = parse_entry(&self.store.get_entry(&key)?, &key)?;
-        let sha256 = entry.entry.outputs[0].sha256.clone();
+        let (sha256, size) = (
+            entry.entry.outputs[0].sha256.clone(),
+            entry.entry.outputs[0].size,
+        );
         let verified = |path: &Utf8PathBuf| statcache::sha256_file(path).is_ok_and(|s| s == sha256);
-        let path = self.store.local_path(&sha256)?;
+        let path = self.store.local_path(&sha256, size)?;
         if verified(&path) {
             return Some((entry, path));
         }
         let _ = std::fs::remove_file(&path);
-        let path = self.store.local_path(&sha256)?;
+        let path = self.store.local_path(&sha256, size)?;
         verified(&path).then_some((entry, path))
     }
 
@@ -168,7 +180,7 @@ impl Backend {
         let _ = std::fs::remove_file(&staged);
         stored?;
         self.store
-            .local_path(&sha256)
+            .local_path(&sha256, body.len() as u64)
             .with_context(|| format!("the store at {} kept no blob {sha256}", self.dir))
     }
 }
@@ -331,6 +343,7 @@ mod tests {
         let options = CacheprogOptions {
             dir: dir.clone(),
             remote: None,
+            instance: None,
             read_only: false,
         };
         let mut out = Vec::new();
@@ -371,22 +384,5 @@ mod tests {
         assert_eq!(by_id(2)["Miss"], true);
         // go's index entries live under keys of their own.
         assert_ne!(prog_key(&[7u8; 32]).as_str(), statcache::hex(&[7u8; 32]));
-    }
-
-    #[test]
-    fn command_line_fields_are_quoted_as_go_splits_them() {
-        assert_eq!(
-            crate::workspace::settings::quote("/usr/bin/xtask").unwrap(),
-            "/usr/bin/xtask"
-        );
-        assert_eq!(
-            crate::workspace::settings::quote("/my dir/xtask").unwrap(),
-            "'/my dir/xtask'"
-        );
-        assert_eq!(
-            crate::workspace::settings::quote("it's here").unwrap(),
-            "\"it's here\""
-        );
-        assert!(crate::workspace::settings::quote("both ' and \"").is_none());
     }
 }

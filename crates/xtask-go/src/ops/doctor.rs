@@ -6,8 +6,10 @@ use serde::Serialize;
 
 use crate::buildcache::maintenance;
 use crate::buildcache::storage::local::LocalStore;
+use crate::buildcache::storage::remote::{RemoteSettings, RemoteStore};
 use crate::host::toolchain::{self, ProcessSpec, Toolchain};
 use crate::util::env_vars::EnvVars;
+use crate::util::report::Reporter;
 use crate::util::units::human_size;
 use crate::workspace::project::Project;
 
@@ -142,8 +144,43 @@ pub fn run(start: &Utf8Path) -> Vec<Check> {
                 Some("make it writable, or set XTASK_GO_CACHE_DIR"),
             )
         });
+        checks.push(remote_check(project));
     }
     checks
+}
+
+/// The configured remote cache, asked once: Capabilities over gRPC, a GET over HTTP.
+fn remote_check(project: &Project) -> Check {
+    let topic = "remote cache";
+    let flags = project.settings.remote;
+    let settings = match RemoteSettings::resolve(project, flags) {
+        Ok(Some(settings)) => settings,
+        Ok(None) => return check(topic, Severity::Ok, "none configured", None),
+        Err(e) => {
+            let fix =
+                "fix XTASK_GO_REMOTE_CACHE or `remote-cache` in [workspace.metadata.xtask-go]";
+            return check(topic, Severity::Error, format!("{e:#}"), Some(fix));
+        }
+    };
+    let url = settings.url.to_string();
+    let mode = if settings.read_only {
+        ", read-only"
+    } else {
+        ""
+    };
+    let answer = RemoteStore::new(settings, &Reporter::new(false)).and_then(|r| r.probe());
+    match answer {
+        Ok(said) => check(topic, Severity::Ok, format!("{url}{mode}: {said}"), None),
+        Err(e) => check(
+            topic,
+            Severity::Warn,
+            format!("{e:#}; builds run without it"),
+            Some(
+                "check that the server runs and XTASK_GO_REMOTE_CACHE, XTASK_GO_REMOTE_TOKEN \
+                 (XTASK_GO_REMOTE_HEADER) and XTASK_GO_REMOTE_INSTANCE name it",
+            ),
+        ),
+    }
 }
 
 fn version_of(program: &str, args: &[&str], fix: &str) -> Check {

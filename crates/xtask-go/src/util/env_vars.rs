@@ -21,6 +21,14 @@ impl EnvVars {
     pub const XTASK_GO_REMOTE_TIMEOUT_MS: &'static str = "XTASK_GO_REMOTE_TIMEOUT_MS";
     /// The remote's bearer token (a secret: never on a command line).
     pub const XTASK_GO_REMOTE_TOKEN: &'static str = "XTASK_GO_REMOTE_TOKEN";
+    /// The REAPI instance name of a grpc:// remote (replaces `remote-instance`).
+    pub const XTASK_GO_REMOTE_INSTANCE: &'static str = "XTASK_GO_REMOTE_INSTANCE";
+    /// The header that carries XTASK_GO_REMOTE_TOKEN instead of `authorization: Bearer`
+    /// (BuildBuddy: `x-buildbuddy-api-key`).
+    pub const XTASK_GO_REMOTE_HEADER: &'static str = "XTASK_GO_REMOTE_HEADER";
+    /// A file to which each run appends its remote traffic as a JSON line (requests, bytes
+    /// each way): what `cargo xtask bench remote` counts.
+    pub const XTASK_GO_REMOTE_STATS: &'static str = "XTASK_GO_REMOTE_STATS";
     /// The HMAC key that signs and checks remote entries (a secret).
     pub const XTASK_GO_CACHE_SIGNING_KEY: &'static str = "XTASK_GO_CACHE_SIGNING_KEY";
     /// Test-only fault injection: a crash point's name (`util::crash::CrashPoint`, e.g.
@@ -29,8 +37,10 @@ impl EnvVars {
     /// The secrets and knobs a `cacheprog` child needs besides its command line.
     pub const CACHEPROG_PASSTHROUGH: &'static [&'static str] = &[
         EnvVars::XTASK_GO_REMOTE_TOKEN,
+        EnvVars::XTASK_GO_REMOTE_HEADER,
         EnvVars::XTASK_GO_CACHE_SIGNING_KEY,
         EnvVars::XTASK_GO_REMOTE_TIMEOUT_MS,
+        EnvVars::XTASK_GO_REMOTE_STATS,
     ];
 
     /// The cargo that runs us.

@@ -49,8 +49,11 @@ pub struct Config {
     pub cache_dir: Option<Utf8PathBuf>,
     /// Size limit of the local store, applied after builds (`500M`, `2G`); default 2G.
     pub cache_max_size: Option<String>,
-    /// Base URL of a Bazel HTTP remote cache (`XTASK_GO_REMOTE_CACHE` overrides); default: none.
+    /// The remote cache: the base URL of a Bazel HTTP cache (`http(s)://`) or a REAPI server
+    /// (`grpc(s)://host:port`); `XTASK_GO_REMOTE_CACHE` overrides; default: none.
     pub remote_cache: Option<String>,
+    /// The REAPI instance name of a grpc:// remote (`XTASK_GO_REMOTE_INSTANCE` overrides).
+    pub remote_instance: Option<String>,
     /// Read the remote cache, never write it (as `--remote-read-only`).
     #[serde(default)]
     pub remote_read_only: bool,
@@ -109,6 +112,7 @@ impl Default for Config {
             cache_dir: None,
             cache_max_size: None,
             remote_cache: None,
+            remote_instance: None,
             remote_read_only: false,
             gocacheprog: false,
             targets: Vec::new(),

@@ -94,8 +94,17 @@ pub struct RemoteFlags {
     pub required: bool,
 }
 
-/// The base URL of a Bazel HTTP cache, checked when settings are resolved: `http://` or
-/// `https://`, a host, no trailing `/`.
+/// The protocol a remote speaks, from its URL's scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// The Bazel HTTP remote-cache protocol (`http://`, `https://`).
+    Http,
+    /// The gRPC Remote Execution API (`grpc://`, or `grpcs://` for TLS).
+    Grpc { tls: bool },
+}
+
+/// A remote's address, checked when settings are resolved: `http(s)://host[:port][/prefix]`
+/// (the base of a Bazel HTTP cache) or `grpc(s)://host[:port]` (a REAPI server), no trailing `/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteUrl(String);
 
@@ -103,19 +112,38 @@ impl RemoteUrl {
     /// `url` as a remote's base; `source` (where it was set) names it in the error.
     pub fn parse(url: &str, source: &str) -> Result<RemoteUrl> {
         let url = url.trim_end_matches('/');
-        let rest = url
-            .strip_prefix("http://")
-            .or_else(|| url.strip_prefix("https://"));
-        if rest
-            .filter(|r| !r.is_empty() && !r.starts_with('/'))
-            .is_none()
-        {
+        let (scheme, rest) = url.split_once("://").unwrap_or(("", ""));
+        let known = ["http", "https", "grpc", "grpcs"].contains(&scheme);
+        if !known || rest.is_empty() || rest.starts_with('/') {
             bail!(
-                "{source} is `{url}`, which is not an http:// or https:// URL; \
-                 set it to the base URL of a Bazel HTTP cache (e.g. http://cache.internal:8080)"
+                "{source} is `{url}`, which is not an http://, https://, grpc:// or grpcs:// URL; \
+                 set it to the base URL of a Bazel HTTP cache (e.g. http://cache.internal:8080) \
+                 or the address of a REAPI server (e.g. grpc://cache.internal:9092)"
+            );
+        }
+        if scheme.starts_with("grpc") && rest.contains('/') {
+            bail!(
+                "{source} is `{url}`: a grpc:// address has no path; name the REAPI instance \
+                 with {} or `remote-instance` in [workspace.metadata.xtask-go]",
+                EnvVars::XTASK_GO_REMOTE_INSTANCE
             );
         }
         Ok(RemoteUrl(url.to_string()))
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        match self.0.split_once("://").map(|(scheme, _)| scheme) {
+            Some("grpc") => Protocol::Grpc { tls: false },
+            Some("grpcs") => Protocol::Grpc { tls: true },
+            _ => Protocol::Http,
+        }
+    }
+
+    /// `host:port` (or `host`) of the URL.
+    #[cfg(feature = "grpc")]
+    pub fn authority(&self) -> &str {
+        let rest = self.0.split_once("://").map_or("", |(_, rest)| rest);
+        rest.split('/').next().unwrap_or(rest)
     }
 }
 
@@ -130,10 +158,17 @@ impl std::fmt::Display for RemoteUrl {
 pub struct RemoteSettings {
     /// `http(s)://host[:port][/prefix]`, without a trailing `/`.
     pub url: RemoteUrl,
+    /// The REAPI instance name (gRPC only; empty for the server's default instance).
+    pub instance: String,
     pub token: Option<String>,
+    /// The header that carries the token: None for `authorization: Bearer <token>`, else the
+    /// header's name with the token as its value (BuildBuddy: `x-buildbuddy-api-key`).
+    pub token_header: Option<String>,
     pub signing_key: Option<Vec<u8>>,
     pub read_only: bool,
     pub required: bool,
+    /// Where to append the run's remote traffic (`XTASK_GO_REMOTE_STATS`; benchmarks).
+    pub stats_file: Option<Utf8PathBuf>,
     pub connect_timeout: Duration,
     /// The whole of one entry (`/ac/`) request, and of one blob (`/cas/`) request.
     pub entry_timeout: Duration,
@@ -159,6 +194,11 @@ impl RemoteSettings {
         let env_read_only = std::env::var(EnvVars::XTASK_GO_REMOTE_READ_ONLY)
             .is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
         let mut settings = RemoteSettings::for_url(&url, source)?;
+        if let Some(instance) = EnvVars::get(EnvVars::XTASK_GO_REMOTE_INSTANCE)
+            .or_else(|| config.remote_instance.clone())
+        {
+            settings.instance = instance;
+        }
         settings.read_only = flags.read_only || config.remote_read_only || env_read_only;
         settings.required = flags.required;
         Ok(Some(settings))
@@ -172,12 +212,28 @@ impl RemoteSettings {
             .ok()
             .and_then(|v| v.parse::<u64>().ok())
             .map(Duration::from_millis);
+        let token_header = EnvVars::get(EnvVars::XTASK_GO_REMOTE_HEADER);
+        if let Some(name) = &token_header {
+            let valid = name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if name.is_empty() || !valid {
+                bail!(
+                    "{}=`{name}` is not a header name; set it to the header that carries \
+                     XTASK_GO_REMOTE_TOKEN, e.g. x-buildbuddy-api-key",
+                    EnvVars::XTASK_GO_REMOTE_HEADER
+                );
+            }
+        }
         Ok(RemoteSettings {
             url,
+            instance: String::new(),
             token: secret(EnvVars::XTASK_GO_REMOTE_TOKEN),
+            token_header: token_header.map(|h| h.to_ascii_lowercase()),
             signing_key: secret(EnvVars::XTASK_GO_CACHE_SIGNING_KEY).map(String::into_bytes),
             read_only: false,
             required: false,
+            stats_file: EnvVars::get(EnvVars::XTASK_GO_REMOTE_STATS).map(Utf8PathBuf::from),
             connect_timeout: override_ms
                 .map_or(Duration::from_secs(2), |t| t.min(Duration::from_secs(2))),
             entry_timeout: override_ms.unwrap_or(Duration::from_secs(10)),
@@ -203,6 +259,9 @@ pub fn gocacheprog_command_line(project: &Project) -> Option<String> {
     ];
     if let Ok(Some(remote)) = RemoteSettings::resolve(project, project.settings.remote) {
         args.extend(["--remote".to_string(), remote.url.to_string()]);
+        if !remote.instance.is_empty() {
+            args.extend(["--remote-instance".to_string(), remote.instance.clone()]);
+        }
         if remote.read_only {
             args.push("--read-only".into());
         }
@@ -221,5 +280,36 @@ pub(crate) fn quote(arg: &str) -> Option<String> {
         Some(format!("\"{arg}\""))
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_fields_are_quoted_as_go_splits_them() {
+        assert_eq!(quote("/usr/bin/xtask").unwrap(), "/usr/bin/xtask");
+        assert_eq!(quote("/my dir/xtask").unwrap(), "'/my dir/xtask'");
+        assert_eq!(quote("it's here").unwrap(), "\"it's here\"");
+        assert!(quote("both ' and \"").is_none());
+    }
+
+    #[test]
+    fn remote_urls_name_their_protocol() {
+        let parse = |url: &str| RemoteUrl::parse(url, "test");
+        assert_eq!(parse("http://c:8080/").unwrap().protocol(), Protocol::Http);
+        assert_eq!(parse("https://c/p").unwrap().to_string(), "https://c/p");
+        let grpc = parse("grpc://c:9092").unwrap();
+        assert_eq!(grpc.protocol(), Protocol::Grpc { tls: false });
+        assert_eq!(
+            parse("grpcs://c").unwrap().protocol(),
+            Protocol::Grpc { tls: true }
+        );
+        let err = parse("grpc://c:9092/main").unwrap_err().to_string();
+        assert!(err.contains("XTASK_GO_REMOTE_INSTANCE"), "{err}");
+        for bad in ["c:8080", "ftp://c", "http://", "grpc:///x"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -131,12 +131,12 @@ impl Storage for LocalStore {
         fsutil::write_atomic_with(&self.entry_path(key), bytes, Durability::Scratch)
     }
 
-    fn local_path(&self, sha256: &str) -> Option<Utf8PathBuf> {
+    fn local_path(&self, sha256: &str, _size: u64) -> Option<Utf8PathBuf> {
         let path = self.blob_path(sha256);
         path.is_file().then_some(path)
     }
 
-    fn get_blob(&self, sha256: &str, dest: &Utf8Path, mode: u32) -> bool {
+    fn get_blob(&self, sha256: &str, _size: u64, dest: &Utf8Path, mode: u32) -> bool {
         let blob = self.blob_path(sha256);
         if !blob.is_file() {
             return false;
@@ -245,9 +245,9 @@ mod tests {
         std::fs::write(&src, b"binary").unwrap();
         let sha = crate::buildcache::statcache::sha256_file(&src).unwrap();
         store.put_blob(&sha, &src).unwrap();
-        assert!(store.get_blob(&sha, &dir.join("restored"), 0o755));
+        assert!(store.get_blob(&sha, 6, &dir.join("restored"), 0o755));
         std::fs::write(store.blob_path(&sha), b"binarz").unwrap();
-        assert!(!store.get_blob(&sha, &dir.join("restored2"), 0o755));
+        assert!(!store.get_blob(&sha, 6, &dir.join("restored2"), 0o755));
         assert!(!store.blob_path(&sha).exists());
         assert!(!dir.join("restored2").exists());
         assert!(dir.join("cache/CACHEDIR.TAG").is_file());

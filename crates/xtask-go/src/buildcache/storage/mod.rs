@@ -1,5 +1,6 @@
 //! Where cache entries and output blobs are kept: the one `Storage` trait, what an entry is, and
-//! the backends, one file each: `local` (a directory), `remote/` (the Bazel HTTP protocol) and
+//! the backends, one file each: `local` (a directory), `remote/` (the Bazel HTTP protocol or
+//! gRPC REAPI, storing REAPI ActionResults) and
 //! `tiered` (local in front of a remote). A failed or corrupt read is a miss, never a failure
 //! (sccache's rule).
 
@@ -102,9 +103,10 @@ pub trait Storage: Send + Sync {
     fn put_entry(&self, key: &CacheKey, bytes: &[u8]) -> Result<()> {
         self.put_entry_with_blobs(key, bytes, &[])
     }
-    /// Copies the blob to `dest` atomically, verifying its sha256; false on a miss or a bad blob.
-    fn get_blob(&self, sha256: &str, dest: &Utf8Path, mode: u32) -> bool;
+    /// Copies the blob (`size` bytes) to `dest` atomically, verifying its sha256; false on a
+    /// miss or a bad blob.
+    fn get_blob(&self, sha256: &str, size: u64, dest: &Utf8Path, mode: u32) -> bool;
     /// The blob's file in this machine's store (fetched into it first, from a remote tier),
     /// for a reader that uses it in place; None on a miss or for a store with no local files.
-    fn local_path(&self, sha256: &str) -> Option<Utf8PathBuf>;
+    fn local_path(&self, sha256: &str, size: u64) -> Option<Utf8PathBuf>;
 }

@@ -57,6 +57,7 @@ impl RemoteHandle {
     /// because a required remote failed.
     pub fn finish(&self) -> Result<()> {
         self.0.finish(UPLOAD_WAIT);
+        self.0.remote.write_traffic();
         self.0.remote.check_required()
     }
 }
@@ -65,15 +66,19 @@ impl RemoteHandle {
 struct Shared(Arc<TieredStore>);
 
 /// The local store in front of the remote at `settings`, and the handle that finishes its
-/// uploads (for a build run and for cacheprog alike).
+/// uploads (for a build run and for cacheprog alike). An error when the remote cannot be
+/// used at all (its protocol is not built in, its TLS setup fails).
 pub fn with_remote(
     local: LocalStore,
     settings: RemoteSettings,
     reporter: &Reporter,
-) -> (Box<dyn Storage>, RemoteHandle) {
-    let remote = RemoteStore::new(settings, reporter);
+) -> Result<(Box<dyn Storage>, RemoteHandle), (LocalStore, anyhow::Error)> {
+    let remote = match RemoteStore::new(settings, reporter) {
+        Ok(remote) => remote,
+        Err(e) => return Err((local, e)),
+    };
     let tiered = Arc::new(TieredStore::new(local, Arc::new(remote)));
-    (Box::new(Shared(tiered.clone())), RemoteHandle(tiered))
+    Ok((Box::new(Shared(tiered.clone())), RemoteHandle(tiered)))
 }
 
 /// The store of a run: the local one at `dir`, plus the remote when one is configured.
@@ -95,7 +100,14 @@ pub fn open(
             return Ok((Box::new(local), None));
         }
     };
-    let (store, handle) = with_remote(local, settings, reporter);
+    let (store, handle) = match with_remote(local, settings, reporter) {
+        Ok(tiered) => tiered,
+        Err((_, e)) if flags.required => return Err(e),
+        Err((local, e)) => {
+            reporter.warn(&format!("{e:#}; building without the remote cache"));
+            return Ok((Box::new(local), None));
+        }
+    };
     if flags.required {
         handle.0.remote.probe()?;
     }
@@ -198,7 +210,7 @@ impl Storage for Shared {
         let bytes = tiered.remote.get_entry(key)?;
         if !valid_entry(&bytes, key) {
             tiered.remote.reporter().warn(&format!(
-                "remote cache entry {}/ac/{key} is malformed or names a file outside the output \
+                "remote cache entry {} {key} is malformed or names a file outside the output \
                  directory; ignored (a miss)",
                 tiered.remote.settings().url
             ));
@@ -221,7 +233,7 @@ impl Storage for Shared {
         let local = tiered.local.put_entry_with_blobs(key, bytes, blobs);
         let blobs = blobs
             .iter()
-            .map(|blob| match tiered.local.local_path(&blob.sha256) {
+            .map(|blob| match tiered.local.local_path(&blob.sha256, 0) {
                 Some(path) if local.is_ok() => BlobSource {
                     sha256: blob.sha256.clone(),
                     path,
@@ -241,20 +253,23 @@ impl Storage for Shared {
         }
     }
 
-    fn get_blob(&self, sha256: &str, dest: &Utf8Path, mode: u32) -> bool {
+    fn get_blob(&self, sha256: &str, size: u64, dest: &Utf8Path, mode: u32) -> bool {
         let tiered = &self.0;
-        tiered.local.get_blob(sha256, dest, mode)
+        tiered.local.get_blob(sha256, size, dest, mode)
             || (tiered
                 .remote
-                .get_blob(sha256, &tiered.local_blob(sha256), 0o644)
-                && tiered.local.get_blob(sha256, dest, mode))
+                .get_blob(sha256, size, &tiered.local_blob(sha256), 0o644)
+                && tiered.local.get_blob(sha256, size, dest, mode))
     }
 
-    fn local_path(&self, sha256: &str) -> Option<Utf8PathBuf> {
+    fn local_path(&self, sha256: &str, size: u64) -> Option<Utf8PathBuf> {
         let tiered = &self.0;
-        tiered.local.local_path(sha256).or_else(|| {
+        tiered.local.local_path(sha256, size).or_else(|| {
             let path = tiered.local_blob(sha256);
-            tiered.remote.get_blob(sha256, &path, 0o644).then_some(path)
+            tiered
+                .remote
+                .get_blob(sha256, size, &path, 0o644)
+                .then_some(path)
         })
     }
 }

@@ -87,7 +87,7 @@ impl VerifiedDirs {
     /// no file or directory of it changed since. One stat per file, no read.
     pub(super) fn holding(&self, key: &Key) -> Option<Vec<(String, FileStamp)>> {
         let lines = self.entries.lock().unwrap().get(key)?.clone();
-        if !stamps::all_hold_or(lines.lines(), &key.dir, |_| false) {
+        if !stamps::all_hold_or(&lines, &key.dir, |_| false) {
             return None;
         }
         let files = files_of(&lines)?;
@@ -173,8 +173,9 @@ fn files_of(lines: &str) -> Option<Vec<(String, FileStamp)>> {
     for line in lines.lines() {
         let (tag, rest) = line.split_once(' ')?;
         match tag {
-            "dir" => dir = stamps::parse_stamp(rest)?.1,
-            "in" => dir = rest,
+            // `dir <len> <stamp> <path>` and `in <len> <path>` (stamps.rs).
+            "dir" => dir = stamps::parse_stamp(rest.split_once(' ')?.1)?.1,
+            "in" => dir = rest.split_once(' ')?.1,
             "file" => {
                 let (stamp, name) = stamps::parse_stamp(rest)?;
                 let rel = if dir == "." {

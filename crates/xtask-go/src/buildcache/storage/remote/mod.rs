@@ -1,58 +1,151 @@
-//! The remote cache: a second `Storage` speaking the Bazel HTTP remote-cache protocol
-//! (`GET`/`PUT`/`HEAD` on `<base>/ac/<sha256>` for entries and `<base>/cas/<sha256>` for blobs),
-//! as bazel-remote, nginx with WebDAV and the hosted services serve it.
+//! The remote cache: a second `Storage`, over one of two protocols: the Bazel HTTP
+//! remote-cache protocol (`GET`/`PUT`/`HEAD` on `<base>/ac/<key>` and `<base>/cas/<sha256>`,
+//! as bazel-remote and nginx with WebDAV serve it; `http.rs`) or the gRPC Remote Execution API
+//! (ActionCache, CAS, ByteStream; `grpc/`, behind the `grpc` feature). Both store the same
+//! values: every AC value is a REAPI `ActionResult` (`action_result.rs`, on `reapi.rs`).
 //!
-//! This file owns the settings (where the remote is, token, signing key, read-only, required,
-//! timeouts) and the circuit breaker; `client.rs` the HTTP exchanges; `sign.rs` the entry MACs.
-//! A remote never fails a build: every failure is a miss or a skipped upload, counted by the
-//! breaker, which stops asking after [`BREAKER_LIMIT`] failures in a run. With
-//! `--remote-required` the failures are still survived but the run ends with an error.
+//! This file owns the [`Transport`] a protocol implements, the choice of one from the URL, and
+//! the circuit breaker; `entries.rs` the `Storage` over any transport (what is uploaded in
+//! which order, what is verified); `sign.rs` the entry MACs. A remote never fails a build:
+//! every failure is a miss or a skipped upload, counted by the breaker, which stops asking
+//! after [`BREAKER_LIMIT`] failures in a run. With `--remote-required` the failures are still
+//! survived but the run ends with an error.
 
-mod client;
-pub mod sign;
+mod action_result;
+mod entries;
+#[cfg(feature = "grpc")]
+mod grpc;
+mod http;
+mod reapi;
+mod sign;
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
-
-use crate::util::report::Reporter;
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Result};
+use camino::Utf8PathBuf;
+
+use crate::buildcache::key::CacheKey;
+use crate::util::report::Reporter;
+use crate::workspace::settings::Protocol;
+use reapi::Digest;
 
 /// Failures in one run after which the remote is not asked again.
 pub const BREAKER_LIMIT: usize = 3;
 
 pub use crate::workspace::settings::{RemoteFlags, RemoteSettings};
 
+/// Where the bytes of a blob to upload are.
+pub(crate) enum Source {
+    /// A file the caller hashed (checked again when read: it may have changed since).
+    File(Utf8PathBuf),
+    Bytes(Vec<u8>),
+}
+
+/// One blob to upload.
+pub(crate) struct Upload {
+    pub digest: Digest,
+    pub source: Source,
+    /// Ask the server whether it holds the blob before sending it (false: send it anyway, as
+    /// for a blob it served wrong in this run).
+    pub ask_first: bool,
+}
+
+/// A downloaded blob's bytes, as they arrive; the caller verifies them.
+pub(crate) type BlobReader<'a> = Box<dyn Read + Send + 'a>;
+
+/// What a run asked of the remote: requests (HTTP requests, gRPC calls) and the bytes of the
+/// values and blobs that went each way (not the protocol's framing).
+#[derive(Default)]
+pub(crate) struct Traffic {
+    requests: AtomicU64,
+    down: AtomicU64,
+    up: AtomicU64,
+}
+
+impl Traffic {
+    pub(crate) fn request(&self, up: usize) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.up.fetch_add(up as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn down(&self, bytes: usize) {
+        self.down.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+}
+
+/// A reader that counts what it reads as downloaded.
+pub(crate) struct Counted<'a, R> {
+    pub inner: R,
+    pub traffic: &'a Traffic,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.traffic.down(n);
+        Ok(n)
+    }
+}
+
+/// What a protocol does; errors name the server and the request. A miss is `Ok(None)`.
+pub(crate) trait Transport: Send + Sync {
+    /// The AC value stored under `key`, raw.
+    fn get_action_result(&self, key: &CacheKey) -> Result<Option<Vec<u8>>>;
+    fn update_action_result(&self, key: &CacheKey, value: &[u8]) -> Result<()>;
+    /// Sends the blobs the server lacks.
+    fn upload(&self, blobs: Vec<Upload>) -> Result<()>;
+    fn read_blob(&self, digest: &Digest) -> Result<Option<BlobReader<'_>>>;
+    /// Asks the server once (for `--remote-required` and `doctor`): what it answered.
+    fn probe(&self) -> Result<String>;
+}
+
 /// A remote cache server, with the breaker that decides whether it is still asked.
 pub struct RemoteStore {
     settings: RemoteSettings,
     reporter: Reporter,
-    agent: ureq::Agent,
+    transport: Box<dyn Transport>,
+    traffic: Arc<Traffic>,
     failures: AtomicUsize,
     tripped: AtomicBool,
     errors: Mutex<Vec<String>>,
-    /// Blobs the server answered with wrong bytes: uploaded again without asking `HEAD` first.
+    /// Blobs the server answered with wrong bytes: uploaded again without asking first.
     bad_blobs: Mutex<HashSet<String>>,
+}
+
+fn transport(settings: &RemoteSettings, traffic: &Arc<Traffic>) -> Result<Box<dyn Transport>> {
+    let traffic = traffic.clone();
+    match settings.url.protocol() {
+        Protocol::Http => Ok(Box::new(http::HttpTransport::new(settings, traffic))),
+        #[cfg(feature = "grpc")]
+        Protocol::Grpc { tls } => Ok(Box::new(grpc::GrpcTransport::new(settings, tls, traffic)?)),
+        #[cfg(not(feature = "grpc"))]
+        Protocol::Grpc { .. } => bail!(
+            "the remote cache {} speaks gRPC, but this xtask was built without the `grpc` \
+             feature of xtask-go; enable it (xtask-go = {{ version = \"..\", features = \
+             [\"grpc\"] }} in your xtask's Cargo.toml) or use an http:// cache",
+            settings.url
+        ),
+    }
 }
 
 impl RemoteStore {
     /// A remote at `settings.url`; its warnings (the first failure, the breaker, an entry
-    /// refused) go through `reporter`.
-    pub fn new(settings: RemoteSettings, reporter: &Reporter) -> RemoteStore {
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(settings.connect_timeout)
-            .redirects(0)
-            .build();
-        RemoteStore {
+    /// refused) go through `reporter`. An error when the URL's protocol is not built in.
+    pub fn new(settings: RemoteSettings, reporter: &Reporter) -> Result<RemoteStore> {
+        let traffic = Arc::new(Traffic::default());
+        Ok(RemoteStore {
+            transport: transport(&settings, &traffic)?,
+            traffic,
             settings,
             reporter: reporter.clone(),
-            agent,
             failures: AtomicUsize::new(0),
             tripped: AtomicBool::new(false),
             errors: Mutex::new(Vec::new()),
             bad_blobs: Mutex::new(HashSet::new()),
-        }
+        })
     }
 
     pub fn reporter(&self) -> &Reporter {
@@ -70,6 +163,15 @@ impl RemoteStore {
 
     pub fn read_only(&self) -> bool {
         self.settings.read_only
+    }
+
+    /// Asks the server once, so that `--remote-required` fails before any build starts and
+    /// `doctor` can say what it answered.
+    pub fn probe(&self) -> Result<String> {
+        use anyhow::Context;
+        self.transport
+            .probe()
+            .with_context(|| format!("the remote cache {} does not answer", self.settings.url))
     }
 
     /// Counts a failure: the first warns, the [`BREAKER_LIMIT`]th trips the breaker (and warns).
@@ -97,6 +199,28 @@ impl RemoteStore {
 
     fn is_bad_blob(&self, sha256: &str) -> bool {
         self.bad_blobs.lock().unwrap().contains(sha256)
+    }
+
+    /// Appends the run's traffic as one JSON line to the file `XTASK_GO_REMOTE_STATS` names
+    /// (for `cargo xtask bench remote`; best effort).
+    pub fn write_traffic(&self) {
+        let Some(path) = self.settings.stats_file.as_ref() else {
+            return;
+        };
+        let line = serde_json::json!({
+            "url": self.settings.url.to_string(),
+            "requests": self.traffic.requests.load(Ordering::Relaxed),
+            "bytes_down": self.traffic.down.load(Ordering::Relaxed),
+            "bytes_up": self.traffic.up.load(Ordering::Relaxed),
+        });
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path);
+        if let Ok(mut file) = file {
+            use std::io::Write;
+            let _ = writeln!(file, "{line}");
+        }
     }
 
     /// Every failure of the run, for `--remote-required`.

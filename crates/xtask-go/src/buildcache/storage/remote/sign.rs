@@ -1,84 +1,121 @@
-//! Signed remote entries: HMAC-SHA256 (RFC 2104) with `XTASK_GO_CACHE_SIGNING_KEY`, and the
-//! wrapper JSON `{"format":"xtask-go-signed-v1","entry":"<the entry's JSON>","hmac":"<hex>"}`
-//! that carries the signature next to the exact entry bytes.
+//! Signed remote entries: HMAC-SHA256 (RFC 2104) with `XTASK_GO_CACHE_SIGNING_KEY` over a
+//! canonical encoding of what an entry means, never over the bytes a server stores: servers
+//! re-encode ActionResults (bazel-remote fills in worker metadata), so a MAC over raw bytes
+//! would not survive them.
 //!
-//! The MAC covers the remote key (the `/ac/<sha256>` name) as well as the bytes, so a validly
-//! signed entry cannot be replayed under another key.
+//! The message is the AC key and, sorted by path, every output file's path, sha256, size and
+//! executable bit, the entry blob's among them (its digest covers the rest: target, modes,
+//! go's OutputID, an input set). The AC key in it keeps a signed entry from being replayed
+//! under another key. The MAC travels as a small CAS blob, `{"format","hmac"}`, named by the
+//! ActionResult (`action_result::SIGNATURE_PATH`).
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-const FORMAT: &str = "xtask-go-signed-v1";
+use super::reapi::OutputFile;
+
+const FORMAT: &str = "xtask-go-hmac-sha256-v1";
 
 #[derive(Serialize, Deserialize)]
-struct Signed {
+struct SignatureBlob {
     format: String,
-    entry: String,
     hmac: String,
 }
 
-/// The MAC of `entry` stored as `name`, before finalizing.
-fn mac(key: &[u8], name: &str, entry: &[u8]) -> Hmac<Sha256> {
+/// One output in the signed message.
+#[derive(Serialize)]
+struct Signed<'a> {
+    path: &'a str,
+    sha256: &'a str,
+    size: i64,
+    executable: bool,
+}
+
+/// The canonical message for an entry stored under `key` naming `files` (in any order; the
+/// signature's own file excluded): JSON, whose string escaping makes it unambiguous.
+pub(crate) fn canonical(key: &str, files: &[OutputFile]) -> Vec<u8> {
+    let mut outputs: Vec<Signed<'_>> = files
+        .iter()
+        .map(|f| {
+            let digest = f.digest.as_ref();
+            Signed {
+                path: &f.path,
+                sha256: digest.map_or("", |d| d.hash.as_str()),
+                size: digest.map_or(-1, |d| d.size_bytes),
+                executable: f.is_executable,
+            }
+        })
+        .collect();
+    outputs.sort_by(|a, b| a.path.cmp(b.path));
+    let message = (FORMAT, key, outputs);
+    serde_json::to_vec(&message).expect("strings and numbers encode")
+}
+
+fn mac(key: &[u8], message: &[u8]) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(name.as_bytes());
-    mac.update(b"\n");
-    mac.update(entry);
+    mac.update(message);
     mac
 }
 
-/// The bytes to upload for `entry` (UTF-8 JSON) stored as `name`: signed when there is a key.
-pub fn wrap(key: Option<&[u8]>, name: &str, entry: &[u8]) -> Vec<u8> {
-    let (Some(key), Ok(text)) = (key, std::str::from_utf8(entry)) else {
-        return entry.to_vec();
-    };
-    let signed = Signed {
+/// The signature blob for `message`.
+pub(crate) fn signature_blob(key: &[u8], message: &[u8]) -> Vec<u8> {
+    let blob = SignatureBlob {
         format: FORMAT.into(),
-        entry: text.to_string(),
-        hmac: crate::util::hex(&mac(key, name, entry).finalize().into_bytes()),
+        hmac: crate::util::hex(&mac(key, message).finalize().into_bytes()),
     };
-    serde_json::to_vec(&signed).expect("strings encode")
+    serde_json::to_vec(&blob).expect("strings encode")
 }
 
-/// The entry bytes inside what the remote served for `name`, or why they are not trusted.
-/// With a key, only a wrapper whose MAC matches is accepted; without one, a wrapper is opened
-/// (nothing is trusted more than the remote itself then) and plain bytes pass as they are.
-pub fn unwrap(key: Option<&[u8]>, name: &str, served: &[u8]) -> Result<Vec<u8>, &'static str> {
-    let signed = serde_json::from_slice::<Signed>(served)
+/// Whether `blob` (the signature blob's bytes) signs `message` with `key`.
+pub(crate) fn verify(key: &[u8], message: &[u8], blob: &[u8]) -> Result<(), &'static str> {
+    let Some(blob) = serde_json::from_slice::<SignatureBlob>(blob)
         .ok()
-        .filter(|s| s.format == FORMAT);
-    match (key, signed) {
-        (None, None) => Ok(served.to_vec()),
-        (None, Some(signed)) => Ok(signed.entry.into_bytes()),
-        (Some(_), None) => Err("it is not signed"),
-        (Some(key), Some(signed)) => {
-            let claimed = hex::decode(&signed.hmac).unwrap_or_default();
-            let mac = mac(key, name, signed.entry.as_bytes());
-            if mac.verify_slice(&claimed).is_ok() {
-                Ok(signed.entry.into_bytes())
-            } else {
-                Err("its signature does not match XTASK_GO_CACHE_SIGNING_KEY")
-            }
-        }
-    }
+        .filter(|b| b.format == FORMAT)
+    else {
+        return Err("its signature blob is not one of ours");
+    };
+    let claimed = hex::decode(&blob.hmac).unwrap_or_default();
+    mac(key, message)
+        .verify_slice(&claimed)
+        .map_err(|_| "its signature does not match XTASK_GO_CACHE_SIGNING_KEY")
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::reapi::Digest;
     use super::*;
 
+    fn file(path: &str, sha: char, size: u64, executable: bool) -> OutputFile {
+        OutputFile {
+            path: path.into(),
+            digest: Some(Digest::new(&sha.to_string().repeat(64), size)),
+            is_executable: executable,
+            contents: Vec::new(),
+        }
+    }
+
     #[test]
-    fn only_a_matching_signature_is_accepted() {
-        let entry = br#"{"key":"k"}"#;
-        let signed = wrap(Some(b"secret"), "ab", entry);
-        assert_eq!(unwrap(Some(b"secret"), "ab", &signed).unwrap(), entry);
-        assert!(unwrap(Some(b"other"), "ab", &signed).is_err());
-        assert!(unwrap(Some(b"secret"), "cd", &signed).is_err(), "replayed");
-        assert!(unwrap(Some(b"secret"), "ab", entry).is_err(), "unsigned");
-        let tampered = String::from_utf8(signed)
-            .unwrap()
-            .replace(r#"\"k\""#, r#"\"x\""#);
-        assert!(unwrap(Some(b"secret"), "ab", tampered.as_bytes()).is_err());
-        assert_eq!(unwrap(None, "ab", entry).unwrap(), entry);
+    fn only_a_matching_signature_over_the_same_meaning_is_accepted() {
+        let files = [
+            file("app", 'a', 10, true),
+            file(".xtask-go/entry.json", 'b', 5, false),
+        ];
+        let message = canonical("ab", &files);
+        let blob = signature_blob(b"secret", &message);
+        assert!(verify(b"secret", &message, &blob).is_ok());
+        // The order the server lists them in does not matter.
+        let reordered = [files[1].clone(), files[0].clone()];
+        assert!(verify(b"secret", &canonical("ab", &reordered), &blob).is_ok());
+        assert!(verify(b"other", &message, &blob).is_err());
+        assert!(
+            verify(b"secret", &canonical("cd", &files), &blob).is_err(),
+            "replayed"
+        );
+        let changed = [file("app", 'c', 10, true), files[1].clone()];
+        assert!(verify(b"secret", &canonical("ab", &changed), &blob).is_err());
+        let not_exec = [file("app", 'a', 10, false), files[1].clone()];
+        assert!(verify(b"secret", &canonical("ab", &not_exec), &blob).is_err());
+        assert!(verify(b"secret", &message, b"{}").is_err());
     }
 }
