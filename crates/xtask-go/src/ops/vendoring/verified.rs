@@ -90,7 +90,7 @@ impl VerifiedDirs {
         if !stamps::all_hold_or(&lines, &key.dir, |_| false) {
             return None;
         }
-        let files = files_of(&lines)?;
+        let files = stamps::files_in(&lines)?;
         self.used.lock().unwrap().insert(key.clone());
         Some(files)
     }
@@ -162,33 +162,8 @@ fn parse(text: &str) -> Option<BTreeMap<Key, String>> {
     entries.extend(current);
     entries
         .values()
-        .all(|b| files_of(b).is_some())
+        .all(|b| stamps::files_in(b).is_some())
         .then_some(entries)
-}
-
-/// The `file` lines of a stamp list as (path relative to the list's root, stamp).
-fn files_of(lines: &str) -> Option<Vec<(String, FileStamp)>> {
-    let mut dir = "";
-    let mut files = Vec::new();
-    for line in lines.lines() {
-        let (tag, rest) = line.split_once(' ')?;
-        match tag {
-            // `dir <len> <stamp> <path>` and `in <len> <path>` (stamps.rs).
-            "dir" => dir = stamps::parse_stamp(rest.split_once(' ')?.1)?.1,
-            "in" => dir = rest.split_once(' ')?.1,
-            "file" => {
-                let (stamp, name) = stamps::parse_stamp(rest)?;
-                let rel = if dir == "." {
-                    name.to_owned()
-                } else {
-                    format!("{dir}/{name}")
-                };
-                files.push((rel, stamp));
-            }
-            _ => return None,
-        }
-    }
-    Some(files)
 }
 
 #[cfg(test)]
