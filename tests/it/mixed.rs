@@ -281,4 +281,36 @@ fn main() -> anyhow::Result<()> {
     let app = target.join("go/x86_64-unknown-linux-gnu/debug/app");
     let run = std::process::Command::new(&app).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&run.stdout), "hello from lib\n");
+
+    // With the library's default features the remote stacks are not in the xtask's graph...
+    let tree = std::process::Command::new(env!("CARGO"))
+        .args(["tree", "-p", "xtask", "-e", "normal", "--prefix", "none", "--offline"])
+        .current_dir(&repo.root)
+        .output()
+        .unwrap();
+    let tree = String::from_utf8_lossy(&tree.stdout);
+    assert!(tree.contains("xtask-go"), "{tree}");
+    for stack in ["ureq ", "rustls ", "tonic ", "tokio "] {
+        assert!(!tree.contains(stack), "{stack}in the default graph:\n{tree}");
+    }
+    // ...and a remote cache configured anyway is a warning that names the feature to enable
+    // (a remote never fails a build: it builds, or here restores, locally).
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["xtask"])
+        .current_dir(&repo.root)
+        .env("CARGO_TARGET_DIR", &target)
+        .env("XTASK_GO_GOCACHE", crate::support::shared_gocache())
+        .env("XTASK_GO_CACHE_DIR", repo.scratch("store"))
+        .env("XTASK_GO_REMOTE_CACHE", "http://127.0.0.1:9")
+        .env("GOPROXY", "off")
+        .env("CARGO_NET_OFFLINE", "true")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("built without the `http` feature of xtask-go")
+            && stderr.contains("building without the remote cache"),
+        "{stderr}"
+    );
 }

@@ -155,6 +155,8 @@ impl std::fmt::Display for RemoteUrl {
 
 /// Everything the remote store needs to know.
 #[derive(Debug, Clone)]
+// Without a protocol feature, the transports that read the token and timeouts are left out.
+#[cfg_attr(not(any(feature = "http", feature = "grpc")), allow(dead_code))]
 pub struct RemoteSettings {
     /// `http(s)://host[:port][/prefix]`, without a trailing `/`.
     pub url: RemoteUrl,

@@ -9,12 +9,26 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 
 use super::reapi::Digest;
-use super::{BlobReader, Counted, Traffic, Transport, Upload};
+use super::{BlobReader, Traffic, Transport, Upload};
 use crate::buildcache::key::CacheKey;
 use crate::workspace::settings::RemoteSettings;
 
 /// An AC value is a small ActionResult; a bigger answer is not one of ours.
 const MAX_ACTION_RESULT: u64 = 16 << 20;
+
+/// A reader that counts what it reads as downloaded.
+pub(crate) struct Counted<'a, R> {
+    pub inner: R,
+    pub traffic: &'a Traffic,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.traffic.down(n);
+        Ok(n)
+    }
+}
 
 /// How a request ended, when it did not fail.
 enum Answer {

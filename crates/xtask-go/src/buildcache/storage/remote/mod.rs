@@ -11,10 +11,18 @@
 //! after [`BREAKER_LIMIT`] failures in a run. With `--remote-required` the failures are still
 //! survived but the run ends with an error.
 
+// Built without either protocol, the library cannot make a `RemoteStore` (a remote URL is an
+// error that names the features), so the transport plumbing is compiled, type-checked and unused.
+#![cfg_attr(
+    not(any(feature = "http", feature = "grpc")),
+    allow(dead_code, unused_variables, unused_imports)
+)]
+
 mod action_result;
 mod entries;
 #[cfg(feature = "grpc")]
 mod grpc;
+#[cfg(feature = "http")]
 mod http;
 mod reapi;
 mod sign;
@@ -76,20 +84,6 @@ impl Traffic {
     }
 }
 
-/// A reader that counts what it reads as downloaded.
-pub(crate) struct Counted<'a, R> {
-    pub inner: R,
-    pub traffic: &'a Traffic,
-}
-
-impl<R: Read> Read for Counted<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.traffic.down(n);
-        Ok(n)
-    }
-}
-
 /// What a protocol does; errors name the server and the request. A miss is `Ok(None)`.
 pub(crate) trait Transport: Send + Sync {
     /// The AC value stored under `key`, raw.
@@ -118,17 +112,27 @@ pub struct RemoteStore {
 fn transport(settings: &RemoteSettings, traffic: &Arc<Traffic>) -> Result<Box<dyn Transport>> {
     let traffic = traffic.clone();
     match settings.url.protocol() {
+        #[cfg(feature = "http")]
         Protocol::Http => Ok(Box::new(http::HttpTransport::new(settings, traffic))),
+        #[cfg(not(feature = "http"))]
+        Protocol::Http => bail!(missing_feature(settings, "HTTP", "http")),
         #[cfg(feature = "grpc")]
         Protocol::Grpc { tls } => Ok(Box::new(grpc::GrpcTransport::new(settings, tls, traffic)?)),
         #[cfg(not(feature = "grpc"))]
-        Protocol::Grpc { .. } => bail!(
-            "the remote cache {} speaks gRPC, but this xtask was built without the `grpc` \
-             feature of xtask-go; enable it (xtask-go = {{ version = \"..\", features = \
-             [\"grpc\"] }} in your xtask's Cargo.toml) or use an http:// cache",
-            settings.url
-        ),
+        Protocol::Grpc { .. } => bail!(missing_feature(settings, "gRPC", "grpc")),
     }
+}
+
+/// The error for a remote whose protocol this build of the library leaves out.
+#[cfg(not(all(feature = "http", feature = "grpc")))]
+fn missing_feature(settings: &RemoteSettings, protocol: &str, feature: &str) -> String {
+    format!(
+        "the remote cache {} speaks {protocol}, but this xtask was built without the \
+         `{feature}` feature of xtask-go; enable it (xtask-go = {{ version = \"..\", features = \
+         [\"{feature}\"] }} in your xtask's Cargo.toml), or unset the remote (`remote-cache` in \
+         [workspace.metadata.xtask-go], XTASK_GO_REMOTE_CACHE)",
+        settings.url
+    )
 }
 
 impl RemoteStore {
