@@ -284,14 +284,26 @@ fn main() -> anyhow::Result<()> {
 
     // With the library's default features the remote stacks are not in the xtask's graph...
     let tree = std::process::Command::new(env!("CARGO"))
-        .args(["tree", "-p", "xtask", "-e", "normal", "--prefix", "none", "--offline"])
+        .args([
+            "tree",
+            "-p",
+            "xtask",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "--offline",
+        ])
         .current_dir(&repo.root)
         .output()
         .unwrap();
     let tree = String::from_utf8_lossy(&tree.stdout);
     assert!(tree.contains("xtask-go"), "{tree}");
     for stack in ["ureq ", "rustls ", "tonic ", "tokio "] {
-        assert!(!tree.contains(stack), "{stack}in the default graph:\n{tree}");
+        assert!(
+            !tree.contains(stack),
+            "{stack}in the default graph:\n{tree}"
+        );
     }
     // ...and a remote cache configured anyway is a warning that names the feature to enable
     // (a remote never fails a build: it builds, or here restores, locally).

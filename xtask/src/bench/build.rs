@@ -90,6 +90,10 @@ fn bench_shape(
     repo::commit(sh, &src)?;
 
     let mut tools = vec![Tool::new(Kind::XtaskGo, xtask.to_owned(), dir, shape)];
+    // XTASK_BENCH_BASELINE=<an earlier commit's target/release/xtask>: that code beside this.
+    if let Ok(baseline) = std::env::var("XTASK_BENCH_BASELINE") {
+        tools.push(Tool::new(Kind::Baseline, baseline.into(), dir, shape));
+    }
     let manifest = super::util::repo_root()?.join("Cargo.toml");
     tools.push(Tool::new(Kind::CargoXtask, manifest, dir, shape));
     tools.push(Tool::new(Kind::GoLoop, "go".into(), dir, shape));
@@ -101,7 +105,8 @@ fn bench_shape(
         Some(turbo) => tools.push(Tool::new(Kind::Turbo, turbo.clone(), dir, shape)),
         None => eprintln!("bench: Turborepo is not available: its column stays empty"),
     }
-    // XTASK_BENCH_TOOLS=xtask-go,cargo-xtask,go,go-task,turbo picks some tools (e.g. to re-measure xtask-go alone).
+    // XTASK_BENCH_TOOLS=xtask-go,baseline,cargo-xtask,go,go-task,turbo picks some tools (e.g. to
+    // re-measure xtask-go alone).
     if let Ok(only) = std::env::var("XTASK_BENCH_TOOLS") {
         tools.retain(|t| only.split(',').any(|s| s.trim() == t.kind.slug()));
     }
@@ -128,14 +133,20 @@ fn bench_shape(
     let position = |kind: Kind| tools.iter().position(|t| t.kind == kind);
     if let (Some(x), Some(g)) = (position(Kind::XtaskGo), position(Kind::GoLoop)) {
         if results[x].scenarios[3].is_some() && results[g].scenarios[4].is_some() {
-            let (edit, alone) = interleaved_edits(sh, &tools[x], &tools[g], shape, runs)?;
+            let base = position(Kind::Baseline).filter(|&b| results[b].scenarios[3].is_some());
+            let mut looped: Vec<&Tool> = vec![&tools[x], &tools[g]];
+            looped.extend(base.map(|b| &tools[b]));
+            let stats = interleaved_edits(sh, &looped, shape, runs)?;
             eprintln!(
                 "bench: one edit, interleaved: xtask-go {} ms, go build of that module {} ms",
-                edit.summary(),
-                alone.summary()
+                stats[0].summary(),
+                stats[1].summary()
             );
-            results[x].scenarios[3] = Some(edit);
-            results[g].scenarios[4] = Some(alone);
+            results[x].scenarios[3] = Some(stats[0].clone());
+            results[g].scenarios[4] = Some(stats[1].clone());
+            if let Some(b) = base {
+                results[b].scenarios[3] = Some(stats[2].clone());
+            }
         }
     }
     let title = format!(
@@ -232,26 +243,33 @@ fn measure(
     ))
 }
 
-/// One leaf edit then a build, alternately for xtask-go (`go-build`) and for go alone
-/// (`go build` of the edited module), `runs` times each (at least [`EDIT_ALTERNATIONS`]).
-fn interleaved_edits(
-    sh: &Shell,
-    xtask: &Tool,
-    go: &Tool,
-    shape: Shape,
-    runs: usize,
-) -> Result<(Stats, Stats)> {
+/// One leaf edit then a build, in rounds ([`util::rotate`]): xtask-go (`go-build`), go alone
+/// (`go build` of the edited module: `tools[1]`), and any other xtask-go build given;
+/// `runs` rounds at least [`EDIT_ALTERNATIONS`]. Stats in the order of `tools`.
+fn interleaved_edits(sh: &Shell, tools: &[&Tool], shape: Shape, runs: usize) -> Result<Vec<Stats>> {
     let first = shape.module_name(0);
-    let (x_work, g_work) = (xtask.dir.join("work"), go.dir.join("work"));
+    let works: Vec<Utf8PathBuf> = tools.iter().map(|t| t.dir.join("work")).collect();
     let mut stamp = 2_000_000_000_000u64;
-    util::alternate(
+    let mut commands: Vec<Box<dyn FnMut() -> Result<()> + '_>> = tools
+        .iter()
+        .zip(&works)
+        .map(|(tool, work)| -> Box<dyn FnMut() -> Result<()> + '_> {
+            if tool.kind == Kind::GoLoop {
+                Box::new(|| tool.build_one(sh, work, &first))
+            } else {
+                Box::new(|| tool.build(sh, work))
+            }
+        })
+        .collect();
+    let mut commands: Vec<&mut dyn FnMut() -> Result<()>> =
+        commands.iter_mut().map(|c| &mut **c as _).collect();
+    util::rotate(
         runs.max(EDIT_ALTERNATIONS),
-        &mut |is_xtask| {
+        &mut |i| {
             stamp += 1;
-            repo::edit_leaf(if is_xtask { &x_work } else { &g_work }, shape, stamp)
+            repo::edit_leaf(&works[i], shape, stamp)
         },
-        &mut || xtask.build(sh, &x_work),
-        &mut || go.build_one(sh, &g_work, &first),
+        &mut commands,
     )
 }
 
@@ -334,42 +352,77 @@ fn report(title: &str, results: &[ToolResult], inputs: usize) -> String {
         .unwrap_or_default();
     let go = tools::Kind::GoLoop.name();
     let turbo = tools::Kind::Turbo.name();
-    let ratios = [
+    let through_cargo = tools::Kind::CargoXtask.name();
+    let baseline = tools::Kind::Baseline.name();
+    let r = ratio;
+    let samples = |tool: &str, i: usize| {
+        let result = results.iter().find(|r| r.tool == tool)?;
+        result.scenarios[i].clone()
+    };
+    // Of one rotated loop's rounds (the one-edit scenario): the median of the per-round ratios.
+    let paired = |a: Option<Stats>, b: Option<Stats>| {
+        a.zip(b)
+            .and_then(|(a, b)| util::paired_ratio(&a, &b))
+            .map_or("n/a".to_string(), |q| format!("{q:.2}x"))
+    };
+    let mut ratios = vec![
         (
             "no-op: xtask-go / Turborepo",
-            median(x, 1),
-            median(turbo, 1),
+            r(median(x, 1), median(turbo, 1)),
             "<= 0.40",
         ),
         (
             "no-op: xtask-go / floor",
-            median(x, 1),
-            (!floor.samples.is_empty()).then(|| floor.median()),
+            r(
+                median(x, 1),
+                (!floor.samples.is_empty()).then(|| floor.median()),
+            ),
             "<= 2.0",
         ),
         (
+            "no-op: cargo xtask / Turborepo",
+            r(median(through_cargo, 1), median(turbo, 1)),
+            "<= 0.50",
+        ),
+        (
             "fresh clone: xtask-go / Turborepo",
-            median(x, 2),
-            median(turbo, 2),
+            r(median(x, 2), median(turbo, 2)),
             "<= 0.67",
         ),
         (
             "one edit: xtask-go / go loop",
-            median(x, 3),
-            median(go, 3),
+            r(median(x, 3), median(go, 3)),
             "-",
         ),
         (
-            "one edit: xtask-go / go build of that module alone",
-            median(x, 3),
-            median(go, 4),
+            "one edit: xtask-go / go build of that module alone (medians)",
+            r(median(x, 3), median(go, 4)),
+            "<= 1.10",
+        ),
+        (
+            "one edit: xtask-go / go build of that module alone (median of paired rounds)",
+            paired(samples(x, 3), samples(go, 4)),
             "<= 1.10",
         ),
     ];
+    if results.iter().any(|r| r.tool == baseline) {
+        ratios.extend([
+            (
+                "no-op: xtask-go / baseline",
+                r(median(x, 1), median(baseline, 1)),
+                "~1.0",
+            ),
+            (
+                "one edit: xtask-go / baseline (median of paired rounds)",
+                paired(samples(x, 3), samples(baseline, 3)),
+                "~1.0",
+            ),
+        ]);
+    }
     let ratio_headers = vec!["ratio".to_string(), "value".to_string(), "goal".to_string()];
     let ratio_rows: Vec<Vec<String>> = ratios
-        .iter()
-        .map(|(what, a, b, goal)| vec![what.to_string(), ratio(*a, *b), goal.to_string()])
+        .into_iter()
+        .map(|(what, value, goal)| vec![what.to_string(), value, goal.to_string()])
         .collect();
     let floor_line = format!(
         "floor: stat of the {inputs} input files (go.work, go.mod, .go) in-process, between xtask-go's no-op runs: {} ms",

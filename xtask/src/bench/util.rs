@@ -103,21 +103,54 @@ pub fn alternate(
     first: &mut dyn FnMut() -> Result<()>,
     second: &mut dyn FnMut() -> Result<()>,
 ) -> Result<(Stats, Stats)> {
-    let (mut a, mut b) = (Stats::default(), Stats::default());
-    for run in 0..runs {
-        for is_first in [run % 2 == 0, run % 2 != 0] {
-            prepare(is_first)?;
+    let mut stats = rotate(runs, &mut |i| prepare(i == 0), &mut [first, second])?;
+    let second = stats.pop().unwrap_or_default();
+    Ok((stats.pop().unwrap_or_default(), second))
+}
+
+/// Times several commands `runs` times each in one loop of rounds: each round runs every command
+/// once, starting one further along than the round before, so that each sees the same machine
+/// and the same position in a round as often as the others. `prepare(i)` runs untimed before
+/// command `i`. Sample `r` of every command comes from round `r` (see [`paired_ratio`]).
+pub fn rotate(
+    runs: usize,
+    prepare: &mut dyn FnMut(usize) -> Result<()>,
+    commands: &mut [&mut dyn FnMut() -> Result<()>],
+) -> Result<Vec<Stats>> {
+    let n = commands.len();
+    let mut stats = vec![Stats::default(); n];
+    for round in 0..runs {
+        for step in 0..n {
+            let i = (round + step) % n;
+            prepare(i)?;
             let start = Instant::now();
-            if is_first {
-                first()?;
-                a.samples.push(start.elapsed());
-            } else {
-                second()?;
-                b.samples.push(start.elapsed());
-            }
+            commands[i]()?;
+            stats[i].samples.push(start.elapsed());
         }
     }
-    Ok((a, b))
+    Ok(stats)
+}
+
+/// The median over rounds of `a`'s sample divided by `b`'s from the same round (of a
+/// [`rotate`]d loop): a drift of the machine's load between rounds moves both sides of each
+/// ratio, where it widens the spread of each median alone. None without paired samples.
+pub fn paired_ratio(a: &Stats, b: &Stats) -> Option<f64> {
+    if a.samples.is_empty() || a.samples.len() != b.samples.len() {
+        return None;
+    }
+    let mut ratios: Vec<f64> = a
+        .samples
+        .iter()
+        .zip(&b.samples)
+        .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64().max(1e-9))
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let n = ratios.len();
+    Some(if n % 2 == 1 {
+        ratios[n / 2]
+    } else {
+        (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0
+    })
 }
 
 /// Milliseconds with a precision that suits the size: `0.42`, `12.3`, `1234`.

@@ -16,6 +16,9 @@ const GOFLAGS: &str = "-trimpath -buildvcs=false -mod=readonly";
 pub enum Kind {
     /// `target/release/xtask go-build` in the repo root.
     XtaskGo,
+    /// Another build of it (`XTASK_BENCH_BASELINE`: an earlier commit's release binary), to set
+    /// a change beside the code before it in one run.
+    Baseline,
     /// `cargo xtask go-build` as a user types it (the alias: `cargo run --package xtask --`, a
     /// dev build), so cargo's own start and freshness check are timed too.
     CargoXtask,
@@ -31,6 +34,7 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::XtaskGo => "xtask-go",
+            Kind::Baseline => "xtask-go baseline",
             Kind::CargoXtask => "cargo xtask",
             Kind::GoLoop => "go build loop",
             Kind::GoTask => "go-task",
@@ -42,6 +46,7 @@ impl Kind {
     pub fn slug(self) -> &'static str {
         match self {
             Kind::XtaskGo => "xtask-go",
+            Kind::Baseline => "baseline",
             Kind::CargoXtask => "cargo-xtask",
             Kind::GoLoop => "go",
             Kind::GoTask => "go-task",
@@ -87,7 +92,7 @@ impl Tool {
         let _cd = sh.push_dir(repo);
         let bin = &self.bin;
         let command = match self.kind {
-            Kind::XtaskGo => self.xtask_env(cmd!(sh, "{bin} go-build")),
+            Kind::XtaskGo | Kind::Baseline => self.xtask_env(cmd!(sh, "{bin} go-build")),
             Kind::CargoXtask => {
                 let target = crate::bench::util::target_dir()?;
                 self.xtask_env(cmd!(
@@ -188,7 +193,7 @@ impl Tool {
     /// The modification time of target `name`'s binary, if it exists.
     pub fn output_mtime(&self, repo: &Utf8Path, name: &str) -> Option<SystemTime> {
         let path = match self.kind {
-            Kind::XtaskGo | Kind::CargoXtask => {
+            Kind::XtaskGo | Kind::Baseline | Kind::CargoXtask => {
                 let go = repo.join("target/go");
                 // The triple's directory (target/go also holds the session and stat cache).
                 let triple = go
