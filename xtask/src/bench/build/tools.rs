@@ -19,8 +19,8 @@ pub enum Kind {
     /// Another build of it (`XTASK_BENCH_BASELINE`: an earlier commit's release binary), to set
     /// a change beside the code before it in one run.
     Baseline,
-    /// `cargo xtask go-build` as a user types it (the alias: `cargo run --package xtask --`, a
-    /// dev build), so cargo's own start and freshness check are timed too.
+    /// `cargo xtask go-build` as a user types it (the alias: `cargo run --package xtask
+    /// --no-default-features --`, a dev build), so cargo's own start and freshness check are timed too.
     CargoXtask,
     /// A shell loop: `go build -o out/<name> ./cmd/<name>` in each module, one after the other.
     GoLoop,
@@ -97,7 +97,7 @@ impl Tool {
                 let target = crate::bench::util::target_dir()?;
                 self.xtask_env(cmd!(
                     sh,
-                    "cargo run -q --manifest-path {bin} --target-dir {target} -p xtask -- go-build"
+                    "cargo run -q --manifest-path {bin} --target-dir {target} -p xtask --no-default-features -- go-build"
                 ))
             }
             Kind::GoLoop => {
@@ -127,7 +127,7 @@ impl Tool {
             let (bin, target) = (&self.bin, crate::bench::util::target_dir()?);
             let build = cmd!(
                 sh,
-                "cargo build -q --manifest-path {bin} --target-dir {target} -p xtask"
+                "cargo build -q --manifest-path {bin} --target-dir {target} -p xtask --no-default-features"
             );
             checked(self.xtask_env(build), "cargo build of the release xtask")?;
         }
