@@ -19,8 +19,7 @@ impl GoBuild {
             },
         };
         let reporter = Reporter::new(self.json);
-        let session =
-            Session::load_with(&crate::current_dir(sh)?, flags, &reporter)?.with_targets()?;
+        let session = Session::load_with_targets(&crate::current_dir(sh)?, flags, &reporter)?;
         let request = BuildRequest {
             targets: self.targets,
             triples: self.triples,

@@ -15,7 +15,7 @@ fn session(sh: &Shell, offline: bool) -> Result<Session> {
         offline,
         ..RunFlags::default()
     };
-    Session::load_with(&crate::current_dir(sh)?, flags, &Reporter::new(false))?.with_targets()
+    Session::load_with_targets(&crate::current_dir(sh)?, flags, &Reporter::new(false))
 }
 
 fn exit(ok: bool) -> ExitCode {

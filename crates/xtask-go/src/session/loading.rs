@@ -5,15 +5,17 @@
 
 use anyhow::{Context, Result};
 
+use crate::buildcache::statcache::FileStamp;
 use crate::session::discovery_record;
 use crate::session::snapshot::{self, Snapshot};
 use crate::session::Session;
 use crate::workspace::rust_libs::{RustLibrary, RustSide};
 use crate::workspace::targets::{self, Target};
 
-/// The session's targets, and the snapshot saved with them.
-pub(super) fn targets(session: &Session) -> Result<Vec<Target>> {
-    let began = snapshot::load_began(&session.project.root);
+/// The session's targets, and the snapshot saved with them. `began`: the stamp taken before
+/// the load read anything (`snapshot::load_began`), when the caller took one earlier; else now.
+pub(super) fn targets(session: &Session, began: Option<Option<FileStamp>>) -> Result<Vec<Target>> {
+    let began = began.unwrap_or_else(|| snapshot::load_began(&session.project.root));
     let configured = !session.project.config.targets.is_empty();
     let recalled = (!configured)
         .then(|| {

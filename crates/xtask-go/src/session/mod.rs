@@ -43,7 +43,27 @@ impl Session {
     /// are resolved once, here, before anything runs. Caller variables this tool overrides
     /// (GOFLAGS, GOCACHE=off, ...) are warned about through `reporter`, once per command.
     pub fn load_with(start: &Utf8Path, flags: RunFlags, reporter: &Reporter) -> Result<Session> {
-        let session = Session::load_settled(start, flags)?;
+        Session::load_warning(start, flags, false, reporter)
+    }
+
+    /// [`Session::load_with`] and [`Session::with_targets`] at once: a load that finds no
+    /// snapshot to trust saves one snapshot, with the targets, not one without them and then
+    /// another (each save stamps every directory it learnt from).
+    pub fn load_with_targets(
+        start: &Utf8Path,
+        flags: RunFlags,
+        reporter: &Reporter,
+    ) -> Result<Session> {
+        Session::load_warning(start, flags, true, reporter)?.with_targets()
+    }
+
+    fn load_warning(
+        start: &Utf8Path,
+        flags: RunFlags,
+        with_targets: bool,
+        reporter: &Reporter,
+    ) -> Result<Session> {
+        let session = Session::load_settled(start, flags, with_targets)?;
         let gocache = goenv::gocache_dir(&session.project, platform::host_triple());
         for warning in goenv::ignored_variable_warnings(&gocache) {
             reporter.warn(&warning);
@@ -51,7 +71,7 @@ impl Session {
         Ok(session)
     }
 
-    fn load_settled(start: &Utf8Path, flags: RunFlags) -> Result<Session> {
+    fn load_settled(start: &Utf8Path, flags: RunFlags, with_targets: bool) -> Result<Session> {
         let root = Project::find_root(start)?;
         if let Some((mut project, toolchain, modules, targets)) =
             Snapshot::load(&root).and_then(|s| s.into_parts().ok())
@@ -79,8 +99,14 @@ impl Session {
         let mut project = project?;
         project.settings = project.settings.with_flags(flags);
         let session = Session::with(project, toolchain?)?;
-        // Targets are saved too once a command asks for them (`targets`).
-        Snapshot::save(&session, None, began.as_ref());
+        if with_targets {
+            // One save, with the targets, under the stamp taken before this load read anything.
+            let targets = loading::targets(&session, Some(began))?;
+            let _ = session.targets.set(targets);
+        } else {
+            // Targets are saved too once a command asks for them (`targets`).
+            Snapshot::save(&session, None, began.as_ref());
+        }
         Ok(session)
     }
 
@@ -104,7 +130,7 @@ impl Session {
     /// with the Go artifacts Rust crates link (`loading.rs`).
     pub fn with_targets(self) -> Result<Session> {
         if self.targets.get().is_none() {
-            let targets = loading::targets(&self)?;
+            let targets = loading::targets(&self, None)?;
             let _ = self.targets.set(targets);
         }
         Ok(self)
@@ -115,7 +141,7 @@ impl Session {
         if let Some(targets) = self.targets.get() {
             return Ok(targets.clone());
         }
-        let targets = loading::targets(self)?;
+        let targets = loading::targets(self, None)?;
         Ok(self.targets.get_or_init(|| targets).clone())
     }
 
