@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use anyhow::{bail, Result};
 use camino::Utf8Path;
 
+use crate::buildcache::statcache::FileStamp;
 use crate::host::ccompiler::CompilerIdentities;
 use crate::host::platform::{self, GoPlatform};
 use crate::host::toolchain::Toolchain;
@@ -63,15 +64,26 @@ impl Session {
         with_targets: bool,
         reporter: &Reporter,
     ) -> Result<Session> {
-        let session = Session::load_settled(start, flags, with_targets)?;
+        let (session, began) = Session::load_settled(start, flags, with_targets)?;
         let gocache = goenv::gocache_dir(&session.project, platform::host_triple());
         for warning in goenv::ignored_variable_warnings(&gocache) {
             reporter.warn(&warning);
         }
+        if let Some(began) = began {
+            // One save, with the targets, under the stamp taken before this load read anything.
+            let targets = loading::targets(&session, Some(began))?;
+            let _ = session.targets.set(targets);
+        }
         Ok(session)
     }
 
-    fn load_settled(start: &Utf8Path, flags: RunFlags, with_targets: bool) -> Result<Session> {
+    /// The session, from the snapshot or loaded anew. A new load for a caller that loads the
+    /// targets next is not saved yet: the stamp it began at is returned for that one save.
+    fn load_settled(
+        start: &Utf8Path,
+        flags: RunFlags,
+        with_targets: bool,
+    ) -> Result<(Session, Option<Option<FileStamp>>)> {
         let root = Project::find_root(start)?;
         if let Some((mut project, toolchain, modules, targets)) =
             Snapshot::load(&root).and_then(|s| s.into_parts().ok())
@@ -81,13 +93,14 @@ impl Session {
             if let Some(targets) = targets {
                 let _ = known.set(targets);
             }
-            return Ok(Session {
+            let session = Session {
                 project,
                 toolchain,
                 modules,
                 targets: known,
                 c_compilers: CompilerIdentities::default(),
-            });
+            };
+            return Ok((session, None));
         }
         let began = snapshot::load_began(&root);
         // `cargo metadata` and `go env` are two processes that know nothing of each other.
@@ -100,14 +113,11 @@ impl Session {
         project.settings = project.settings.with_flags(flags);
         let session = Session::with(project, toolchain?)?;
         if with_targets {
-            // One save, with the targets, under the stamp taken before this load read anything.
-            let targets = loading::targets(&session, Some(began))?;
-            let _ = session.targets.set(targets);
-        } else {
-            // Targets are saved too once a command asks for them (`targets`).
-            Snapshot::save(&session, None, began.as_ref());
+            return Ok((session, Some(began)));
         }
-        Ok(session)
+        // Targets are saved too once a command asks for them (`targets`).
+        Snapshot::save(&session, None, began.as_ref());
+        Ok((session, None))
     }
 
     /// Uses an already-loaded project and toolchain (for a library user's own xtask).
