@@ -264,17 +264,22 @@ fn main() -> anyhow::Result<()> {
     let target = Utf8PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("adoption-target");
     // Its Rust build is kept between runs; its Go outputs and records are not, so go must run.
     let _ = std::fs::remove_dir_all(target.join("go"));
-    let out = std::process::Command::new(env!("CARGO"))
-        .args(["xtask"])
-        .current_dir(&repo.root)
-        .env("CARGO_TARGET_DIR", &target)
-        .env("XTASK_GO_GOCACHE", crate::support::shared_gocache())
-        // A store of its own: the target dir (and its default store) outlives this run.
-        .env("XTASK_GO_CACHE_DIR", repo.scratch("store"))
-        .env("GOPROXY", "off")
-        .env("CARGO_NET_OFFLINE", "true")
-        .output()
-        .unwrap();
+    // The adopting repo's `cargo xtask`, offline, with `env` on top.
+    let xtask = |env: &[(&str, &str)]| {
+        std::process::Command::new(env!("CARGO"))
+            .args(["xtask"])
+            .current_dir(&repo.root)
+            .env("CARGO_TARGET_DIR", &target)
+            .env("XTASK_GO_GOCACHE", crate::support::shared_gocache())
+            // A store of its own: the target dir (and its default store) outlives this run.
+            .env("XTASK_GO_CACHE_DIR", repo.scratch("store"))
+            .env("GOPROXY", "off")
+            .env("CARGO_NET_OFFLINE", "true")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    };
+    let out = xtask(&[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("Compiling app (go/app)"), "{stderr}");
@@ -307,17 +312,7 @@ fn main() -> anyhow::Result<()> {
     }
     // ...and a remote cache configured anyway is a warning that names the feature to enable
     // (a remote never fails a build: it builds, or here restores, locally).
-    let out = std::process::Command::new(env!("CARGO"))
-        .args(["xtask"])
-        .current_dir(&repo.root)
-        .env("CARGO_TARGET_DIR", &target)
-        .env("XTASK_GO_GOCACHE", crate::support::shared_gocache())
-        .env("XTASK_GO_CACHE_DIR", repo.scratch("store"))
-        .env("XTASK_GO_REMOTE_CACHE", "http://127.0.0.1:9")
-        .env("GOPROXY", "off")
-        .env("CARGO_NET_OFFLINE", "true")
-        .output()
-        .unwrap();
+    let out = xtask(&[("XTASK_GO_REMOTE_CACHE", "http://127.0.0.1:9")]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(

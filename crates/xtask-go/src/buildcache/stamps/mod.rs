@@ -176,13 +176,19 @@ mod tests {
         out
     }
 
-    #[test]
-    fn a_list_holds_until_something_it_names_changes() {
+    /// A root with `pkg/a.go` and `go.mod` (the temp dir lives as long as the first value).
+    fn tree() -> (tempfile::TempDir, Utf8PathBuf) {
         let tmp = tempfile::tempdir().unwrap();
         let root = Utf8PathBuf::from_path_buf(tmp.path().to_owned()).unwrap();
         std::fs::create_dir(root.join("pkg")).unwrap();
         std::fs::write(root.join("pkg/a.go"), "package pkg\n").unwrap();
         std::fs::write(root.join("go.mod"), "module m\n").unwrap();
+        (tmp, root)
+    }
+
+    #[test]
+    fn a_list_holds_until_something_it_names_changes() {
+        let (_tmp, root) = tree();
         let text = list_of(&root);
         assert!(
             text.lines()
@@ -210,11 +216,7 @@ mod tests {
 
     #[test]
     fn a_block_length_that_does_not_end_on_its_last_line_is_a_change() {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = Utf8PathBuf::from_path_buf(tmp.path().to_owned()).unwrap();
-        std::fs::create_dir(root.join("pkg")).unwrap();
-        std::fs::write(root.join("pkg/a.go"), "package pkg\n").unwrap();
-        std::fs::write(root.join("go.mod"), "module m\n").unwrap();
+        let (_tmp, root) = tree();
         let text = list_of(&root);
         assert!(all_hold(&text, &root), "{text}");
         let line = text.lines().find(|l| l.starts_with("dir ")).unwrap();
