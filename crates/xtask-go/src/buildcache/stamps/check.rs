@@ -44,13 +44,24 @@ pub struct StampMemo {
 
 impl StampMemo {
     /// The directory's own stamp as first seen this run, and the directory opened when this
-    /// call was the first look (one path walk serves the stamp and the block's checks).
-    fn dir_stamp(&self, written: &str, path: &Utf8Path) -> (Option<FileStamp>, Option<OpenDir>) {
+    /// call was the first look and its block has files to check (one path walk then serves the
+    /// stamp and the block's checks; a directory with an empty block, as most of a session
+    /// snapshot's, is stamped by its path: one system call, not an open, a stat and a close).
+    fn dir_stamp(
+        &self,
+        written: &str,
+        path: &Utf8Path,
+        block_is_empty: bool,
+    ) -> (Option<FileStamp>, Option<OpenDir>) {
         if let Some(seen) = self.dirs.lock().unwrap().get(written) {
             return (*seen, None);
         }
-        let opened = OpenDir::open(path).ok();
-        let stamp = opened.as_ref().and_then(|d| d.stamp().ok());
+        let (stamp, opened) = if block_is_empty {
+            (FileStamp::of(path).ok(), None)
+        } else {
+            let opened = OpenDir::open(path).ok();
+            (opened.as_ref().and_then(|d| d.stamp().ok()), opened)
+        };
         self.dirs.lock().unwrap().insert(written.to_owned(), stamp);
         (stamp, opened)
     }
@@ -102,7 +113,7 @@ pub fn all_hold_in(
                     return false;
                 };
                 let path = resolve(root, written);
-                let (stamp, opened) = memo.dir_stamp(written, &path);
+                let (stamp, opened) = memo.dir_stamp(written, &path, block.is_empty());
                 let holds = stamp == Some(before) || moved_dir_holds(&path);
                 (written, holds, opened)
             }
