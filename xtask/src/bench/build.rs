@@ -38,6 +38,9 @@ struct ToolResult {
     scenarios: Vec<Option<Stats>>,
     /// The floor, stat of every input in-process, measured between the tool's no-op runs.
     floor: Stats,
+    /// A process that does nothing (`true`), started and waited for as the tool's runs are,
+    /// between the same no-op runs: what any no-op pays the bench's runner and the kernel.
+    empty_process: Stats,
 }
 
 pub fn run(sh: &Shell, runs: usize, large: bool) -> Result<()> {
@@ -112,11 +115,12 @@ fn bench_shape(
     let mut results = Vec::new();
     for tool in &tools {
         tool.prepare(sh)?;
-        let (scenarios, floor) = match measure(sh, tool, &src, shape, runs) {
+        let (scenarios, floor, empty_process) = match measure(sh, tool, &src, shape, runs) {
             Ok(measured) => measured,
             Err(e) if tool.kind != Kind::XtaskGo => {
                 eprintln!("bench: {} failed, so it is left out: {e:#}", tool.name());
-                (vec![None; SCENARIOS.len() + 1], Stats::default())
+                let none = Stats::default();
+                (vec![None; SCENARIOS.len() + 1], none.clone(), none)
             }
             Err(e) => return Err(e),
         };
@@ -124,6 +128,7 @@ fn bench_shape(
             tool: tool.name().to_string(),
             scenarios,
             floor,
+            empty_process,
         });
     }
     interleave(sh, &tools, &mut results, shape, runs)?;
@@ -171,14 +176,15 @@ fn interleave(
 }
 
 /// Runs every scenario for one tool, `runs` times each, in its own clone of `src`; returns them
-/// with the floor, measured before each no-op run so that both see the same machine load.
+/// with the floor and the empty process, measured before each no-op run so that all see the
+/// same machine load.
 fn measure(
     sh: &Shell,
     tool: &Tool,
     src: &Utf8Path,
     shape: Shape,
     runs: usize,
-) -> Result<(Vec<Option<Stats>>, Stats)> {
+) -> Result<(Vec<Option<Stats>>, Stats, Stats)> {
     let work = tool.dir.join("work");
     let clone = tool.dir.join("clone");
     git_clone(sh, src, &work)?;
@@ -193,19 +199,23 @@ fn measure(
     let cold = util::time_runs(runs, |_| tool.wipe(&work), |_| tool.build(sh, &work))?;
     progress(SCENARIOS[0], &cold);
     let inputs = repo::input_files(&work)?;
-    let mut floor = Stats::default();
+    let (mut floor, mut empty_process) = (Stats::default(), Stats::default());
     let noop = util::time_runs(
         runs.max(NOOP_RUNS),
         |_| {
             let start = std::time::Instant::now();
             stat_all(&inputs)?;
             floor.samples.push(start.elapsed());
+            let start = std::time::Instant::now();
+            tool.run_nothing(sh, &work)?;
+            empty_process.samples.push(start.elapsed());
             Ok(())
         },
         |_| tool.build(sh, &work),
     )?;
     progress(SCENARIOS[1], &noop);
     progress("floor", &floor);
+    progress("empty process", &empty_process);
     let fresh = util::time_runs(
         runs,
         |_| {
@@ -250,6 +260,7 @@ fn measure(
     Ok((
         vec![Some(cold), Some(noop), Some(fresh), Some(edit), alone],
         floor,
+        empty_process,
     ))
 }
 

@@ -59,16 +59,17 @@ pub(super) fn report(title: &str, results: &[ToolResult], inputs: usize) -> Stri
         rows.push(row);
     }
     let x = Kind::XtaskGo.name();
-    let floor = results
-        .iter()
-        .find(|r| r.tool == x)
-        .map(|r| r.floor.clone())
+    let xtask_go = results.iter().find(|r| r.tool == x);
+    let floor = xtask_go.map(|r| r.floor.clone()).unwrap_or_default();
+    let empty = xtask_go
+        .map(|r| r.empty_process.clone())
         .unwrap_or_default();
     let ratio_headers = vec!["ratio".to_string(), "value".to_string(), "goal".to_string()];
-    let ratio_rows = ratio_rows(results, &floor);
+    let ratio_rows = ratio_rows(results, &floor, &empty);
     let floor_line = format!(
-        "floor: stat of the {inputs} input files (go.work, go.mod, .go) in-process, between xtask-go's no-op runs: {} ms",
-        floor.summary()
+        "floor: stat of the {inputs} input files (go.work, go.mod, .go) in-process, between xtask-go's no-op runs: {} ms; an empty process (`true`) started the same way as the tools, between the same runs: {} ms",
+        floor.summary(),
+        empty.summary()
     );
     println!("\n{title}\n");
     print!("{}", text_table(&headers, &rows));
@@ -84,8 +85,9 @@ pub(super) fn report(title: &str, results: &[ToolResult], inputs: usize) -> Stri
     md
 }
 
-/// The ratios the goals are about, as rows (what, value, goal); `floor` is xtask-go's.
-fn ratio_rows(results: &[ToolResult], floor: &Stats) -> Vec<Vec<String>> {
+/// The ratios the goals are about, as rows (what, value, goal); `floor` and `empty` (the empty
+/// process) are xtask-go's.
+fn ratio_rows(results: &[ToolResult], floor: &Stats, empty: &Stats) -> Vec<Vec<String>> {
     let median = |tool: &str, i: usize| -> Option<Duration> {
         let result = results.iter().find(|r| r.tool == tool)?;
         result.scenarios[i].as_ref().map(Stats::median)
@@ -119,6 +121,14 @@ fn ratio_rows(results: &[ToolResult], floor: &Stats) -> Vec<Vec<String>> {
                 (!floor.samples.is_empty()).then(|| floor.median()),
             ),
             "<= 2.0",
+        ),
+        (
+            "no-op less the empty process: xtask-go / floor (context)",
+            r(
+                median(x, 1).map(|d| d.saturating_sub(empty.median())),
+                (!floor.samples.is_empty() && !empty.samples.is_empty()).then(|| floor.median()),
+            ),
+            "-",
         ),
         (
             "no-op: cargo xtask / Turborepo",

@@ -145,6 +145,13 @@ impl Tool {
             .env_remove("CARGO_TARGET_DIR")
     }
 
+    /// `true`, started as [`Tool::build`] starts the tool (same runner, environment and
+    /// directory): what the bench and the kernel add to any run's time.
+    pub fn run_nothing(&self, sh: &Shell, repo: &Utf8Path) -> Result<()> {
+        let _cd = sh.push_dir(repo);
+        checked(self.xtask_env(cmd!(sh, "true")), "true")
+    }
+
     /// `go build` of one module's main only (go alone, for the one-edit comparison).
     pub fn build_one(&self, sh: &Shell, repo: &Utf8Path, name: &str) -> Result<()> {
         let _cd = sh.push_dir(repo.join("go").join(name));
