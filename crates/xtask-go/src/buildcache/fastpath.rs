@@ -93,7 +93,8 @@ pub fn unchanged_key(
     output_dir: &Utf8Path,
     memo: &stamps::StampMemo,
 ) -> Option<CacheKey> {
-    let text = std::fs::read_to_string(stamp_file(depfile)).ok()?;
+    // Shared: the run's memo keeps the parts it proved by their place in this text.
+    let text: std::sync::Arc<str> = std::fs::read_to_string(stamp_file(depfile)).ok()?.into();
     let (header, rest) = text.split_once('\n')?;
     if header != HEADER {
         return None;
@@ -114,7 +115,8 @@ pub fn unchanged_key(
         }
         rest = after;
     }
-    stamps::all_hold_in(rest, root, memo, |_| false).then_some(key)
+    let stamps_start = text.len() - rest.len();
+    stamps::all_hold_in(&text, stamps_start, root, memo, |_| false).then_some(key)
 }
 
 /// Root-relative names of the control files, as the input set and the settings digest hold them.

@@ -139,23 +139,38 @@ pub fn parse_stamp(line: &str) -> Option<(FileStamp, &str)> {
 }
 
 /// The decimal number at the start of `rest` (a leading `-` only when `signed`) and the space
-/// after it, which `rest` is moved past.
+/// after it, which `rest` is moved past. One pass over the bytes, in a u64 while it fits.
 fn next_number(rest: &mut &[u8], signed: bool) -> Option<i128> {
     let (negative, digits) = match rest.split_first() {
         Some((b'-', tail)) if signed => (true, tail),
         _ => (false, *rest),
     };
+    let mut value: u64 = 0;
+    for (i, &b) in digits.iter().enumerate() {
+        match b {
+            b'0'..=b'9' if i < 19 => value = value * 10 + u64::from(b - b'0'),
+            b' ' if i > 0 => {
+                *rest = &digits[i + 1..];
+                let value = i128::from(value);
+                return Some(if negative { -value } else { value });
+            }
+            b'0'..=b'9' => return long_number(rest, negative, digits),
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// [`next_number`] of twenty digits or more (up to 38, an i128's): no file system writes them.
+#[cold]
+fn long_number<'a>(rest: &mut &'a [u8], negative: bool, digits: &'a [u8]) -> Option<i128> {
     let end = digits.iter().position(|&b| b == b' ')?;
-    if end == 0 || end > 38 {
+    if end > 38 || !digits[..end].iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let mut value: i128 = 0;
-    for &b in &digits[..end] {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        value = value * 10 + i128::from(b - b'0');
-    }
+    let value = digits[..end]
+        .iter()
+        .fold(0i128, |v, &b| v * 10 + i128::from(b - b'0'));
     *rest = &digits[end + 1..];
     Some(if negative { -value } else { value })
 }
@@ -317,12 +332,13 @@ mod tests {
         std::fs::remove_file(root.join("pkg")).unwrap();
         std::fs::create_dir(root.join("pkg")).unwrap();
         std::fs::write(root.join("pkg/a.go"), "package pkg\n").unwrap();
-        let (bare, full) = (text(&["pkg"]), list_of(&root));
+        let bare: std::sync::Arc<str> = text(&["pkg"]).into();
+        let full: std::sync::Arc<str> = list_of(&root).into();
         let memo = StampMemo::default();
-        assert!(all_hold_in(&bare, &root, &memo, |_| false), "{bare}");
+        assert!(all_hold_in(&bare, 0, &root, &memo, |_| false), "{bare}");
         std::fs::write(root.join("pkg/a.go"), "package changed\n").unwrap();
         assert!(
-            !all_hold_in(&full, &root, &memo, |_| false),
+            !all_hold_in(&full, 0, &root, &memo, |_| false),
             "a file of the block changed"
         );
     }
@@ -382,12 +398,12 @@ mod tests {
         let root = Utf8PathBuf::from_path_buf(tmp.path().to_owned()).unwrap();
         std::fs::create_dir(root.join("pkg")).unwrap();
         std::fs::write(root.join("go.mod"), "module m\n").unwrap();
-        let text = list_of(&root);
+        let text: std::sync::Arc<str> = list_of(&root).into();
         let memo = StampMemo::default();
-        assert!(all_hold_in(&text, &root, &memo, |_| false));
+        assert!(all_hold_in(&text, 0, &root, &memo, |_| false));
         std::fs::write(root.join("go.mod"), "module changed\n").unwrap();
         // The same run saw go.mod already: a second unit's list gets the stamp of that moment.
-        assert!(all_hold_in(&text, &root, &memo, |_| false));
+        assert!(all_hold_in(&text, 0, &root, &memo, |_| false));
         assert!(!all_hold(&text, &root), "a new run sees the change");
     }
 
