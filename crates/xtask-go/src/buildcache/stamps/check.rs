@@ -2,10 +2,11 @@
 //! already proved (`StampMemo`), so that a block shared by many units is checked once.
 
 use std::borrow::Borrow;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
 use camino::Utf8Path;
 
@@ -45,9 +46,37 @@ pub fn all_hold_or(
 #[derive(Default)]
 pub struct StampMemo {
     /// Each directory's own stamp, as first seen (None: it could not be read).
-    dirs: Mutex<HashMap<Slice, Option<FileStamp>>>,
+    dirs: RwLock<HashMap<Slice, Option<FileStamp>>>,
     /// Per directory, the blocks of `file`/`absent` lines that held.
-    blocks: Mutex<HashMap<Slice, Vec<Slice>>>,
+    blocks: RwLock<HashMap<Slice, Vec<Slice>>>,
+}
+
+impl StampMemo {
+    /// Adds what one list's check learnt: one write lock per map and list, so that the threads
+    /// looking up units at once read the memo without waiting on each other's every directory.
+    /// A directory two lists stamped at once keeps the first stamp added (each list compared
+    /// its own, a real look of this run).
+    fn add(&self, learnt: Learnt) {
+        if !learnt.dirs.is_empty() {
+            let mut dirs = self.dirs.write().unwrap();
+            for (dir, stamp) in learnt.dirs {
+                dirs.entry(dir).or_insert(stamp);
+            }
+        }
+        if !learnt.blocks.is_empty() {
+            let mut blocks = self.blocks.write().unwrap();
+            for (dir, block) in learnt.blocks {
+                blocks.entry(dir).or_default().push(block);
+            }
+        }
+    }
+}
+
+/// What one list's check learnt, added to the memo when the check ends.
+#[derive(Default)]
+struct Learnt {
+    dirs: Vec<(Slice, Option<FileStamp>)>,
+    blocks: Vec<(Slice, Slice)>,
 }
 
 /// A part of a list's text, kept alive with it; hashed and compared as the `str` it is.
@@ -93,39 +122,35 @@ impl PartialEq for Slice {
 
 impl Eq for Slice {}
 
-/// A run's memo and the text of the list being checked, which the memo may keep.
+/// A run's memo, the text of the list being checked (which the memo may keep) and what the
+/// check learnt so far.
 #[derive(Clone, Copy)]
 struct Shared<'a> {
     memo: &'a StampMemo,
     text: &'a Arc<str>,
+    learnt: &'a RefCell<Learnt>,
 }
 
 impl Shared<'_> {
     fn seen_dir(&self, written: &str) -> Option<Option<FileStamp>> {
-        self.memo.dirs.lock().unwrap().get(written).copied()
+        self.memo.dirs.read().unwrap().get(written).copied()
     }
 
     fn remember_dir(&self, written: &str, stamp: Option<FileStamp>) {
-        let key = Slice::of(self.text, written);
-        self.memo.dirs.lock().unwrap().insert(key, stamp);
+        let dir = Slice::of(self.text, written);
+        self.learnt.borrow_mut().dirs.push((dir, stamp));
     }
 
     fn block_held(&self, dir: &str, block: &str) -> bool {
-        let blocks = self.memo.blocks.lock().unwrap();
+        let blocks = self.memo.blocks.read().unwrap();
         blocks
             .get(dir)
             .is_some_and(|held| held.iter().any(|b| b.as_str() == block))
     }
 
     fn remember_block(&self, dir: &str, block: &str) {
-        let block = Slice::of(self.text, block);
-        let mut blocks = self.memo.blocks.lock().unwrap();
-        match blocks.get_mut(dir) {
-            Some(held) => held.push(block),
-            None => {
-                blocks.insert(Slice::of(self.text, dir), vec![block]);
-            }
-        }
+        let entry = (Slice::of(self.text, dir), Slice::of(self.text, block));
+        self.learnt.borrow_mut().blocks.push(entry);
     }
 }
 
@@ -171,7 +196,15 @@ pub fn all_hold_in(
     let Some(list) = text.get(start..) else {
         return false;
     };
-    check(list, root, Some(Shared { memo, text }), moved_dir_holds)
+    let learnt = RefCell::new(Learnt::default());
+    let shared = Shared {
+        memo,
+        text,
+        learnt: &learnt,
+    };
+    let holds = check(list, root, Some(shared), moved_dir_holds);
+    memo.add(learnt.into_inner());
+    holds
 }
 
 fn check(
