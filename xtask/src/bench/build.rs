@@ -199,20 +199,7 @@ fn measure(
     let cold = util::time_runs(runs, |_| tool.wipe(&work), |_| tool.build(sh, &work))?;
     progress(SCENARIOS[0], &cold);
     let inputs = repo::input_files(&work)?;
-    let (mut floor, mut empty_process) = (Stats::default(), Stats::default());
-    let noop = util::time_runs(
-        runs.max(NOOP_RUNS),
-        |_| {
-            let start = std::time::Instant::now();
-            stat_all(&inputs)?;
-            floor.samples.push(start.elapsed());
-            let start = std::time::Instant::now();
-            tool.run_nothing(sh, &work)?;
-            empty_process.samples.push(start.elapsed());
-            Ok(())
-        },
-        |_| tool.build(sh, &work),
-    )?;
+    let (noop, floor, empty_process) = time_noops(sh, tool, &work, &inputs, runs)?;
     progress(SCENARIOS[1], &noop);
     progress("floor", &floor);
     progress("empty process", &empty_process);
@@ -262,6 +249,32 @@ fn measure(
         floor,
         empty_process,
     ))
+}
+
+/// The no-op runs, with the floor and the empty process timed before each (the same machine
+/// load for all three).
+fn time_noops(
+    sh: &Shell,
+    tool: &Tool,
+    work: &Utf8Path,
+    inputs: &[Utf8PathBuf],
+    runs: usize,
+) -> Result<(Stats, Stats, Stats)> {
+    let (mut floor, mut empty_process) = (Stats::default(), Stats::default());
+    let noop = util::time_runs(
+        runs.max(NOOP_RUNS),
+        |_| {
+            let start = std::time::Instant::now();
+            stat_all(inputs)?;
+            floor.samples.push(start.elapsed());
+            let start = std::time::Instant::now();
+            tool.run_nothing(sh, work)?;
+            empty_process.samples.push(start.elapsed());
+            Ok(())
+        },
+        |_| tool.build(sh, work),
+    )?;
+    Ok((noop, floor, empty_process))
 }
 
 /// One leaf edit then a build, in rounds ([`util::rotate`]): xtask-go (`go-build`), go alone
