@@ -145,8 +145,8 @@ impl Tool {
             .env_remove("CARGO_TARGET_DIR")
     }
 
-    /// `true`, started as [`Tool::build`] starts the tool (same runner, environment and
-    /// directory): what the bench and the kernel add to any run's time.
+    /// `true`, started as [`Tool::build`] starts xtask-go (same runner, xtask-go's environment,
+    /// same directory): what the bench and the kernel add to any run's time.
     pub fn run_nothing(&self, sh: &Shell, repo: &Utf8Path) -> Result<()> {
         let _cd = sh.push_dir(repo);
         checked(self.xtask_env(cmd!(sh, "true")), "true")
