@@ -219,7 +219,8 @@ pub struct Bench {
     /// Timed runs per measurement (the median is reported)
     #[arg(long, default_value_t = 5)]
     pub runs: usize,
-    /// Also run the larger variant of the synthetic repo
+    /// Also run the larger variant of the synthetic repo (build: 100 modules, ~30,000 files;
+    /// XTASK_BENCH_SHAPES=large runs it alone)
     #[arg(long)]
     pub large: bool,
 }

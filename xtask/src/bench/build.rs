@@ -44,7 +44,8 @@ struct ToolResult {
 }
 
 pub fn run(sh: &Shell, runs: usize, large: bool) -> Result<()> {
-    let runs = runs.max(3);
+    // One run is allowed (the large shape's cold builds take minutes each); a median wants 3.
+    let runs = runs.max(1);
     let target = super::util::target_dir()?;
     let xtask = util::release_xtask(sh)?;
     let bench_dir = target.join("bench/build");
@@ -53,12 +54,15 @@ pub fn run(sh: &Shell, runs: usize, large: bool) -> Result<()> {
     }
     let peers = Peers::find_or_install(sh, &target.join("bench/tools"));
     let mut markdown = machine(sh, &peers);
-    let shapes: &[(&str, Shape)] = if large {
-        &[("default", Shape::DEFAULT), ("large", Shape::LARGE)]
-    } else {
-        &[("default", Shape::DEFAULT)]
-    };
-    for (label, shape) in shapes {
+    let mut shapes = vec![("default", Shape::DEFAULT)];
+    if large {
+        shapes.push(("large", Shape::LARGE));
+    }
+    // XTASK_BENCH_SHAPES=large measures the large shape alone (with --large).
+    if let Ok(only) = std::env::var("XTASK_BENCH_SHAPES") {
+        shapes.retain(|(label, _)| only.split(',').any(|s| s.trim() == *label));
+    }
+    for (label, shape) in &shapes {
         let dir = bench_dir.join(label);
         let section = bench_shape(sh, &dir, *shape, runs, &xtask, &peers)?;
         markdown.push_str(&section);
