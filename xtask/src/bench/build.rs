@@ -7,7 +7,7 @@ pub(super) mod repo;
 mod report;
 mod tools;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
@@ -46,6 +46,17 @@ struct ToolResult {
 pub fn run(sh: &Shell, runs: usize, large: bool) -> Result<()> {
     // One run is allowed (the large shape's cold builds take minutes each); a median wants 3.
     let runs = runs.max(1);
+    let mut shapes = vec![("default", Shape::DEFAULT)];
+    if large {
+        shapes.push(("large", Shape::LARGE));
+    }
+    // XTASK_BENCH_SHAPES=large measures the large shape alone (with --large).
+    if let Ok(only) = std::env::var("XTASK_BENCH_SHAPES") {
+        shapes.retain(|(label, _)| only.split(',').any(|s| s.trim() == *label));
+        if shapes.is_empty() {
+            bail!("XTASK_BENCH_SHAPES={only} names no shape of this run: default, or large with --large");
+        }
+    }
     let target = super::util::target_dir()?;
     let xtask = util::release_xtask(sh)?;
     let bench_dir = target.join("bench/build");
@@ -54,14 +65,6 @@ pub fn run(sh: &Shell, runs: usize, large: bool) -> Result<()> {
     }
     let peers = Peers::find_or_install(sh, &target.join("bench/tools"));
     let mut markdown = machine(sh, &peers);
-    let mut shapes = vec![("default", Shape::DEFAULT)];
-    if large {
-        shapes.push(("large", Shape::LARGE));
-    }
-    // XTASK_BENCH_SHAPES=large measures the large shape alone (with --large).
-    if let Ok(only) = std::env::var("XTASK_BENCH_SHAPES") {
-        shapes.retain(|(label, _)| only.split(',').any(|s| s.trim() == *label));
-    }
     for (label, shape) in &shapes {
         let dir = bench_dir.join(label);
         let section = bench_shape(sh, &dir, *shape, runs, &xtask, &peers)?;
