@@ -51,11 +51,9 @@ pub fn run(sh: &Shell, runs: usize, large: bool) -> Result<()> {
         shapes.push(("large", Shape::LARGE));
     }
     // XTASK_BENCH_SHAPES=large measures the large shape alone (with --large).
-    if let Ok(only) = std::env::var("XTASK_BENCH_SHAPES") {
-        shapes.retain(|(label, _)| only.split(',').any(|s| s.trim() == *label));
-        if shapes.is_empty() {
-            bail!("XTASK_BENCH_SHAPES={only} names no shape of this run: default, or large with --large");
-        }
+    shapes.retain(|(label, _)| util::picked("XTASK_BENCH_SHAPES", label));
+    if shapes.is_empty() {
+        bail!("XTASK_BENCH_SHAPES names no shape of this run: default, or large with --large");
     }
     let target = super::util::target_dir()?;
     let xtask = util::release_xtask(sh)?;
@@ -116,9 +114,7 @@ fn bench_shape(
     }
     // XTASK_BENCH_TOOLS=xtask-go,baseline,cargo-xtask,go,go-task,turbo picks some tools (e.g. to
     // re-measure xtask-go alone).
-    if let Ok(only) = std::env::var("XTASK_BENCH_TOOLS") {
-        tools.retain(|t| only.split(',').any(|s| s.trim() == t.kind.slug()));
-    }
+    tools.retain(|t| util::picked("XTASK_BENCH_TOOLS", t.kind.slug()));
     let mut results = Vec::new();
     for tool in &tools {
         tool.prepare(sh)?;

@@ -64,6 +64,12 @@ pub fn release_xtask(sh: &Shell) -> Result<Utf8PathBuf> {
     Ok(target_dir()?.join("release/xtask"))
 }
 
+/// Whether `name` is one of the comma-separated names in environment variable `var`; true for
+/// every name when `var` is unset (the bench's "measure only these": XTASK_BENCH_TOOLS, ...).
+pub fn picked(var: &str, name: &str) -> bool {
+    std::env::var(var).map_or(true, |only| only.split(',').any(|s| s.trim() == name))
+}
+
 /// The root of the repo this xtask lives in.
 pub fn repo_root() -> Result<Utf8PathBuf> {
     Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
