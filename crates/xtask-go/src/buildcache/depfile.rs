@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::buildcache::fastpath;
 use crate::buildcache::inputs::InputSet;
 use crate::buildcache::key::{CacheKey, KeyInputs};
+use crate::buildcache::stamps::StampPacks;
 use crate::buildcache::statcache::{self, FileStamp};
 use crate::buildcache::storage::OutputRecord;
 use crate::util::crash::{self, CrashAt, CrashPoint};
@@ -90,7 +91,13 @@ impl Depfile {
 
     /// Writes it to `path` (scratch durability: a lost depfile is a miss), then the fast
     /// path's stamp list for the control files `control`.
-    pub(crate) fn write(&self, path: &Utf8Path, control: &[String], crash_at: CrashAt) {
+    pub(crate) fn write(
+        &self,
+        path: &Utf8Path,
+        control: &[String],
+        crash_at: CrashAt,
+        packs: &StampPacks,
+    ) {
         if let Ok(bytes) = serde_json::to_vec(self) {
             let temp_written = || crash::reached(crash_at, CrashPoint::DepfileTemp);
             let scratch = fsutil::Durability::Scratch;
@@ -118,7 +125,7 @@ impl Depfile {
                 .collect(),
             stamped_at_ns: last.stamped_at_ns,
         });
-        fastpath::write(path, stamps.as_ref());
+        fastpath::write(path, stamps.as_ref(), packs);
     }
 }
 

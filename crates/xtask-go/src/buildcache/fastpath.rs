@@ -1,28 +1,29 @@
 //! The no-op fast path: `<target>.stamps`, beside a unit's depfile, holds the last build's key,
 //! a digest of the settings it was computed with (spec, environment, toolchain, control files),
-//! the outputs' stamps and a stamp list of every input file and package directory. When all of
-//! it holds, the key cannot have changed: a no-op reads and hashes no input.
+//! the outputs' stamps and the ids of the stamp blocks (one per directory, see `stamps/pack.rs`)
+//! of every input file and package directory, which the directory's pack holds once for every
+//! unit. When all of it holds, the key cannot have changed: a no-op reads and hashes no input.
 //!
 //! ```text
-//! xtask-go stamps 5
+//! xtask-go stamps 6
 //! key <hex>
 //! settings <hex>
 //! out <size> <mtime_ns> <ctime_ns> <inode> <output name>
-//! <stamp list lines, see stamps.rs>
+//! block <id>
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::buildcache::key::{CacheKey, KeyInputs};
-use crate::buildcache::stamps::{self, StampList};
+use crate::buildcache::stamps::{self, StampList, StampPacks};
 use crate::buildcache::statcache::{self, FileStamp};
 use crate::util::fsutil::{self, Durability};
 
-const HEADER: &str = "xtask-go stamps 5";
+const HEADER: &str = "xtask-go stamps 6";
 
 /// The fast path's file for the unit whose depfile is `depfile`.
 pub fn stamp_file(depfile: &Utf8Path) -> Utf8PathBuf {
@@ -51,18 +52,27 @@ pub struct LastStamps<'a> {
     pub stamped_at_ns: i128,
 }
 
-/// Writes the fast path's file for `depfile`; removes it when there is no last build or its
-/// stamps cannot be trusted (a recent one, a directory without a stamp): the next run then
-/// takes the slow path.
-pub fn write(depfile: &Utf8Path, last: Option<&LastStamps<'_>>) {
+/// Writes the fast path's file for `depfile` and hands its blocks to `packs` (which writes them
+/// when the run ends); removes it when there is no last build or its stamps cannot be trusted
+/// (a recent one, a directory without a stamp): the next run then takes the slow path.
+pub fn write(depfile: &Utf8Path, last: Option<&LastStamps<'_>>, packs: &StampPacks) {
     let path = stamp_file(depfile);
     let _ = std::fs::remove_file(&path);
-    if let Some(text) = last.and_then(encode) {
-        let _ = fsutil::write_atomic_with(&path, text.as_bytes(), Durability::Scratch);
+    if let Some((text, blocks)) = last.and_then(encode) {
+        if let Some(dir) = path.parent() {
+            packs.add(dir, blocks);
+            let _ = fsutil::write_atomic_with(&path, text.as_bytes(), Durability::Scratch);
+        }
     }
 }
 
-fn encode(last: &LastStamps<'_>) -> Option<String> {
+/// Removes the fast path's file for `depfile`: the next run takes the slow path.
+pub fn remove(depfile: &Utf8Path) {
+    let _ = std::fs::remove_file(stamp_file(depfile));
+}
+
+/// The unit's file and its blocks (id, text).
+fn encode(last: &LastStamps<'_>) -> Option<(String, Vec<(String, String)>)> {
     let mut list = StampList::default();
     for (dir, stamp) in &last.dirs {
         list.dir(dir, (*stamp)?);
@@ -80,8 +90,36 @@ fn encode(last: &LastStamps<'_>) -> Option<String> {
         let (size, mtime, ctime, inode) = (s.size, s.mtime_ns, s.ctime_ns, s.inode);
         writeln!(text, "out {size} {mtime} {ctime} {inode} {name}").ok()?;
     }
-    list.write_to(&mut text, last.stamped_at_ns)?;
-    Some(text)
+    let blocks: Vec<(String, String)> = list
+        .blocks(last.stamped_at_ns)?
+        .into_iter()
+        .map(|b| (stamps::block_id(&b), b))
+        .collect();
+    for (id, _) in &blocks {
+        writeln!(text, "block {id}").ok()?;
+    }
+    Some((text, blocks))
+}
+
+/// The block ids the unit files in `dir` name: what its pack must keep.
+pub fn blocks_named_in(dir: &Utf8Path) -> HashSet<String> {
+    let mut named = HashSet::new();
+    let Ok(entries) = dir.read_dir_utf8() else {
+        return named;
+    };
+    for entry in entries.flatten() {
+        if entry.path().extension() != Some("stamps") {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(entry.path()) else {
+            continue;
+        };
+        if text.starts_with(HEADER) {
+            let ids = text.lines().filter_map(|l| l.strip_prefix("block "));
+            named.extend(ids.map(str::to_owned));
+        }
+    }
+    named
 }
 
 /// The key of the unit's last build, if its settings digest is `settings`, every stamp holds
@@ -91,10 +129,10 @@ pub fn unchanged_key(
     root: &Utf8Path,
     settings: &str,
     output_dir: &Utf8Path,
-    memo: &stamps::StampMemo,
+    packs: &StampPacks,
 ) -> Option<CacheKey> {
-    // Shared: the run's memo keeps the parts it proved by their place in this text.
-    let text: std::sync::Arc<str> = std::fs::read_to_string(stamp_file(depfile)).ok()?.into();
+    let path = stamp_file(depfile);
+    let text = std::fs::read_to_string(&path).ok()?;
     let (header, rest) = text.split_once('\n')?;
     if header != HEADER {
         return None;
@@ -115,8 +153,19 @@ pub fn unchanged_key(
         }
         rest = after;
     }
-    let stamps_start = text.len() - rest.len();
-    stamps::all_hold_in(&text, stamps_start, root, memo, |_| false).then_some(key)
+    let ids = rest
+        .lines()
+        .map(|line| line.strip_prefix("block "))
+        .collect::<Option<Vec<&str>>>()?;
+    // Units looked up at once start on different blocks (see `StampPacks::all_hold`).
+    let start = key
+        .as_str()
+        .get(..8)
+        .and_then(|h| usize::from_str_radix(h, 16).ok());
+    let start = start.unwrap_or(0);
+    packs
+        .all_hold(path.parent()?, &ids, start, root)
+        .then_some(key)
 }
 
 /// Root-relative names of the control files, as the input set and the settings digest hold them.

@@ -37,7 +37,7 @@ use crate::workspace::project::Project;
 use depfile::{outputs_in_place, Depfile, LastBuild, PlacedOutput};
 use inputs::InputSet;
 use key::{CacheKey, Change, KeyInputs};
-use stamps::StampMemo;
+use stamps::StampPacks;
 use statcache::{FileStamp, StatCache};
 use storage::{remote, tiered};
 use storage::{CacheEntry, Storage};
@@ -85,8 +85,8 @@ pub struct BuildCache {
     /// Dead processes' temp files are swept from an output directory when a unit there is
     /// first looked at past the fast path (the store sweeps the shards it writes to).
     swept_dirs: Mutex<HashSet<Utf8PathBuf>>,
-    /// The stamps this run's fast paths have seen, shared by every unit (`stamps::StampMemo`).
-    seen_stamps: StampMemo,
+    /// The fast paths' stamp packs: read once a run, the blocks proved, the blocks to write.
+    stamp_packs: StampPacks,
 }
 
 /// The part of a unit's key known before any file is read, and where its depfile lives.
@@ -134,14 +134,16 @@ impl BuildCache {
             reporter: reporter.clone(),
             crash_at: project.settings.crash_at,
             swept_dirs: Mutex::new(HashSet::new()),
-            seen_stamps: StampMemo::default(),
+            stamp_packs: StampPacks::default(),
         }
     }
 
-    /// Saves the stat cache (a failure only costs re-hashing next time) and waits for the
-    /// remote's uploads; an error only when a required remote failed.
+    /// Saves the stat cache and the fast paths' stamp packs (a failure only costs re-hashing or
+    /// a slow no-op next time) and waits for the remote's uploads; an error only when a
+    /// required remote failed.
     pub fn finish(&self) -> Result<()> {
         self.save_stats();
+        self.stamp_packs.flush(fastpath::blocks_named_in);
         self.remote.as_ref().map_or(Ok(()), |r| r.finish())
     }
 
@@ -289,7 +291,7 @@ impl BuildCache {
             &self.root,
             &settings,
             &unit.output_dir,
-            &self.seen_stamps,
+            &self.stamp_packs,
         )
     }
 
@@ -346,6 +348,7 @@ impl BuildCache {
             &unit.depfile,
             &control,
             self.crash_at,
+            &self.stamp_packs,
         );
     }
 

@@ -54,7 +54,7 @@ impl BuildCache {
                 unit.target
             ));
             let _ = std::fs::remove_file(&unit.depfile);
-            fastpath::write(&unit.depfile, None);
+            fastpath::remove(&unit.depfile);
             return Ok((None, key_inputs));
         }
         let key = key_inputs.key();

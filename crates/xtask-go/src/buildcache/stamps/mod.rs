@@ -10,14 +10,16 @@
 //! absent <name>                                           a file of the directory above, not there
 //! ```
 //!
-//! `<len>`: the byte length of the block of `file`/`absent` lines that follows (a block proved
-//! earlier in the run, see `StampMemo`, is skipped with one comparison, its lines unscanned).
+//! `<len>`: the byte length of the block of `file`/`absent` lines that follows. A directory's
+//! line and its block are one unit's record of that directory: `pack.rs` stores each once for
+//! every unit's list that names it.
 //!
 //! Paths are kept as the caller gives them (root-relative or absolute) and resolved against a
 //! root when checked. A list holds no stamp from within the racy window of when it was written:
 //! such a stamp proves nothing, so `write_to` refuses the whole list.
 
 mod check;
+mod pack;
 mod parse;
 
 use std::collections::BTreeMap;
@@ -29,7 +31,8 @@ use crate::buildcache::statcache::FileStamp;
 
 #[cfg(test)]
 pub use check::all_hold;
-pub use check::{all_hold_in, all_hold_or, StampMemo};
+pub use check::all_hold_or;
+pub use pack::{block_id, StampPacks};
 pub use parse::parse_stamp;
 
 /// Stamps to record, grouped by directory.
@@ -76,8 +79,16 @@ impl StampList {
     /// Appends the list's lines to `out`. None when it cannot be trusted later: a stamp from
     /// within the racy window before `now_ns`, or a path the line format cannot hold.
     pub fn write_to(&self, out: &mut String, now_ns: i128) -> Option<()> {
+        out.extend(self.blocks(now_ns)?);
+        Some(())
+    }
+
+    /// The list's lines, one text per directory: its directory line and the block of its
+    /// files (what a stamp pack stores once for every unit that names it). None as `write_to`.
+    pub fn blocks(&self, now_ns: i128) -> Option<Vec<String>> {
         let plain = |s: &str| !s.is_empty() && !s.contains(['\n', '\r']);
         let settled = |s: &FileStamp| !s.is_recent(now_ns);
+        let mut texts = Vec::with_capacity(self.dirs.len());
         for (dir, stamps) in &self.dirs {
             if !plain(dir) {
                 return None;
@@ -94,17 +105,19 @@ impl StampList {
                 }
             }
             let len = block.len();
+            let mut text = String::with_capacity(len + dir.len() + 64);
             match &stamps.own {
-                _ if stamps.listed => writeln!(out, "listed {len} {dir}").ok()?,
+                _ if stamps.listed => writeln!(text, "listed {len} {dir}").ok()?,
                 Some(own) if settled(own) => {
-                    writeln!(out, "dir {len} {} {dir}", encode(own)).ok()?
+                    writeln!(text, "dir {len} {} {dir}", encode(own)).ok()?
                 }
                 Some(_) => return None,
-                None => writeln!(out, "in {len} {dir}").ok()?,
+                None => writeln!(text, "in {len} {dir}").ok()?,
             }
-            out.push_str(&block);
+            text.push_str(&block);
+            texts.push(text);
         }
-        Some(())
+        Some(texts)
     }
 }
 
@@ -225,20 +238,6 @@ mod tests {
         assert!(!all_hold(&list, &root), "the directory is gone");
         std::fs::write(root.join("pkg"), "").unwrap();
         assert!(!all_hold(&list, &root), "a file where the directory was");
-        // One memo: the directory stamped by path for an empty block still has its block of
-        // files checked when a later list names them.
-        std::fs::remove_file(root.join("pkg")).unwrap();
-        std::fs::create_dir(root.join("pkg")).unwrap();
-        std::fs::write(root.join("pkg/a.go"), "package pkg\n").unwrap();
-        let bare: std::sync::Arc<str> = text(&["pkg"]).into();
-        let full: std::sync::Arc<str> = list_of(&root).into();
-        let memo = StampMemo::default();
-        assert!(all_hold_in(&bare, 0, &root, &memo, |_| false), "{bare}");
-        std::fs::write(root.join("pkg/a.go"), "package changed\n").unwrap();
-        assert!(
-            !all_hold_in(&full, 0, &root, &memo, |_| false),
-            "a file of the block changed"
-        );
     }
 
     #[test]
@@ -288,21 +287,6 @@ mod tests {
             !all_hold_or(&text, &root, |_| true),
             "the files below are still checked"
         );
-    }
-
-    #[test]
-    fn one_memo_stats_each_file_once_for_every_list_that_names_it() {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = Utf8PathBuf::from_path_buf(tmp.path().to_owned()).unwrap();
-        std::fs::create_dir(root.join("pkg")).unwrap();
-        std::fs::write(root.join("go.mod"), "module m\n").unwrap();
-        let text: std::sync::Arc<str> = list_of(&root).into();
-        let memo = StampMemo::default();
-        assert!(all_hold_in(&text, 0, &root, &memo, |_| false));
-        std::fs::write(root.join("go.mod"), "module changed\n").unwrap();
-        // The same run saw go.mod already: a second unit's list gets the stamp of that moment.
-        assert!(all_hold_in(&text, 0, &root, &memo, |_| false));
-        assert!(!all_hold(&text, &root), "a new run sees the change");
     }
 
     #[test]
