@@ -17,5 +17,6 @@ mod remote;
 mod remote_grpc;
 mod rustlink;
 mod staleness;
+mod stamp_pack;
 mod tidy;
 mod vendor;

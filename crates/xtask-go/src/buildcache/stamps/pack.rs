@@ -94,7 +94,11 @@ impl StampPacks {
         // One read lock for the unit's ids; a lock per block only for the blocks to check.
         let unproven: Vec<&str> = {
             let proven = self.proven.read().unwrap();
-            head.iter().chain(tail).copied().filter(|id| !proven.contains(*id)).collect()
+            head.iter()
+                .chain(tail)
+                .copied()
+                .filter(|id| !proven.contains(*id))
+                .collect()
         };
         unproven.into_iter().all(|id| {
             if self.proven.read().unwrap().contains(id) {
