@@ -18,6 +18,9 @@ use crate::go::golist::ListedPackage;
 use crate::go::gosource::{self, SourceKind};
 
 mod cgo;
+mod reads;
+
+pub use reads::ListingReads;
 
 /// Bump when the layout or the meaning of an input set changes.
 pub const FORMAT: u32 = 3;
@@ -92,9 +95,10 @@ pub fn from_listing(
     gomodcache: &Utf8Path,
     control: &[Utf8PathBuf],
     env: &BTreeMap<String, String>,
+    reads: &ListingReads,
 ) -> Result<InputSet> {
     let found = Found::collect(packages, gomodcache, control, env);
-    found.into_set(root)
+    found.into_set(root, reads)
 }
 
 /// The absolute paths a listing reaches, before they are made relative and hashed.
@@ -202,7 +206,7 @@ impl Found {
 
     /// The set: paths relative to `root`, sorted; directories' listings and control files
     /// hashed; every source file's shape.
-    fn into_set(self, root: &Utf8Path) -> Result<InputSet> {
+    fn into_set(self, root: &Utf8Path, reads: &ListingReads) -> Result<InputSet> {
         let Found {
             mut files,
             mut dirs,
@@ -233,7 +237,7 @@ impl Found {
             .map(|d| {
                 Ok(DirRecord {
                     path: relative(d),
-                    listing: listing_hash(d).with_context(|| format!("listing {d}"))?,
+                    listing: reads.listing(d).with_context(|| format!("listing {d}"))?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -242,15 +246,9 @@ impl Found {
         let control = files
             .iter()
             .filter(|f| is_control_file(f))
-            .map(|f| {
-                (
-                    f.clone(),
-                    crate::buildcache::statcache::sha256_file(&resolve(root, f))
-                        .unwrap_or_else(|_| "absent".into()),
-                )
-            })
+            .map(|f| (f.clone(), reads.control_hash(root, f)))
             .collect();
-        let shapes = shapes_of(root, &files);
+        let shapes = shapes_of(root, &files, reads);
         Ok(InputSet {
             format: FORMAT,
             files,
@@ -266,17 +264,14 @@ impl Found {
 
 /// The shape of every source file among `files` (a file that cannot be read has none, and
 /// is then a changed shape for `changed_shape`).
-fn shapes_of(root: &Utf8Path, files: &[String]) -> BTreeMap<String, String> {
+fn shapes_of(root: &Utf8Path, files: &[String], reads: &ListingReads) -> BTreeMap<String, String> {
     let sources: Vec<(&String, SourceKind)> = files
         .iter()
         .filter_map(|f| Some((f, gosource::source_kind(f)?)))
         .collect();
     let shapes: Vec<_> = sources
         .par_iter()
-        .map(|(file, kind)| {
-            let bytes = std::fs::read(resolve(root, file)).ok()?;
-            Some(((*file).clone(), gosource::shape(*kind, &bytes)))
-        })
+        .map(|(file, kind)| Some(((*file).clone(), reads.shape(root, file, *kind)?)))
         .collect();
     shapes.into_iter().flatten().collect()
 }

@@ -184,9 +184,31 @@ fn run_batch(
         return Ok(None);
     }
     let gomodcache = goenv::gomodcache(&session.project, &session.toolchain);
+    // The sets in parallel, and what they read once for all of them.
+    let reads = inputs::ListingReads::default();
+    let sets: Vec<Option<inputs::InputSet>> = batch
+        .par_iter()
+        .map(|(index, m)| {
+            let unit = &units[*index];
+            match (&m.known, &listed) {
+                (Some(known), _) => Some(known.clone()),
+                (None, Some(Ok(packages))) => {
+                    let closure = golist::closure_of(packages, &unit.target.package);
+                    let (root, control) = (&session.project.root, &m.unit_key.control);
+                    split_set(&closure, root, &gomodcache, control, &env.vars, &reads)
+                        .map_err(|e| warn_unlisted(ctx, unit, &e))
+                        .ok()
+                }
+                (None, Some(Err(e))) => {
+                    warn_unlisted(ctx, unit, e);
+                    None
+                }
+                (None, None) => None,
+            }
+        })
+        .collect();
     let mut runs = Vec::new();
-    for (k, ((index, m), started)) in batch.iter().zip(started).enumerate() {
-        let unit = &units[*index];
+    for (k, (((_, m), started), set)) in batch.iter().zip(started).zip(sets).enumerate() {
         let staged = scratch.0.join(format!("placed-{k}"));
         std::fs::create_dir_all(&staged)?;
         std::fs::rename(
@@ -194,21 +216,6 @@ fn run_batch(
             staged.join(&m.unit_key.output_names[0]),
         )?;
         staging::place_outputs(&staged, &m.unit_key)?;
-        let set = match (&m.known, &listed) {
-            (Some(known), _) => Some(known.clone()),
-            (None, Some(Ok(packages))) => {
-                let closure = golist::closure_of(packages, &unit.target.package);
-                let root = &session.project.root;
-                split_set(&closure, root, &gomodcache, &m.unit_key.control, &env.vars)
-                    .map_err(|e| warn_unlisted(ctx, unit, &e))
-                    .ok()
-            }
-            (None, Some(Err(e))) => {
-                warn_unlisted(ctx, unit, e);
-                None
-            }
-            (None, None) => None,
-        };
         runs.push(GoRun {
             success: true,
             // go's warnings once, with the first unit.
@@ -238,11 +245,12 @@ fn split_set(
     gomodcache: &Utf8Path,
     control: &[Utf8PathBuf],
     env: &BTreeMap<String, String>,
+    reads: &inputs::ListingReads,
 ) -> Result<inputs::InputSet> {
     if closure.is_empty() {
         bail!("the listing does not name the package");
     }
-    inputs::from_listing(closure, root, gomodcache, control, env)
+    inputs::from_listing(closure, root, gomodcache, control, env, reads)
 }
 
 #[cfg(test)]

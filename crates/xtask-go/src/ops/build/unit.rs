@@ -340,7 +340,8 @@ fn list_inputs(
 ) -> Result<InputSet> {
     let packages = run_listing(spec)?;
     let packages: Vec<&golist::ListedPackage> = packages.iter().collect();
-    inputs::from_listing(&packages, root, gomodcache, control, &spec.env)
+    let reads = inputs::ListingReads::default();
+    inputs::from_listing(&packages, root, gomodcache, control, &spec.env, &reads)
 }
 
 /// Runs a `go list -deps -json` (one package's or a batch's) and parses it.
