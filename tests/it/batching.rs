@@ -2,22 +2,9 @@
 //! are built by one go invocation; a failure in one still names its target and lets the others
 //! land.
 
-use crate::support::{real_go, Repo};
+use crate::support::{logging_go, Repo};
 
 const DIR: &str = "target/go/x86_64-unknown-linux-gnu/debug";
-
-/// A `go` that logs each invocation's arguments, then runs the real one.
-fn logging_go(repo: &Repo) -> (camino::Utf8PathBuf, camino::Utf8PathBuf) {
-    let dir = repo.scratch("logging-go");
-    let (shim, log) = (dir.join("go"), dir.join("log"));
-    let script = format!(
-        "#!/bin/sh\necho \"$*\" >> {log}\nexec {} \"$@\"\n",
-        real_go()
-    );
-    std::fs::write(&shim, script).unwrap();
-    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    (shim, log)
-}
 
 fn builds_in(log: &camino::Utf8Path) -> Vec<String> {
     std::fs::read_to_string(log)

@@ -16,6 +16,7 @@ mod naming;
 mod remote;
 mod remote_grpc;
 mod rustlink;
+mod scanning;
 mod staleness;
 mod stamp_pack;
 mod tidy;

@@ -38,6 +38,20 @@ pub fn real_go() -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// A `go` that logs each invocation (`<args> @ <working dir>`, a line each), then runs the
+/// real one. Returns the shim and its log.
+pub fn logging_go(repo: &Repo) -> (Utf8PathBuf, Utf8PathBuf) {
+    let dir = repo.scratch("logging-go");
+    let (shim, log) = (dir.join("go"), dir.join("log"));
+    let script = format!(
+        "#!/bin/sh\necho \"$* @ $PWD\" >> {log}\nexec {} \"$@\"\n",
+        real_go()
+    );
+    std::fs::write(&shim, script).unwrap();
+    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    (shim, log)
+}
+
 impl Repo {
     /// Runs the fixture's `app` binary and returns its trimmed stdout.
     pub fn run_app(&self) -> String {

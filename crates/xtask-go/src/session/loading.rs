@@ -70,7 +70,7 @@ pub(super) fn targets(session: &Session, began: Option<Option<FileStamp>>) -> Re
     if targets.iter().any(|t| !t.links.is_empty()) {
         crate::workspace::rust_libs::check_acyclic(&rust, &session.project, &targets)?;
     }
-    targets::check_unique(&targets)?;
+    crate::workspace::target_names::check_unique(&targets)?;
     Snapshot::save(session, Some(&targets), began.as_ref());
     Ok(targets)
 }

@@ -3,10 +3,12 @@
 
 pub mod discovery;
 pub mod goenv;
+pub(crate) mod package_scan;
 pub mod project;
 pub mod repo_ignore;
 pub mod rust;
 pub mod rust_libs;
 pub mod settings;
 pub mod source_filter;
+pub mod target_names;
 pub mod targets;

@@ -1,0 +1,238 @@
+//! Discovery without go: the main packages of a module found by reading package clauses, for the
+//! trees where that is exactly what `go list -e ./...` reports. A directory the clauses cannot
+//! decide (build constraints, cgo, test files only, a symlink, a nested module in a go.work)
+//! sends the whole module to go's own listing (`targets::list_packages`).
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::go::gosource;
+use crate::workspace::discovery::GoModule;
+use crate::workspace::source_filter::SourceFilter;
+
+/// A main package the scan found: its import path and absolute directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MainPackage {
+    pub import_path: String,
+    pub dir: Utf8PathBuf,
+}
+
+/// go's known GOOS and GOARCH values (`go/build/syslist.go`), which make a file name such as
+/// `x_linux.go` a build constraint. A superset does no harm: it only sends more trees to go.
+const KNOWN_OS_ARCH: &[&str] = &[
+    "aix",
+    "android",
+    "darwin",
+    "dragonfly",
+    "freebsd",
+    "hurd",
+    "illumos",
+    "ios",
+    "js",
+    "linux",
+    "nacl",
+    "netbsd",
+    "openbsd",
+    "plan9",
+    "solaris",
+    "wasip1",
+    "windows",
+    "zos",
+    "386",
+    "amd64",
+    "amd64p32",
+    "arm",
+    "armbe",
+    "arm64",
+    "arm64be",
+    "loong64",
+    "mips",
+    "mipsle",
+    "mips64",
+    "mips64le",
+    "mips64p32",
+    "mips64p32le",
+    "ppc",
+    "ppc64",
+    "ppc64le",
+    "riscv",
+    "riscv64",
+    "s390",
+    "s390x",
+    "sparc",
+    "sparc64",
+    "wasm",
+];
+
+/// One directory go's `./...` walk visits, with its `.go` files (not `_`- or `.`-prefixed).
+struct PackageDir {
+    dir: Utf8PathBuf,
+    go_files: Vec<String>,
+}
+
+/// The main packages of `module` in the order `go list ./...` gives them (by import path), or
+/// why only go can tell. `in_workspace`: the module is one of a go.work's, where `./...` also
+/// reaches nested workspace modules.
+pub fn main_packages(
+    module: &GoModule,
+    filter: &SourceFilter,
+    in_workspace: bool,
+) -> Result<Vec<MainPackage>, String> {
+    if filter.skips_dir_or_parent(&module.dir) {
+        return Ok(Vec::new());
+    }
+    let dirs = package_dirs(&module.dir, filter, in_workspace)?;
+    let verdicts = crate::util::par::io_map(&dirs, is_main_package);
+    let mut found = Vec::new();
+    for (pkg, verdict) in dirs.into_iter().zip(verdicts) {
+        if verdict? {
+            let rel = pkg
+                .dir
+                .strip_prefix(&module.dir)
+                .expect("walked below the module");
+            let import_path = match rel.as_str() {
+                "" => module.path.clone(),
+                rel => format!("{}/{rel}", module.path),
+            };
+            found.push(MainPackage {
+                import_path,
+                dir: pkg.dir,
+            });
+        }
+    }
+    found.sort_by(|a, b| a.import_path.cmp(&b.import_path));
+    Ok(found)
+}
+
+/// The directories go's `./...` walks in a module (`modload.matchPackages`): not `.`/`_`-prefixed
+/// or `testdata` trees, not below a nested go.mod or a `vendor` directory, no symlinked
+/// directories; and not what the project's filter skips.
+fn package_dirs(
+    root: &Utf8Path,
+    filter: &SourceFilter,
+    in_workspace: bool,
+) -> Result<Vec<PackageDir>, String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| format!("reading {dir}: {e}"))?;
+        let mut go_files = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| format!("reading {dir}: {e}"))?;
+            let name = entry.file_name();
+            let name = name
+                .to_str()
+                .ok_or_else(|| format!("{dir} holds a name that is not UTF-8"))?;
+            let kind = entry
+                .file_type()
+                .map_err(|e| format!("reading {dir}/{name}: {e}"))?;
+            if kind.is_dir() {
+                if gosource::is_ignored_dir(name) && name != "vendor" {
+                    continue;
+                }
+                let child = dir.join(name);
+                if filter.skips_dir(&child) {
+                    continue;
+                }
+                if child.join("go.mod").exists() {
+                    if in_workspace {
+                        return Err(format!("{child} is a nested module of a go.work"));
+                    }
+                    continue;
+                }
+                if name == "vendor" {
+                    // go lists a vendor directory itself, never below it.
+                    if has_go_files(&child) {
+                        return Err(format!("{child} holds Go files"));
+                    }
+                    continue;
+                }
+                stack.push(child);
+            } else if name.ends_with(".go") && !name.starts_with(['_', '.']) {
+                if !kind.is_file() {
+                    return Err(format!("{dir}/{name} is not a regular file"));
+                }
+                go_files.push(name.to_string());
+            }
+        }
+        out.push(PackageDir { dir, go_files });
+    }
+    Ok(out)
+}
+
+fn has_go_files(dir: &Utf8Path) -> bool {
+    std::fs::read_dir(dir).map_or(true, |entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".go"))
+    })
+}
+
+/// Whether go names the directory's package `main`, when its package clauses decide that: every
+/// non-test file says `main` and one of them holds under any build (no constraint, no GOOS or
+/// GOARCH in its name, no cgo). No file saying `main`: not a main package. Anything else is go's
+/// to decide.
+fn is_main_package(pkg: &PackageDir) -> Result<bool, String> {
+    let (mut mains, mut others, mut unconditional, mut tests) = (0, 0, false, false);
+    for name in &pkg.go_files {
+        if name.ends_with("_test.go") {
+            tests = true;
+            continue;
+        }
+        let path = pkg.dir.join(name);
+        let src = std::fs::read(&path).map_err(|e| format!("reading {path}: {e}"))?;
+        match gosource::package_name(&src) {
+            Some("main") => {
+                mains += 1;
+                unconditional |= holds_under_any_build(name, &src);
+            }
+            Some(_) => others += 1,
+            None => return Err(format!("{path} has no package clause the scan can read")),
+        }
+    }
+    match (mains, others) {
+        (0, 0) if tests => Err(format!("{} holds test files only", pkg.dir)),
+        (0, _) => Ok(false),
+        (_, 0) if unconditional => Ok(true),
+        _ => Err(format!(
+            "{}: whether it is a main package depends on build constraints",
+            pkg.dir
+        )),
+    }
+}
+
+/// No build constraint in the header, no GOOS/GOARCH element in the name, no `import "C"`.
+fn holds_under_any_build(name: &str, src: &[u8]) -> bool {
+    let header = &src[..gosource::header_end(src)];
+    let mentions = |needle: &[u8]| header.windows(needle.len()).any(|w| w == needle);
+    let stem = name.trim_end_matches(".go").trim_end_matches("_test");
+    let os_arch_named = stem.split('_').skip(1).any(|e| KNOWN_OS_ARCH.contains(&e));
+    !mentions(b"go:build") && !mentions(b"+build") && !os_arch_named && !gosource::imports_c(src)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_unconditional_files_decide() {
+        assert!(holds_under_any_build("main.go", b"package main\n"));
+        assert!(holds_under_any_build("linux.go", b"// doc\npackage main\n"));
+        assert!(!holds_under_any_build("main_linux.go", b"package main\n"));
+        assert!(!holds_under_any_build(
+            "x_windows_amd64.go",
+            b"package main\n"
+        ));
+        assert!(!holds_under_any_build(
+            "main.go",
+            b"//go:build ignore\n\npackage main\n"
+        ));
+        assert!(!holds_under_any_build(
+            "main.go",
+            b"// +build tools\n\npackage main\n"
+        ));
+        assert!(!holds_under_any_build(
+            "main.go",
+            b"package main\n\n// #include <stdio.h>\nimport \"C\"\n"
+        ));
+    }
+}
