@@ -175,6 +175,15 @@ impl BuildCache {
         (files, stamps)
     }
 
+    /// Hashes the files of `sets` into the stat cache while go still builds, so that `record`
+    /// after the build only stats them (a file that moved meanwhile is hashed again there).
+    pub fn prehash<'a>(&self, sets: impl Iterator<Item = &'a InputSet>) {
+        let mut files: Vec<String> = sets.flat_map(|s| s.files.iter().cloned()).collect();
+        files.sort_unstable();
+        files.dedup();
+        self.hash_files(&files);
+    }
+
     /// The manifest key: the key of a unit's input set, from what decides it besides listings.
     fn manifest_key(&self, unit: &UnitKey) -> CacheKey {
         let mut inputs = unit.base.clone();

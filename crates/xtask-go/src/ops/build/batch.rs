@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use rayon::prelude::*;
 
@@ -170,12 +170,24 @@ fn run_batch(
         .toolchain
         .go(dir, &env.vars)
         .args(golist::deps_args_of(&first.target.tags, &packages));
-    let (out, listed) = std::thread::scope(|s| {
-        let listing = want_list.then(|| s.spawn(|| unit::run_listing(&list)));
+    // The input sets are split from the listing (and their files hashed) while go builds: those
+    // reads come after `started`, as they would after the build, so `record` still refuses a
+    // build whose inputs moved meanwhile.
+    let (out, sets) = std::thread::scope(|s| {
+        let sets = want_list.then(|| {
+            s.spawn(|| {
+                let listed = unit::run_listing(&list);
+                let sets = input_sets(ctx, units, batch, Some(&listed), &env.vars);
+                if let Some(cache) = ctx.cache {
+                    cache.prehash(sets.iter().flatten().flatten());
+                }
+                sets
+            })
+        });
         let out = toolchain::run(&build);
         (
             out,
-            listing.map(|h| h.join().expect("go list thread panicked")),
+            sets.map(|h| h.join().expect("go list thread panicked")),
         )
     });
     let out = out?;
@@ -183,28 +195,14 @@ fn run_batch(
     if !out.success() || names.iter().any(|n| !out_dir.join(n).is_file()) {
         return Ok(None);
     }
-    let gomodcache = goenv::gomodcache(&session.project, &session.toolchain);
-    // The sets in parallel, and what they read once for all of them.
-    let reads = inputs::ListingReads::default();
+    let sets = sets.unwrap_or_else(|| input_sets(ctx, units, batch, None, &env.vars));
     let sets: Vec<Option<inputs::InputSet>> = batch
-        .par_iter()
-        .map(|(index, m)| {
-            let unit = &units[*index];
-            match (&m.known, &listed) {
-                (Some(known), _) => Some(known.clone()),
-                (None, Some(Ok(packages))) => {
-                    let closure = golist::closure_of(packages, &unit.target.package);
-                    let (root, control) = (&session.project.root, &m.unit_key.control);
-                    split_set(&closure, root, &gomodcache, control, &env.vars, &reads)
-                        .map_err(|e| warn_unlisted(ctx, unit, &e))
-                        .ok()
-                }
-                (None, Some(Err(e))) => {
-                    warn_unlisted(ctx, unit, e);
-                    None
-                }
-                (None, None) => None,
-            }
+        .iter()
+        .zip(sets)
+        .map(|((index, _), set)| {
+            set.map_err(|e| warn_unlisted(ctx, &units[*index], &e))
+                .ok()
+                .flatten()
         })
         .collect();
     let mut runs = Vec::new();
@@ -236,6 +234,33 @@ fn warn_unlisted(ctx: &RunContext<'_>, unit: &BuildUnit, e: &anyhow::Error) {
         "not caching `{}`: listing its inputs failed: {e:#}",
         unit.target.name
     ));
+}
+
+/// Each unit's input set: the one it knew, else split from the batch's listing (in parallel,
+/// what they share read once); an error is warned about once the build has succeeded.
+fn input_sets(
+    ctx: &RunContext<'_>,
+    units: &[BuildUnit],
+    batch: &[MissedUnit],
+    listed: Option<&Result<Vec<ListedPackage>>>,
+    env: &BTreeMap<String, String>,
+) -> Vec<Result<Option<inputs::InputSet>>> {
+    let session = ctx.session;
+    let gomodcache = goenv::gomodcache(&session.project, &session.toolchain);
+    let reads = inputs::ListingReads::default();
+    batch
+        .par_iter()
+        .map(|(index, m)| match (&m.known, listed) {
+            (Some(known), _) => Ok(Some(known.clone())),
+            (None, Some(Ok(packages))) => {
+                let closure = golist::closure_of(packages, &units[*index].target.package);
+                let (root, control) = (&session.project.root, &m.unit_key.control);
+                split_set(&closure, root, &gomodcache, control, env, &reads).map(Some)
+            }
+            (None, Some(Err(e))) => Err(anyhow!("{e:#}")),
+            (None, None) => Ok(None),
+        })
+        .collect()
 }
 
 /// One target's input set out of the batch's listing.
