@@ -166,33 +166,6 @@ fn listed_mains(
     allow_network: bool,
     filter: &SourceFilter,
 ) -> Result<Vec<MainPackage>> {
-    let packages = list_packages(project, toolchain, modules, module, host, allow_network)?;
-    Ok(packages
-        .into_iter()
-        .filter(|pkg| {
-            // A package whose files all need cgo (or other tags) is not a target of this
-            // config; any other error (a missing module, say) is go build's to report, in full.
-            let excluded = pkg
-                .error
-                .as_ref()
-                .is_some_and(|e| e.err.contains("build constraints exclude all Go files"));
-            pkg.name == "main" && !excluded && !filter.skips_dir_or_parent(&pkg.dir)
-        })
-        .map(|pkg| MainPackage {
-            import_path: pkg.import_path,
-            dir: pkg.dir,
-        })
-        .collect())
-}
-
-fn list_packages(
-    project: &Project,
-    toolchain: &Toolchain,
-    modules: &ModuleSet,
-    module: &GoModule,
-    host: &GoPlatform,
-    allow_network: bool,
-) -> Result<Vec<ListedPackage>> {
     let list = |offline: bool| {
         let request = EnvRequest {
             platform: host,
@@ -225,10 +198,26 @@ fn list_packages(
             shown.trim_end()
         );
     }
-    serde_json::Deserializer::from_slice(&out.stdout)
+    let packages = serde_json::Deserializer::from_slice(&out.stdout)
         .into_iter::<ListedPackage>()
         .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("parsing `go list` output for {}", module.path))
+        .with_context(|| format!("parsing `go list` output for {}", module.path))?;
+    Ok(packages
+        .into_iter()
+        .filter(|pkg| {
+            // A package whose files all need cgo (or other tags) is not a target of this
+            // config; any other error (a missing module, say) is go build's to report, in full.
+            let excluded = pkg
+                .error
+                .as_ref()
+                .is_some_and(|e| e.err.contains("build constraints exclude all Go files"));
+            pkg.name == "main" && !excluded && !filter.skips_dir_or_parent(&pkg.dir)
+        })
+        .map(|pkg| MainPackage {
+            import_path: pkg.import_path,
+            dir: pkg.dir,
+        })
+        .collect())
 }
 
 /// A target for the package in `dir` (absolute), with default settings.
