@@ -62,6 +62,16 @@ fn package_clauses_find_what_go_list_finds_and_leave_undecided_modules_to_go() {
         ("lib/lib.go", "package lib\n"),
         ("lib/lib_linux.go", "package lib\n"),
         ("lib/lib_test.go", "package lib_test\n"),
+        (
+            "lib/gen.go",
+            "//go:build ignore\n\npackage main\n\nfunc main() {}\n",
+        ),
+        (
+            "gen/main.go",
+            "//go:build ignore\n\npackage main\n\nfunc main() {}\n",
+        ),
+        ("cmd/d/main.go", MAIN),
+        ("cmd/d/bad.go", "//go:build (linux\n\npackage other\n"),
         ("doc/doc.go", "package documentation\n"),
         ("onlyc/x.c", "int x;\n"),
         ("_skip/main.go", MAIN),

@@ -5,7 +5,7 @@
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::go::gosource;
+use crate::go::{constraints, gosource};
 use crate::workspace::discovery::GoModule;
 use crate::workspace::source_filter::SourceFilter;
 
@@ -168,9 +168,9 @@ fn has_go_files(dir: &Utf8Path) -> bool {
 }
 
 /// Whether go names the directory's package `main`, when its package clauses decide that: every
-/// non-test file says `main` and one of them holds under any build (no constraint, no GOOS or
-/// GOARCH in its name, no cgo). No file saying `main`: not a main package. Anything else is go's
-/// to decide.
+/// non-test file that some build takes says `main` and one of them holds under any build (no
+/// constraint, no GOOS or GOARCH in its name, no cgo). No such file saying `main`: not a main
+/// package. Anything else is go's to decide.
 fn is_main_package(pkg: &PackageDir) -> Result<bool, String> {
     let (mut mains, mut others, mut unconditional, mut tests) = (0, 0, false, false);
     for name in &pkg.go_files {
@@ -180,6 +180,11 @@ fn is_main_package(pkg: &PackageDir) -> Result<bool, String> {
         }
         let path = pkg.dir.join(name);
         let src = std::fs::read(&path).map_err(|e| format!("reading {path}: {e}"))?;
+        if !constraints::should_build_with_any_tags(&src) {
+            // No build takes it (`//go:build ignore`, a generator's usual line), or go cannot
+            // parse its constraint: go sets it aside before it names the package.
+            continue;
+        }
         match gosource::package_name(&src) {
             Some("main") => {
                 mains += 1;
