@@ -72,6 +72,9 @@ fn package_clauses_find_what_go_list_finds_and_leave_undecided_modules_to_go() {
         ),
         ("cmd/d/main.go", MAIN),
         ("cmd/d/bad.go", "//go:build (linux\n\npackage other\n"),
+        ("cmd/a/main_test.go", "package main_test\n"),
+        ("itest/x_test.go", "package itest\n"),
+        ("xtest/x_test.go", "package xtest_test\n"),
         ("doc/doc.go", "package documentation\n"),
         ("onlyc/x.c", "int x;\n"),
         ("_skip/main.go", MAIN),
@@ -88,7 +91,8 @@ fn package_clauses_find_what_go_list_finds_and_leave_undecided_modules_to_go() {
     }
     // go ignores a symlinked directory in `./...`.
     std::os::unix::fs::symlink(repo.path("go/scan/cmd/a"), repo.path("go/scan/cmd/link")).unwrap();
-    // Here only go can tell: a program for linux alone, and a cgo one (none without cgo).
+    // Here only go can tell: a program for linux alone, a cgo one (none without cgo), and a
+    // broken one.
     let undecided = [
         ("go.mod", "module demo.test/tricky\n\ngo 1.21\n"),
         ("linuxonly/main_linux.go", MAIN),
@@ -97,6 +101,9 @@ fn package_clauses_find_what_go_list_finds_and_leave_undecided_modules_to_go() {
             "package main\n\n// int x;\nimport \"C\"\n\nfunc main() {}\n",
         ),
         ("plain/main.go", MAIN),
+        // go names a package after its first file, a test too: this one is `other`.
+        ("mixed/a_test.go", "package other\n"),
+        ("mixed/main.go", MAIN),
     ];
     for (rel, text) in undecided {
         repo.write(&format!("go/tricky/{rel}"), text);

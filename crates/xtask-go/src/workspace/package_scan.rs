@@ -1,7 +1,8 @@
 //! Discovery without go: the main packages of a module found by reading package clauses, for the
 //! trees where that is exactly what `go list -e ./...` reports. A directory the clauses cannot
-//! decide (build constraints, cgo, test files only, a symlink, a nested module in a go.work)
-//! sends the whole module to go's own listing (`targets::list_packages`).
+//! decide (a `main` that needs build constraints or cgo, files that name two packages, a
+//! symlinked file, a nested module in a go.work) sends the whole module to go's own listing
+//! (`targets::listed_mains`).
 
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -167,17 +168,15 @@ fn has_go_files(dir: &Utf8Path) -> bool {
     })
 }
 
-/// Whether go names the directory's package `main`, when its package clauses decide that: every
-/// non-test file that some build takes says `main` and one of them holds under any build (no
-/// constraint, no GOOS or GOARCH in its name, no cgo). No such file saying `main`: not a main
-/// package. Anything else is go's to decide.
+/// Whether go names the directory's package `main`, when its package clauses decide that. go
+/// names a package after the first file it takes, test files included (an external test's
+/// `x_test` counts as `x`; `package documentation` files are set aside), and reports the others
+/// that differ as errors. So: every file some build takes says `main`, and a non-test one holds
+/// under any build (no constraint, no GOOS or GOARCH in its name, no cgo): a main package. No
+/// such file says `main`: not one. Anything else is go's to decide.
 fn is_main_package(pkg: &PackageDir) -> Result<bool, String> {
-    let (mut mains, mut others, mut unconditional, mut tests) = (0, 0, false, false);
+    let (mut mains, mut others, mut unconditional) = (0, 0, false);
     for name in &pkg.go_files {
-        if name.ends_with("_test.go") {
-            tests = true;
-            continue;
-        }
         let path = pkg.dir.join(name);
         let src = std::fs::read(&path).map_err(|e| format!("reading {path}: {e}"))?;
         if !constraints::should_build_with_any_tags(&src) {
@@ -185,21 +184,28 @@ fn is_main_package(pkg: &PackageDir) -> Result<bool, String> {
             // parse its constraint: go sets it aside before it names the package.
             continue;
         }
-        match gosource::package_name(&src) {
-            Some("main") => {
-                mains += 1;
-                unconditional |= holds_under_any_build(name, &src);
-            }
-            Some(_) => others += 1,
+        let test = name.ends_with("_test.go");
+        let named = match gosource::package_name(&src) {
             None => return Err(format!("{path} has no package clause the scan can read")),
+            Some("documentation") => continue,
+            Some(clause) if test => clause.strip_suffix("_test").unwrap_or(clause),
+            Some(clause) if clause.ends_with("_test") => {
+                return Err(format!("{path} is not a test but says `package {clause}`"))
+            }
+            Some(clause) => clause,
+        };
+        if named == "main" {
+            mains += 1;
+            unconditional |= !test && holds_under_any_build(name, &src);
+        } else {
+            others += 1;
         }
     }
     match (mains, others) {
-        (0, 0) if tests => Err(format!("{} holds test files only", pkg.dir)),
         (0, _) => Ok(false),
         (_, 0) if unconditional => Ok(true),
         _ => Err(format!(
-            "{}: whether it is a main package depends on build constraints",
+            "{}: whether it is a main package depends on build constraints or test files",
             pkg.dir
         )),
     }
