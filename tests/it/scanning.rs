@@ -73,6 +73,31 @@ fn package_clauses_find_what_go_list_finds_and_leave_undecided_modules_to_go() {
         ("cmd/d/main.go", MAIN),
         ("cmd/d/bad.go", "//go:build (linux\n\npackage other\n"),
         ("cmd/a/main_test.go", "package main_test\n"),
+        // The host's build (linux/amd64, no cgo, this go) decides these.
+        ("cmd/l/main_linux.go", MAIN),
+        (
+            "cmd/u/main.go",
+            "//go:build unix || windows\n\npackage main\n\nfunc main() {}\n",
+        ),
+        (
+            "cmd/r/main.go",
+            "//go:build go1.18\n\npackage main\n\nfunc main() {}\n",
+        ),
+        (
+            "cmd/future/main.go",
+            "//go:build go1.999\n\npackage main\n\nfunc main() {}\n",
+        ),
+        ("cmd/ar/x_arm64_linux.go", "package main\n"),
+        ("cmd/ar/main.go", MAIN),
+        ("cmd/w/main_windows.go", MAIN),
+        (
+            "cmd/nl/main.go",
+            "//go:build !linux\n\npackage main\n\nfunc main() {}\n",
+        ),
+        (
+            "cgo/main.go",
+            "package main\n\n// int x;\nimport \"C\"\n\nfunc main() {}\n",
+        ),
         ("itest/x_test.go", "package itest\n"),
         ("xtest/x_test.go", "package xtest_test\n"),
         ("doc/doc.go", "package documentation\n"),
@@ -91,14 +116,12 @@ fn package_clauses_find_what_go_list_finds_and_leave_undecided_modules_to_go() {
     }
     // go ignores a symlinked directory in `./...`.
     std::os::unix::fs::symlink(repo.path("go/scan/cmd/a"), repo.path("go/scan/cmd/link")).unwrap();
-    // Here only go can tell: a program for linux alone, a cgo one (none without cgo), and a
-    // broken one.
+    // Here only go can tell: a program for a custom tag, and a broken one.
     let undecided = [
         ("go.mod", "module demo.test/tricky\n\ngo 1.21\n"),
-        ("linuxonly/main_linux.go", MAIN),
         (
-            "cgo/main.go",
-            "package main\n\n// int x;\nimport \"C\"\n\nfunc main() {}\n",
+            "custom/main.go",
+            "//go:build special\n\npackage main\n\nfunc main() {}\n",
         ),
         ("plain/main.go", MAIN),
         // go names a package after its first file, a test too: this one is `other`.
@@ -127,11 +150,14 @@ fn package_clauses_find_what_go_list_finds_and_leave_undecided_modules_to_go() {
         found.sort();
         assert_eq!(found, go_listed_mains(&repo, dir), "{module}");
     }
-    assert!(value["targets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|t| t["package"] == "demo.test/tricky/linuxonly"));
+    let listed = |package: &str| {
+        value["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["package"] == package)
+    };
+    assert!(listed("demo.test/scan/cmd/l") && listed("demo.test/scan/cmd/r"));
     // go listed the undecided module, and only that one.
     let log = std::fs::read_to_string(&log).unwrap();
     let listings: Vec<&str> = log.lines().filter(|l| l.starts_with("list -e")).collect();

@@ -18,8 +18,8 @@ pub struct MainPackage {
 }
 
 /// go's known GOOS and GOARCH values (`go/build/syslist.go`), which make a file name such as
-/// `x_linux.go` a build constraint. A superset does no harm: it only sends more trees to go.
-const KNOWN_OS_ARCH: &[&str] = &[
+/// `x_linux.go` a build constraint.
+const KNOWN_OS: &[&str] = &[
     "aix",
     "android",
     "darwin",
@@ -38,6 +38,8 @@ const KNOWN_OS_ARCH: &[&str] = &[
     "wasip1",
     "windows",
     "zos",
+];
+const KNOWN_ARCH: &[&str] = &[
     "386",
     "amd64",
     "amd64p32",
@@ -64,6 +66,85 @@ const KNOWN_OS_ARCH: &[&str] = &[
     "wasm",
 ];
 
+/// The build discovery's `go list` runs: the host's GOOS and GOARCH, whether cgo is on, and
+/// the toolchain's minor version (`go1.N` release tags hold up to it).
+pub struct HostBuild {
+    pub goos: &'static str,
+    pub goarch: &'static str,
+    pub cgo: bool,
+    pub go_minor: Option<u32>,
+}
+
+/// go's `unixOS`: where the `unix` tag is set.
+const UNIX_OS: &[&str] = &[
+    "aix",
+    "android",
+    "darwin",
+    "dragonfly",
+    "freebsd",
+    "hurd",
+    "illumos",
+    "ios",
+    "linux",
+    "netbsd",
+    "openbsd",
+    "solaris",
+];
+
+impl HostBuild {
+    /// Whether this build sets `tag`: None for what it may or may not (a release tag like
+    /// `go1.21`, an experiment, a custom tag), so that only what is known decides.
+    fn tag(&self, tag: &str) -> Option<bool> {
+        let alias = matches!(
+            (self.goos, tag),
+            ("android", "linux") | ("illumos", "solaris") | ("ios", "darwin")
+        );
+        match tag {
+            _ if tag == self.goos || tag == self.goarch || alias => Some(true),
+            "unix" => Some(UNIX_OS.contains(&self.goos)),
+            "cgo" => Some(self.cgo),
+            "gc" => Some(true),
+            "gccgo" | "ignore" => Some(false),
+            _ if tag.starts_with("go1.") => {
+                let minor: u32 = tag["go1.".len()..].parse().ok()?;
+                Some(minor <= self.go_minor?)
+            }
+            _ if KNOWN_OS.contains(&tag) || KNOWN_ARCH.contains(&tag) => Some(false),
+            _ => None,
+        }
+    }
+
+    /// Whether this build takes the file `name`: by its name (go's `goodOSArchFile`), its
+    /// constraint lines and, for a cgo file, cgo. None when an unknown tag could decide.
+    fn takes(&self, name: &str, src: &[u8]) -> Option<bool> {
+        let stem = name.split('.').next().unwrap_or(name);
+        let mut parts: Vec<&str> = match stem.find('_') {
+            Some(i) => stem[i..].split('_').collect(),
+            None => Vec::new(),
+        };
+        if parts.last() == Some(&"test") {
+            parts.pop();
+        }
+        let n = parts.len();
+        let (os, arch) = (
+            |p: &str| KNOWN_OS.contains(&p),
+            |p: &str| KNOWN_ARCH.contains(&p),
+        );
+        let set = |p: &str| self.tag(p) == Some(true);
+        let by_name = if n >= 2 && os(parts[n - 2]) && arch(parts[n - 1]) {
+            set(parts[n - 2]) && set(parts[n - 1])
+        } else if n >= 1 && (os(parts[n - 1]) || arch(parts[n - 1])) {
+            set(parts[n - 1])
+        } else {
+            true
+        };
+        if !by_name || (gosource::imports_c(src) && !self.cgo) {
+            return Some(false);
+        }
+        constraints::holds_for(src, &|t| self.tag(t))
+    }
+}
+
 /// One directory go's `./...` walk visits, with its `.go` files (not `_`- or `.`-prefixed).
 struct PackageDir {
     dir: Utf8PathBuf,
@@ -77,12 +158,13 @@ pub fn main_packages(
     module: &GoModule,
     filter: &SourceFilter,
     in_workspace: bool,
+    host: &HostBuild,
 ) -> Result<Vec<MainPackage>, String> {
     if filter.skips_dir_or_parent(&module.dir) {
         return Ok(Vec::new());
     }
     let dirs = package_dirs(&module.dir, filter, in_workspace)?;
-    let verdicts = crate::util::par::io_map(&dirs, is_main_package);
+    let verdicts = crate::util::par::io_map(&dirs, |pkg| is_main_package(pkg, host));
     let mut found = Vec::new();
     for (pkg, verdict) in dirs.into_iter().zip(verdicts) {
         if verdict? {
@@ -171,10 +253,10 @@ fn has_go_files(dir: &Utf8Path) -> bool {
 /// Whether go names the directory's package `main`, when its package clauses decide that. go
 /// names a package after the first file it takes, test files included (an external test's
 /// `x_test` counts as `x`; `package documentation` files are set aside), and reports the others
-/// that differ as errors. So: every file some build takes says `main`, and a non-test one holds
-/// under any build (no constraint, no GOOS or GOARCH in its name, no cgo): a main package. No
-/// such file says `main`: not one. Anything else is go's to decide.
-fn is_main_package(pkg: &PackageDir) -> Result<bool, String> {
+/// that differ as errors. So: every file the host's build may take says `main`, and it surely
+/// takes a non-test one (by its name, constraints and cgo, `HostBuild::takes`): a main package.
+/// No such file says `main`: not one. Anything else is go's to decide.
+fn is_main_package(pkg: &PackageDir, host: &HostBuild) -> Result<bool, String> {
     let (mut mains, mut others, mut unconditional) = (0, 0, false);
     for name in &pkg.go_files {
         let path = pkg.dir.join(name);
@@ -182,6 +264,10 @@ fn is_main_package(pkg: &PackageDir) -> Result<bool, String> {
         if !constraints::should_build_with_any_tags(&src) {
             // No build takes it (`//go:build ignore`, a generator's usual line), or go cannot
             // parse its constraint: go sets it aside before it names the package.
+            continue;
+        }
+        let taken = host.takes(name, &src);
+        if taken == Some(false) {
             continue;
         }
         let test = name.ends_with("_test.go");
@@ -196,7 +282,7 @@ fn is_main_package(pkg: &PackageDir) -> Result<bool, String> {
         };
         if named == "main" {
             mains += 1;
-            unconditional |= !test && holds_under_any_build(name, &src);
+            unconditional |= !test && taken == Some(true);
         } else {
             others += 1;
         }
@@ -211,39 +297,50 @@ fn is_main_package(pkg: &PackageDir) -> Result<bool, String> {
     }
 }
 
-/// No build constraint in the header, no GOOS/GOARCH element in the name, no `import "C"`.
-fn holds_under_any_build(name: &str, src: &[u8]) -> bool {
-    let header = &src[..gosource::header_end(src)];
-    let mentions = |needle: &[u8]| header.windows(needle.len()).any(|w| w == needle);
-    let stem = name.trim_end_matches(".go").trim_end_matches("_test");
-    let os_arch_named = stem.split('_').skip(1).any(|e| KNOWN_OS_ARCH.contains(&e));
-    !mentions(b"go:build") && !mentions(b"+build") && !os_arch_named && !gosource::imports_c(src)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn only_unconditional_files_decide() {
-        assert!(holds_under_any_build("main.go", b"package main\n"));
-        assert!(holds_under_any_build("linux.go", b"// doc\npackage main\n"));
-        assert!(!holds_under_any_build("main_linux.go", b"package main\n"));
-        assert!(!holds_under_any_build(
-            "x_windows_amd64.go",
-            b"package main\n"
-        ));
-        assert!(!holds_under_any_build(
-            "main.go",
-            b"//go:build ignore\n\npackage main\n"
-        ));
-        assert!(!holds_under_any_build(
-            "main.go",
-            b"// +build tools\n\npackage main\n"
-        ));
-        assert!(!holds_under_any_build(
-            "main.go",
-            b"package main\n\n// #include <stdio.h>\nimport \"C\"\n"
-        ));
+    fn the_host_build_takes_what_its_tags_decide() {
+        let linux = HostBuild {
+            goos: "linux",
+            goarch: "amd64",
+            cgo: false,
+            go_minor: Some(26),
+        };
+        let takes = |name: &str, src: &str| linux.takes(name, src.as_bytes());
+        assert_eq!(takes("main.go", "package main\n"), Some(true));
+        assert_eq!(takes("linux.go", "package main\n"), Some(true));
+        assert_eq!(takes("main_linux.go", "package main\n"), Some(true));
+        assert_eq!(
+            takes("main_linux_amd64_test.go", "package main\n"),
+            Some(true)
+        );
+        assert_eq!(takes("main_windows.go", "package main\n"), Some(false));
+        assert_eq!(takes("x_windows_amd64.go", "package main\n"), Some(false));
+        assert_eq!(takes("x_linux_arm64.go", "package main\n"), Some(false));
+        assert_eq!(takes("x_arm64_linux.go", "package main\n"), Some(true));
+        assert_eq!(takes("x_linux.pb.go", "package main\n"), Some(true));
+        let c = "package main\n\n// int x;\nimport \"C\"\n";
+        assert_eq!(takes("main.go", c), Some(false));
+        let unix = "//go:build unix || windows\n\npackage main\n";
+        assert_eq!(takes("main.go", unix), Some(true));
+        let not_linux = "//go:build !linux\n\npackage main\n";
+        assert_eq!(takes("main.go", not_linux), Some(false));
+        let tools = "//go:build tools\n\npackage main\n";
+        assert_eq!(takes("main.go", tools), None);
+        let release = "//go:build go1.21 && linux\n\npackage main\n";
+        assert_eq!(takes("main.go", release), Some(true));
+        let future = "//go:build go1.27\n\npackage main\n";
+        assert_eq!(takes("main.go", future), Some(false));
+        let either = "//go:build purego || linux\n\npackage main\n";
+        assert_eq!(takes("main.go", either), Some(true));
+        let experiment = "//go:build goexperiment.jsonv2\n\npackage main\n";
+        assert_eq!(takes("main.go", experiment), None);
+        let plus = "// +build linux,amd64 windows\n\npackage main\n";
+        assert_eq!(takes("main.go", plus), Some(true));
+        let plus_no = "// +build darwin\n// +build amd64\n\npackage main\n";
+        assert_eq!(takes("main.go", plus_no), Some(false));
     }
 }

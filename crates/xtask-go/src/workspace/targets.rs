@@ -123,10 +123,16 @@ pub fn discover_targets(
     let host = platform::go_platform(platform::host_triple())?;
     let filter = SourceFilter::new(project)?;
     let in_workspace = modules.gowork.is_some();
+    let host_build = package_scan::HostBuild {
+        goos: host.goos,
+        goarch: host.goarch,
+        cgo: project.config.cgo,
+        go_minor: go_minor(&toolchain.info.version),
+    };
     // The package clauses decide most trees (no go process, ~0.5 s less on a cold run); go's own
     // listing decides the modules they cannot.
     let found: Vec<Result<Vec<MainPackage>>> = crate::util::par::io_map(&modules.modules, |m| {
-        match package_scan::main_packages(m, &filter, in_workspace) {
+        match package_scan::main_packages(m, &filter, in_workspace, &host_build) {
             Ok(found) => Ok(found),
             Err(_) => listed_mains(
                 project,
@@ -154,6 +160,13 @@ pub fn discover_targets(
     }
     target_names::disambiguate(&mut targets);
     Ok(targets)
+}
+
+/// `26` of `go1.26.8` (None for a version go does not spell so, like a devel build).
+fn go_minor(version: &str) -> Option<u32> {
+    let rest = version.strip_prefix("go1.")?;
+    let digits = rest.split(|c: char| !c.is_ascii_digit()).next()?;
+    digits.parse().ok()
 }
 
 /// The main packages of `module` by go's own listing.
