@@ -309,38 +309,58 @@ mod tests {
             cgo: false,
             go_minor: Some(26),
         };
-        let takes = |name: &str, src: &str| linux.takes(name, src.as_bytes());
-        assert_eq!(takes("main.go", "package main\n"), Some(true));
-        assert_eq!(takes("linux.go", "package main\n"), Some(true));
-        assert_eq!(takes("main_linux.go", "package main\n"), Some(true));
-        assert_eq!(
-            takes("main_linux_amd64_test.go", "package main\n"),
-            Some(true)
-        );
-        assert_eq!(takes("main_windows.go", "package main\n"), Some(false));
-        assert_eq!(takes("x_windows_amd64.go", "package main\n"), Some(false));
-        assert_eq!(takes("x_linux_arm64.go", "package main\n"), Some(false));
-        assert_eq!(takes("x_arm64_linux.go", "package main\n"), Some(true));
-        assert_eq!(takes("x_linux.pb.go", "package main\n"), Some(true));
-        let c = "package main\n\n// int x;\nimport \"C\"\n";
-        assert_eq!(takes("main.go", c), Some(false));
-        let unix = "//go:build unix || windows\n\npackage main\n";
-        assert_eq!(takes("main.go", unix), Some(true));
-        let not_linux = "//go:build !linux\n\npackage main\n";
-        assert_eq!(takes("main.go", not_linux), Some(false));
-        let tools = "//go:build tools\n\npackage main\n";
-        assert_eq!(takes("main.go", tools), None);
-        let release = "//go:build go1.21 && linux\n\npackage main\n";
-        assert_eq!(takes("main.go", release), Some(true));
-        let future = "//go:build go1.27\n\npackage main\n";
-        assert_eq!(takes("main.go", future), Some(false));
-        let either = "//go:build purego || linux\n\npackage main\n";
-        assert_eq!(takes("main.go", either), Some(true));
-        let experiment = "//go:build goexperiment.jsonv2\n\npackage main\n";
-        assert_eq!(takes("main.go", experiment), None);
-        let plus = "// +build linux,amd64 windows\n\npackage main\n";
-        assert_eq!(takes("main.go", plus), Some(true));
-        let plus_no = "// +build darwin\n// +build amd64\n\npackage main\n";
-        assert_eq!(takes("main.go", plus_no), Some(false));
+        let main = "package main\n";
+        let cases = [
+            ("main.go", main, Some(true)),
+            ("linux.go", main, Some(true)),
+            ("main_linux.go", main, Some(true)),
+            ("main_linux_amd64_test.go", main, Some(true)),
+            ("main_windows.go", main, Some(false)),
+            ("x_windows_amd64.go", main, Some(false)),
+            ("x_linux_arm64.go", main, Some(false)),
+            ("x_arm64_linux.go", main, Some(true)),
+            ("x_linux.pb.go", main, Some(true)),
+            (
+                "c.go",
+                "package main\n\n// int x;\nimport \"C\"\n",
+                Some(false),
+            ),
+            (
+                "u.go",
+                "//go:build unix || windows\n\npackage main\n",
+                Some(true),
+            ),
+            ("nl.go", "//go:build !linux\n\npackage main\n", Some(false)),
+            ("tools.go", "//go:build tools\n\npackage main\n", None),
+            (
+                "r.go",
+                "//go:build go1.21 && linux\n\npackage main\n",
+                Some(true),
+            ),
+            ("f.go", "//go:build go1.27\n\npackage main\n", Some(false)),
+            (
+                "e.go",
+                "//go:build purego || linux\n\npackage main\n",
+                Some(true),
+            ),
+            (
+                "x.go",
+                "//go:build goexperiment.jsonv2\n\npackage main\n",
+                None,
+            ),
+            (
+                "p.go",
+                "// +build linux,amd64 windows\n\npackage main\n",
+                Some(true),
+            ),
+            (
+                "q.go",
+                "// +build darwin\n// +build amd64\n\npackage main\n",
+                Some(false),
+            ),
+        ];
+        for (name, src, takes) in cases {
+            assert_eq!(linux.takes(name, src.as_bytes()), takes, "{name}: {src}");
+        }
     }
 }
