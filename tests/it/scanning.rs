@@ -164,3 +164,28 @@ fn package_clauses_find_what_go_list_finds_and_leave_undecided_modules_to_go() {
     assert_eq!(listings.len(), 1, "{log}");
     assert!(listings[0].ends_with("/go/tricky"), "{log}");
 }
+
+#[test]
+fn tags_in_the_configs_goflags_leave_discovery_to_go() {
+    let repo = Repo::copy_of("workspace");
+    repo.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.xtask-go]\ngoflags = [\"-tags=windows\"]\n",
+    );
+    // With `-tags=windows` go takes a `_windows.go` file on linux too.
+    repo.write("go/app/cmd/w/main_windows.go", MAIN);
+    let (shim, log) = logging_go(&repo);
+    let out = repo.xtask(&["go-list", "--json"]).env("GO", &shim).ok();
+    let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(
+        value["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["package"] == "demo.test/app/cmd/w"),
+        "{}",
+        out.stdout
+    );
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.lines().any(|l| l.starts_with("list -e")), "{log}");
+}

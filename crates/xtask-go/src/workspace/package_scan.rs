@@ -1,8 +1,8 @@
-//! Discovery without go: the main packages of a module found by reading package clauses, for the
-//! trees where that is exactly what `go list -e ./...` reports. A directory the clauses cannot
-//! decide (a `main` that needs build constraints or cgo, files that name two packages, a
-//! symlinked file, a nested module in a go.work) sends the whole module to go's own listing
-//! (`targets::listed_mains`).
+//! Discovery without go: the main packages of a module found by reading package clauses and
+//! judging build constraints for the host, for the trees where that is exactly what
+//! `go list -e ./...` reports. A directory this cannot decide (a `main` that hangs on a tag only
+//! go knows, files that name two packages, a symlinked file, a nested module in a go.work) sends
+//! the whole module to go's own listing (`targets::listed_mains`).
 
 use camino::{Utf8Path, Utf8PathBuf};
 

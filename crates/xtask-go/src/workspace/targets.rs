@@ -123,6 +123,12 @@ pub fn discover_targets(
     let host = platform::go_platform(platform::host_triple())?;
     let filter = SourceFilter::new(project)?;
     let in_workspace = modules.gowork.is_some();
+    // `-tags` in the config's goflags can set any tag, a GOOS's or `ignore` too: only go knows.
+    let sets_tags = project
+        .config
+        .goflags
+        .iter()
+        .any(|f| f.starts_with("-tags") || f.starts_with("--tags"));
     let host_build = package_scan::HostBuild {
         goos: host.goos,
         goarch: host.goarch,
@@ -132,7 +138,9 @@ pub fn discover_targets(
     // The package clauses decide most trees (no go process, ~0.5 s less on a cold run); go's own
     // listing decides the modules they cannot.
     let found: Vec<Result<Vec<MainPackage>>> = crate::util::par::io_map(&modules.modules, |m| {
-        match package_scan::main_packages(m, &filter, in_workspace, &host_build) {
+        let scanned = (!sets_tags)
+            .then(|| package_scan::main_packages(m, &filter, in_workspace, &host_build));
+        match scanned.unwrap_or_else(|| Err("the config's goflags set -tags".into())) {
             Ok(found) => Ok(found),
             Err(_) => listed_mains(
                 project,
