@@ -139,10 +139,11 @@ pub fn discover_targets(
     // listing decides the modules they cannot.
     let found: Vec<Result<Vec<MainPackage>>> = crate::util::par::io_map(&modules.modules, |m| {
         let scanned = (!sets_tags)
-            .then(|| package_scan::main_packages(m, &filter, in_workspace, &host_build));
-        match scanned.unwrap_or_else(|| Err("the config's goflags set -tags".into())) {
-            Ok(found) => Ok(found),
-            Err(_) => listed_mains(
+            .then(|| package_scan::main_packages(m, &filter, in_workspace, &host_build).ok())
+            .flatten();
+        match scanned {
+            Some(found) => Ok(found),
+            None => listed_mains(
                 project,
                 toolchain,
                 modules,
