@@ -1,24 +1,13 @@
-//! Build constraints as `go mod vendor` sees them: go's `imports.ShouldBuild` with `AnyTags`, where
-//! every valid tag but `ignore` counts as both set and unset; a file is left out of vendor/ only
-//! when no tag set selects it (`//go:build ignore`), or when go cannot parse its constraint.
+//! Build constraints, read from a file's leading comments and evaluated three-valued: as
+//! `go mod vendor` sees them (go's `imports.ShouldBuild` with `AnyTags`, where every valid tag but
+//! `ignore` counts as both set and unset; a file is left out of vendor/ only when no tag set
+//! selects it, or when go cannot parse its constraint), and for one build whose tags are known
+//! or not (`holds_for`, discovery's package scan).
 
 /// go's `imports.ShouldBuild(content, AnyTags())`: false only for files no tag set selects,
 /// i.e. whose constraint needs the `ignore` tag, or which go cannot parse.
 pub fn should_build_with_any_tags(content: &[u8]) -> bool {
-    let Some((go_build, plus_build)) = constraint_lines(content) else {
-        return false;
-    };
-    if let Some(expr) = go_build {
-        return BuildExpr::new(&expr).parse().unwrap_or(false);
-    }
-    plus_build.iter().all(|line| {
-        line.split_whitespace().any(|term| {
-            term.split(',').all(|atom| match atom.strip_prefix('!') {
-                Some(tag) => !tag_value(tag, false),
-                None => tag_value(atom, true),
-            })
-        })
-    })
+    evaluate(content, &|tag, prefer| Some(tag_value(tag, prefer))).unwrap_or(false)
 }
 
 /// Whether a build takes the file by its constraint lines, where `tag` says which tags that
@@ -26,30 +15,27 @@ pub fn should_build_with_any_tags(content: &[u8]) -> bool {
 /// tag): Some when the known tags decide, None when an unknown one could, or when go cannot
 /// parse the constraint.
 pub fn holds_for(content: &[u8], tag: &dyn Fn(&str) -> Option<bool>) -> Option<bool> {
+    evaluate(content, &|t, _| tag(t))
+}
+
+/// A tag's value for an evaluation: given the tag and `prefer` (true where the tag stands
+/// negated an even number of times), Some(set) or None (could be either).
+type Leaf<'l> = dyn Fn(&str, bool) -> Option<bool> + 'l;
+
+/// The file's constraint lines under `leaf`, with Kleene's and/or; None also when go cannot
+/// parse them (which `should_build_with_any_tags` takes as "no").
+fn evaluate(content: &[u8], leaf: &Leaf<'_>) -> Option<bool> {
     let (go_build, plus_build) = constraint_lines(content)?;
     if let Some(expr) = go_build {
-        let mut tri = TriExpr {
-            tokens: BuildExpr::new(&expr).tokens,
-            at: 0,
-            tag,
-        };
-        let value = tri.or()?;
-        return (tri.at == tri.tokens.len()).then_some(value)?;
+        return BuildExpr::new(&expr, leaf).parse()?;
     }
     let atom = |a: &str| match a.strip_prefix('!') {
-        Some(t) => tag(t).map(|v| !v),
-        None => tag(a),
+        Some(tag) => leaf(tag, false).map(|v| !v),
+        None => leaf(a, true),
     };
-    let mut all = Some(true);
-    for line in &plus_build {
-        let mut any = Some(false);
-        for term in line.split_whitespace() {
-            let each = term.split(',').map(atom).fold(Some(true), and3);
-            any = or3(any, each);
-        }
-        all = and3(all, any);
-    }
-    all
+    let term = |t: &str| t.split(',').map(atom).fold(Some(true), and3);
+    let line = |l: &String| l.split_whitespace().map(term).fold(Some(false), or3);
+    plus_build.iter().map(line).fold(Some(true), and3)
 }
 
 /// Kleene's three-valued and, or: None is "could be either".
@@ -63,49 +49,6 @@ fn and3(a: Option<bool>, b: Option<bool>) -> Option<bool> {
 
 fn or3(a: Option<bool>, b: Option<bool>) -> Option<bool> {
     and3(a.map(|v| !v), b.map(|v| !v)).map(|v| !v)
-}
-
-/// A `//go:build` expression under three-valued tags (`holds_for`); None from a step is a
-/// parse error, Some(None) an undecided value.
-struct TriExpr<'a, 't> {
-    tokens: Vec<&'a str>,
-    at: usize,
-    tag: &'t dyn Fn(&str) -> Option<bool>,
-}
-
-impl TriExpr<'_, '_> {
-    fn or(&mut self) -> Option<Option<bool>> {
-        let mut value = self.and()?;
-        while self.tokens.get(self.at) == Some(&"||") {
-            self.at += 1;
-            value = or3(value, self.and()?);
-        }
-        Some(value)
-    }
-
-    fn and(&mut self) -> Option<Option<bool>> {
-        let mut value = self.not()?;
-        while self.tokens.get(self.at) == Some(&"&&") {
-            self.at += 1;
-            value = and3(value, self.not()?);
-        }
-        Some(value)
-    }
-
-    fn not(&mut self) -> Option<Option<bool>> {
-        let token = *self.tokens.get(self.at)?;
-        self.at += 1;
-        match token {
-            "!" => Some(self.not()?.map(|v| !v)),
-            "(" => {
-                let value = self.or()?;
-                (self.tokens.get(self.at) == Some(&")")).then(|| self.at += 1)?;
-                Some(value)
-            }
-            ")" | "&&" | "||" => None,
-            tag => Some((self.tag)(tag)),
-        }
-    }
 }
 
 /// A file's `//go:build` expression (if any) and `// +build` lines, from the comments before
@@ -158,14 +101,16 @@ fn tag_value(tag: &str, prefer: bool) -> bool {
     valid && tag != "ignore" && prefer
 }
 
-/// A tiny recursive-descent evaluator for `//go:build` expressions under `AnyTags`.
-struct BuildExpr<'a> {
+/// A tiny recursive-descent evaluator for `//go:build` expressions; a step's None is a parse
+/// error, Some(None) an undecided value.
+struct BuildExpr<'a, 'l> {
     tokens: Vec<&'a str>,
     at: usize,
+    leaf: &'l Leaf<'l>,
 }
 
-impl<'a> BuildExpr<'a> {
-    fn new(text: &'a str) -> BuildExpr<'a> {
+impl<'a, 'l> BuildExpr<'a, 'l> {
+    fn new(text: &'a str, leaf: &'l Leaf<'l>) -> BuildExpr<'a, 'l> {
         let mut tokens = Vec::new();
         let mut rest = text;
         while let Some(c) = rest.chars().next() {
@@ -184,44 +129,48 @@ impl<'a> BuildExpr<'a> {
             tokens.push(&rest[..len]);
             rest = &rest[len..];
         }
-        BuildExpr { tokens, at: 0 }
+        BuildExpr {
+            tokens,
+            at: 0,
+            leaf,
+        }
     }
 
-    fn parse(mut self) -> Option<bool> {
+    fn parse(mut self) -> Option<Option<bool>> {
         let value = self.or(true)?;
         (self.at == self.tokens.len()).then_some(value)
     }
 
-    fn or(&mut self, prefer: bool) -> Option<bool> {
+    fn or(&mut self, prefer: bool) -> Option<Option<bool>> {
         let mut value = self.and(prefer)?;
         while self.tokens.get(self.at) == Some(&"||") {
             self.at += 1;
-            value = self.and(prefer)? || value;
+            value = or3(self.and(prefer)?, value);
         }
         Some(value)
     }
 
-    fn and(&mut self, prefer: bool) -> Option<bool> {
+    fn and(&mut self, prefer: bool) -> Option<Option<bool>> {
         let mut value = self.not(prefer)?;
         while self.tokens.get(self.at) == Some(&"&&") {
             self.at += 1;
-            value = self.not(prefer)? && value;
+            value = and3(self.not(prefer)?, value);
         }
         Some(value)
     }
 
-    fn not(&mut self, prefer: bool) -> Option<bool> {
+    fn not(&mut self, prefer: bool) -> Option<Option<bool>> {
         let token = *self.tokens.get(self.at)?;
         self.at += 1;
         match token {
-            "!" => Some(!self.not(!prefer)?),
+            "!" => Some(self.not(!prefer)?.map(|v| !v)),
             "(" => {
                 let value = self.or(prefer)?;
                 (self.tokens.get(self.at) == Some(&")")).then(|| self.at += 1)?;
                 Some(value)
             }
             ")" | "&&" | "||" => None,
-            tag => Some(tag_value(tag, prefer)),
+            tag => Some((self.leaf)(tag, prefer)),
         }
     }
 }
