@@ -18,7 +18,7 @@ fn builds_in(log: &camino::Utf8Path) -> Vec<String> {
 #[test]
 fn misses_of_one_workspace_share_one_go_build_and_each_gets_its_own_output() {
     let repo = Repo::copy_of("manymains");
-    let (shim, log) = logging_go(&repo);
+    let (shim, log) = logging_go(&repo, "");
     let out = repo.xtask(&["go-build", "--json"]).env("GO", &shim).ok();
     for name in ["other-generate", "report", "cmd-generate", "doc-generate"] {
         assert_eq!(out.verdict(name), "miss", "{name}");

@@ -17,7 +17,7 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 use xtask_test_support::nginx::Nginx;
 
-use crate::support::{real_go, Outcome, Repo};
+use crate::support::{logging_go, Outcome, Repo};
 
 pub(crate) const HELLO: &str = "hello! Hi cache, from alpha v1.2.0";
 /// The entry blob's path among an ActionResult's output files.
@@ -56,28 +56,6 @@ pub(crate) fn built_locally_with_a_warning(out: &Outcome, repo: &Repo) {
         out.stderr
     );
     assert_eq!(repo.run_app(), HELLO);
-}
-
-/// A GO that logs its arguments to `<scratch>/go.log`, runs `before_build` (shell) before a
-/// `go build`, then the real go.
-pub(crate) fn logging_go(repo: &Repo, before_build: &str) -> (Utf8PathBuf, Utf8PathBuf) {
-    let dir = repo.scratch("fakego");
-    let log = dir.join("go.log");
-    let script = dir.join("go");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\necho \"$*\" >> '{log}'\nif [ \"$1\" = build ]; then {before_build} :; fi\nexec '{}' \"$@\"\n",
-            real_go()
-        ),
-    )
-    .unwrap();
-    std::process::Command::new("chmod")
-        .arg("+x")
-        .arg(&script)
-        .status()
-        .unwrap();
-    (script, log)
 }
 
 /// A repo built once against `url`, so the remote holds its outputs.

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use xtask_test_support::buildgrid::BuildGrid;
 
 use crate::remote::{
-    build, built_locally_with_a_warning, compile_actions, logging_go, ok, Stub, ERROR_500,
-    GOCACHEPROG_CONFIG, HELLO,
+    build, built_locally_with_a_warning, compile_actions, ok, Stub, ERROR_500, GOCACHEPROG_CONFIG,
+    HELLO,
 };
-use crate::support::{Repo, APP};
+use crate::support::{logging_go, Repo, APP};
 
 /// A repo built once against `url`, so the server holds its outputs.
 fn uploaded(url: &str, env: &[(&str, &str)]) -> Repo {

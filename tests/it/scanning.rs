@@ -131,7 +131,7 @@ fn package_clauses_find_what_go_list_finds_and_leave_undecided_modules_to_go() {
     for (rel, text) in undecided {
         repo.write(&format!("go/tricky/{rel}"), text);
     }
-    let (shim, log) = logging_go(&repo);
+    let (shim, log) = logging_go(&repo, "");
     let out = repo.xtask(&["go-list", "--json"]).env("GO", &shim).ok();
     let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     for (module, dir) in [
@@ -174,7 +174,7 @@ fn tags_in_the_configs_goflags_leave_discovery_to_go() {
     );
     // With `-tags=windows` go takes a `_windows.go` file on linux too.
     repo.write("go/app/cmd/w/main_windows.go", MAIN);
-    let (shim, log) = logging_go(&repo);
+    let (shim, log) = logging_go(&repo, "");
     let out = repo.xtask(&["go-list", "--json"]).env("GO", &shim).ok();
     let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert!(

@@ -38,13 +38,13 @@ pub fn real_go() -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// A `go` that logs each invocation (`<args> @ <working dir>`, a line each), then runs the
-/// real one. Returns the shim and its log.
-pub fn logging_go(repo: &Repo) -> (Utf8PathBuf, Utf8PathBuf) {
+/// A `go` that logs each invocation (`<args> @ <working dir>`, a line each), runs
+/// `before_build` (shell) before a `go build`, then the real go. Returns the shim and its log.
+pub fn logging_go(repo: &Repo, before_build: &str) -> (Utf8PathBuf, Utf8PathBuf) {
     let dir = repo.scratch("logging-go");
     let (shim, log) = (dir.join("go"), dir.join("log"));
     let script = format!(
-        "#!/bin/sh\necho \"$* @ $PWD\" >> {log}\nexec {} \"$@\"\n",
+        "#!/bin/sh\necho \"$* @ $PWD\" >> '{log}'\nif [ \"$1\" = build ]; then {before_build} :; fi\nexec '{}' \"$@\"\n",
         real_go()
     );
     std::fs::write(&shim, script).unwrap();
