@@ -239,25 +239,34 @@ fn report(s: &[&Stats; 6], stats_per_noop: Option<usize>, inputs: usize, runs: u
         md,
         "\nfile-status calls of one no-op: {calls} (distinct inputs: {inputs})\n"
     );
+    // Each cold and edit run alternates with go's, and each no-op follows a floor: the median
+    // of each round's ratio is beside the ratio of the medians (a drift of this machine's load
+    // moves both sides of one round).
+    let paired = |a: &Stats, b: &Stats| {
+        util::paired_ratio(a, b).map_or("n/a".into(), |r| format!("{r:.2}x"))
+    };
     let ratios = vec![
         vec![
             "cold: xtask-go / go".into(),
             ratio(Some(x_cold.median()), Some(g_cold.median())),
+            paired(x_cold, g_cold),
             "<= 1.02".into(),
         ],
         vec![
             "no-op: xtask-go / floor".into(),
             ratio(Some(noop.median()), Some(floor.median())),
+            paired(noop, floor),
             "<= 2.0".into(),
         ],
         vec![
             "shared edit: xtask-go / go".into(),
             ratio(Some(x_edit.median()), Some(g_edit.median())),
+            paired(x_edit, g_edit),
             "<= 1.10".into(),
         ],
     ];
     md.push_str(&markdown_table(
-        &["ratio", "value", "goal"].map(String::from),
+        &["ratio", "of medians", "median of paired rounds", "goal"].map(String::from),
         &ratios,
     ));
     md
