@@ -85,3 +85,34 @@ fn a_broken_package_in_a_batch_names_its_target_and_the_others_still_land() {
         "fixed"
     );
 }
+
+#[test]
+fn an_input_edited_while_a_batch_builds_is_not_stored_for_the_target_that_reads_it() {
+    let repo = Repo::copy_of("manymains");
+    // A go that edits `report`'s main.go as the batch that builds it starts (fault injection).
+    let victim = repo.path("go/tools/cmd/report/main.go");
+    let hook = format!(
+        "case \"$*\" in *cmd/report*) echo '// edited during the build' >> '{victim}';; esac;"
+    );
+    let (shim, _log) = logging_go(&repo, &hook);
+    let out = repo.xtask(&["go-build", "--json"]).env("GO", &shim).ok();
+    assert!(
+        out.stderr
+            .contains("changed while `report` was building; not caching this build"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("while `other-generate`"),
+        "{}",
+        out.stderr
+    );
+    // The batch's other target was stored; `report` trusts nothing from that build.
+    let again = repo.xtask(&["go-build", "--json"]).ok();
+    assert_eq!(again.verdict("report"), "miss");
+    assert_eq!(again.verdict("other-generate"), "fresh");
+    assert_eq!(
+        repo.xtask(&["go-build", "--json"]).ok().verdict("report"),
+        "fresh"
+    );
+}

@@ -11,7 +11,7 @@ use crate::buildcache::fastpath;
 use crate::buildcache::inputs::InputSet;
 use crate::buildcache::key::{CacheKey, KeyInputs};
 use crate::buildcache::stamps::StampPacks;
-use crate::buildcache::statcache::{self, FileStamp};
+use crate::buildcache::statcache::FileStamp;
 use crate::buildcache::storage::OutputRecord;
 use crate::util::crash::{self, CrashAt, CrashPoint};
 use crate::util::fsutil;
@@ -30,8 +30,9 @@ pub(crate) struct LastBuild {
     pub(crate) key: CacheKey,
     pub(crate) key_inputs: KeyInputs,
     pub(crate) outputs: Vec<PlacedOutput>,
-    /// Each input file's stamp when the key was computed (None: absent), and when that was:
-    /// a no-op run that finds every stamp unchanged (and none racy) reads no file at all.
+    /// Each input file's stamp when the key was computed (None: absent), and when that was
+    /// (no later than the first stamp: the racy rule counts from it): a no-op run that finds
+    /// every stamp unchanged (and none racy) reads no file at all.
     pub(crate) stamps: BTreeMap<String, Option<FileStamp>>,
     pub(crate) stamped_at_ns: i128,
 }
@@ -43,6 +44,7 @@ impl LastBuild {
         outputs: Vec<PlacedOutput>,
         set: &InputSet,
         stamps: Vec<Option<FileStamp>>,
+        stamped_at_ns: i128,
     ) -> LastBuild {
         let stamps = set.files.iter().cloned().zip(stamps).collect();
         LastBuild {
@@ -50,7 +52,7 @@ impl LastBuild {
             key_inputs,
             outputs,
             stamps,
-            stamped_at_ns: statcache::now_ns(),
+            stamped_at_ns,
         }
     }
 }

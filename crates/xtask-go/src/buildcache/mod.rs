@@ -15,7 +15,7 @@ pub mod key;
 pub mod maintenance;
 mod record;
 
-pub use record::start_stamp_at;
+pub use record::{start_stamp_at, HashedInputs};
 pub mod stamps;
 pub mod statcache;
 pub mod storage;
@@ -41,6 +41,10 @@ use stamps::StampPacks;
 use statcache::{FileStamp, StatCache};
 use storage::{remote, tiered};
 use storage::{CacheEntry, Storage};
+
+/// Files' digests by root-relative name (`absent` for a missing one), with their stamps in the
+/// order they were asked for.
+type FileDigests = (BTreeMap<String, String>, Vec<Option<FileStamp>>);
 
 /// The store directory (resolved with the settings).
 pub fn cache_dir(project: &Project) -> Utf8PathBuf {
@@ -160,7 +164,7 @@ impl BuildCache {
     }
 
     /// Hashes `paths` into the `files` map of key inputs, root-relative; a missing file is `absent`.
-    fn hash_files(&self, paths: &[String]) -> (BTreeMap<String, String>, Vec<Option<FileStamp>>) {
+    fn hash_files(&self, paths: &[String]) -> FileDigests {
         let absolute: Vec<Utf8PathBuf> = paths
             .iter()
             .map(|p| inputs::resolve(&self.root, p))
@@ -175,13 +179,27 @@ impl BuildCache {
         (files, stamps)
     }
 
-    /// Hashes the files of `sets` into the stat cache while go still builds, so that `record`
-    /// after the build only stats them (a file that moved meanwhile is hashed again there).
-    pub fn prehash<'a>(&self, sets: impl Iterator<Item = &'a InputSet>) {
-        let mut files: Vec<String> = sets.flat_map(|s| s.files.iter().cloned()).collect();
-        files.sort_unstable();
-        files.dedup();
-        self.hash_files(&files);
+    /// Hashes the files of `sets` (each once, through the stat cache) with their stamps. While
+    /// go still builds, so that `record` after the build only stats them (a file that moved
+    /// meanwhile is hashed again there); and once after a batch's build for all of its units.
+    pub fn hash_inputs<'a>(&self, sets: impl Iterator<Item = &'a InputSet>) -> HashedInputs {
+        let stamped_at_ns = statcache::now_ns();
+        let mut names: Vec<String> = sets.flat_map(|s| s.files.iter().cloned()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let (mut digests, stamps) = self.hash_files(&names);
+        let files = names
+            .into_iter()
+            .zip(stamps)
+            .map(|(name, stamp)| {
+                let digest = digests.remove(&name).unwrap_or_else(|| "absent".into());
+                (name, (digest, stamp))
+            })
+            .collect();
+        HashedInputs {
+            files,
+            stamped_at_ns,
+        }
     }
 
     /// The manifest key: the key of a unit's input set, from what decides it besides listings.
@@ -193,10 +211,18 @@ impl BuildCache {
         inputs.key()
     }
 
-    /// The full key inputs of a unit for an input set.
-    fn key_inputs(&self, unit: &UnitKey, set: &InputSet) -> (KeyInputs, Vec<Option<FileStamp>>) {
+    /// The full key inputs of a unit for an input set, its files taken from `hashed` when it
+    /// has them all.
+    fn key_inputs(
+        &self,
+        unit: &UnitKey,
+        set: &InputSet,
+        hashed: Option<&HashedInputs>,
+    ) -> (KeyInputs, Vec<Option<FileStamp>>) {
         let mut inputs = unit.base.clone();
-        let (files, stamps) = self.hash_files(&set.files);
+        let (files, stamps) = hashed
+            .and_then(|h| h.of(&set.files))
+            .unwrap_or_else(|| self.hash_files(&set.files));
         inputs.files = files;
         inputs.modules = set
             .modules
@@ -220,7 +246,8 @@ impl BuildCache {
             Ok(found) => found,
             Err(reason) => return (Explanation::miss(None, Some(reason), Vec::new()), None),
         };
-        let (key_inputs, stamps) = self.key_inputs(unit, &set);
+        let stamped_at = statcache::now_ns();
+        let (key_inputs, stamps) = self.key_inputs(unit, &set, None);
         // The set is this build's only if no changed file changed its shape (imports, build
         // constraints, embed patterns, cgo directives, includes) since it was listed. Files
         // equal to the last build's (made with this very set) are known to keep theirs.
@@ -247,7 +274,7 @@ impl BuildCache {
             Some((Verdict::Restored, self.restore(unit, &entry)?))
         });
         if let Some((verdict, outputs)) = found {
-            let last = LastBuild::new(key.clone(), key_inputs, outputs, &set, stamps);
+            let last = LastBuild::new(key.clone(), key_inputs, outputs, &set, stamps, stamped_at);
             self.write_depfile(unit, &manifest_key, &set, Some(last));
             return (Explanation::hit(verdict, &key), Some(set));
         }

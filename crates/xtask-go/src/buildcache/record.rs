@@ -2,6 +2,7 @@
 //! the input set stored under the manifest key, and the depfile written; nothing is stored when
 //! an input moved after the build began.
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result};
@@ -12,7 +13,7 @@ use crate::buildcache::inputs::InputSet;
 use crate::buildcache::key::{CacheKey, KeyInputs};
 use crate::buildcache::statcache::{self, FileStamp};
 use crate::buildcache::storage::{BlobSource, CacheEntry, OutputRecord};
-use crate::buildcache::{fastpath, BuildCache, UnitKey};
+use crate::buildcache::{fastpath, BuildCache, FileDigests, UnitKey};
 use crate::util::crash::{self, CrashPoint};
 use crate::util::fsutil;
 
@@ -20,17 +21,20 @@ impl BuildCache {
     /// Records a successful build: its input set, key and outputs, unless an input moved after
     /// `started` (the stamp of a file created when the build began). Returns the key it was
     /// stored under (None when it was not stored) and the key inputs.
+    /// `hashed`: the batch's input files, hashed and stat'ed once after its build ended.
     pub fn record(
         &self,
         unit: &UnitKey,
         set: &InputSet,
         started: FileStamp,
+        hashed: Option<&HashedInputs>,
     ) -> Result<(Option<CacheKey>, KeyInputs)> {
         let manifest_key = self.manifest_key(unit);
+        let stamped_at = hashed.map_or_else(statcache::now_ns, |h| h.stamped_at_ns);
         // The outputs (megabytes) hash on their own thread while the inputs are stat'ed.
         let (key_inputs, stamps, outputs) = std::thread::scope(|s| {
             let outputs = s.spawn(|| placed_outputs(unit));
-            let (key_inputs, stamps) = self.key_inputs(unit, set);
+            let (key_inputs, stamps) = self.key_inputs(unit, set, hashed);
             let outputs = outputs.join().expect("the output hashing thread panicked");
             (key_inputs, stamps, outputs)
         });
@@ -76,6 +80,7 @@ impl BuildCache {
                 outputs,
                 set,
                 stamps,
+                stamped_at,
             )),
         );
         Ok((stored.then_some(key), key_inputs))
@@ -118,6 +123,29 @@ impl BuildCache {
             }
         }
         result.is_ok()
+    }
+}
+
+/// Input files hashed and stat'ed once for several units (`BuildCache::hash_inputs`): the 40
+/// mains of one module share ~3,000 files, which each unit's `record` stat'ed again. Every
+/// stamp here was taken after the build ended, as a record's own would be; the earliest moment
+/// they were taken is the last build's `stamped_at` (the racy rule counts from it).
+pub struct HashedInputs {
+    pub(super) files: HashMap<String, (String, Option<FileStamp>)>,
+    pub(super) stamped_at_ns: i128,
+}
+
+impl HashedInputs {
+    /// The digests and stamps of `names`, as `hash_files` gives them; None if one is not here.
+    pub(super) fn of(&self, names: &[String]) -> Option<FileDigests> {
+        let mut digests = BTreeMap::new();
+        let mut stamps = Vec::with_capacity(names.len());
+        for name in names {
+            let (digest, stamp) = self.files.get(name)?;
+            digests.insert(name.clone(), digest.clone());
+            stamps.push(*stamp);
+        }
+        Some((digests, stamps))
     }
 }
 

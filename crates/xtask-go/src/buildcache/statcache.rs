@@ -175,10 +175,12 @@ impl StatCache {
     pub fn hash_all(&self, paths: &[Utf8PathBuf]) -> Vec<(Digest256, Option<FileStamp>)> {
         let mut results: Vec<Option<(Digest256, Option<FileStamp>)>> = vec![None; paths.len()];
         let mut to_hash = Vec::new();
+        // The stats come first, outside the lock: the units of a batch record side by side.
+        let stamps: Vec<_> = paths.iter().map(|p| FileStamp::of(p)).collect();
         {
             let entries = self.entries.lock().unwrap();
-            for (i, path) in paths.iter().enumerate() {
-                match FileStamp::of(path) {
+            for (i, (path, stamp)) in paths.iter().zip(stamps).enumerate() {
+                match stamp {
                     Err(_) => results[i] = Some((None, None)),
                     Ok(stamp) => match entries.get(path.as_str()) {
                         Some(e) if e.stamp == stamp && !self.is_racy(&stamp) => {

@@ -8,6 +8,7 @@
 //! target whose package broke and the other targets' outputs still land.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Result};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -179,7 +180,7 @@ fn run_batch(
                 let listed = unit::run_listing(&list);
                 let sets = input_sets(ctx, units, batch, Some(&listed), &env.vars);
                 if let Some(cache) = ctx.cache {
-                    cache.prehash(sets.iter().flatten().flatten());
+                    cache.hash_inputs(sets.iter().flatten().flatten());
                 }
                 sets
             })
@@ -205,6 +206,11 @@ fn run_batch(
                 .flatten()
         })
         .collect();
+    // Stat'ed once for every unit, now that the build has ended (each record would stat the
+    // files the mains share again).
+    let hashed = ctx
+        .cache
+        .map(|c| Arc::new(c.hash_inputs(sets.iter().flatten())));
     let mut runs = Vec::new();
     for (k, (((_, m), started), set)) in batch.iter().zip(started).zip(sets).enumerate() {
         let staged = scratch.0.join(format!("placed-{k}"));
@@ -224,6 +230,7 @@ fn run_batch(
             },
             set,
             started,
+            hashed: hashed.clone(),
         });
     }
     Ok(Some(runs))

@@ -1,6 +1,7 @@
 //! One unit's life: ask the cache, else run `go build` (with `go list -deps` beside it when the
 //! input set is unknown), place the outputs atomically, and record a successful build.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -9,7 +10,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use super::staging::{go_build_args, place_outputs, seed_staged_output, ScratchDir};
 use super::{BuildUnit, Event, RunContext, UnitResult};
 use crate::buildcache::inputs::{self, InputSet};
-use crate::buildcache::{self as cache, Explanation, UnitKey, Verdict};
+use crate::buildcache::{self as cache, Explanation, HashedInputs, UnitKey, Verdict};
 use crate::go::golist;
 use crate::host::toolchain::{self, ProcessSpec};
 use crate::session::Session;
@@ -145,7 +146,7 @@ pub(super) fn conclude(
         Ok(run) if run.success => {
             result.stderr = run.stderr;
             if let (Some(cache), Some(set)) = (ctx.cache, run.set) {
-                match cache.record(&unit_key, &set, run.started) {
+                match cache.record(&unit_key, &set, run.started, run.hashed.as_deref()) {
                     // A miss explained without changes (a new set) names the key it built.
                     Ok((_, key_inputs)) => {
                         if let Some(e) = explanation.as_mut().filter(|e| e.changes.is_empty()) {
@@ -233,6 +234,8 @@ pub(super) struct GoRun {
     pub(super) set: Option<InputSet>,
     /// The stamp of the marker written as the build began: an input stamped later moved.
     pub(super) started: crate::buildcache::statcache::FileStamp,
+    /// A batch's input files, hashed and stat'ed once after its build for all of its units.
+    pub(super) hashed: Option<Arc<HashedInputs>>,
 }
 
 /// Builds into the scratch dir (listing the inputs at the same time when they are unknown),
@@ -295,6 +298,7 @@ fn run_go(
             stderr: out.stderr_str(),
             set: None,
             started,
+            hashed: None,
         });
     }
     place_outputs(&staged_dir, unit_key)?;
@@ -314,6 +318,7 @@ fn run_go(
         stderr: out.stderr_str(),
         set,
         started,
+        hashed: None,
     })
 }
 
