@@ -10,12 +10,14 @@
 
 mod depfile;
 pub mod fastpath;
+mod hashed_inputs;
 pub mod inputs;
 pub mod key;
 pub mod maintenance;
 mod record;
 
-pub use record::{start_stamp_at, HashedInputs};
+pub use hashed_inputs::HashedInputs;
+pub use record::start_stamp_at;
 pub mod stamps;
 pub mod statcache;
 pub mod storage;
@@ -179,29 +181,6 @@ impl BuildCache {
         (files, stamps)
     }
 
-    /// Hashes the files of `sets` (each once, through the stat cache) with their stamps. While
-    /// go still builds, so that `record` after the build only stats them (a file that moved
-    /// meanwhile is hashed again there); and once after a batch's build for all of its units.
-    pub fn hash_inputs<'a>(&self, sets: impl Iterator<Item = &'a InputSet>) -> HashedInputs {
-        let stamped_at_ns = statcache::now_ns();
-        let mut names: Vec<String> = sets.flat_map(|s| s.files.iter().cloned()).collect();
-        names.sort_unstable();
-        names.dedup();
-        let (mut digests, stamps) = self.hash_files(&names);
-        let files = names
-            .into_iter()
-            .zip(stamps)
-            .map(|(name, stamp)| {
-                let digest = digests.remove(&name).unwrap_or_else(|| "absent".into());
-                (name, (digest, stamp))
-            })
-            .collect();
-        HashedInputs {
-            files,
-            stamped_at_ns,
-        }
-    }
-
     /// The manifest key: the key of a unit's input set, from what decides it besides listings.
     fn manifest_key(&self, unit: &UnitKey) -> CacheKey {
         let mut inputs = unit.base.clone();
@@ -211,8 +190,7 @@ impl BuildCache {
         inputs.key()
     }
 
-    /// The full key inputs of a unit for an input set, its files taken from `hashed` when it
-    /// has them all.
+    /// The full key inputs of a unit for an input set, its files through `hashed`.
     fn key_inputs(
         &self,
         unit: &UnitKey,
@@ -220,9 +198,7 @@ impl BuildCache {
         hashed: Option<&HashedInputs>,
     ) -> (KeyInputs, Vec<Option<FileStamp>>) {
         let mut inputs = unit.base.clone();
-        let (files, stamps) = hashed
-            .and_then(|h| h.of(&set.files))
-            .unwrap_or_else(|| self.hash_files(&set.files));
+        let (files, stamps) = self.digests_of(&set.files, hashed);
         inputs.files = files;
         inputs.modules = set
             .modules
@@ -234,7 +210,12 @@ impl BuildCache {
 
     /// Decides whether `unit` needs a go build; restores its outputs from the store when it can.
     /// Returns the input set when it is known to be current (so the build need not list again).
-    pub fn lookup(&self, unit: &UnitKey) -> (Explanation, Option<InputSet>) {
+    /// `hashed`: the run's lookups share their files' stats.
+    pub fn lookup(
+        &self,
+        unit: &UnitKey,
+        hashed: Option<&HashedInputs>,
+    ) -> (Explanation, Option<InputSet>) {
         if let Some(key) = self.unchanged_since_last_build(unit) {
             return (Explanation::hit(Verdict::Fresh, &key), None);
         }
@@ -246,8 +227,8 @@ impl BuildCache {
             Ok(found) => found,
             Err(reason) => return (Explanation::miss(None, Some(reason), Vec::new()), None),
         };
-        let stamped_at = statcache::now_ns();
-        let (key_inputs, stamps) = self.key_inputs(unit, &set, None);
+        let stamped_at = hashed.map_or_else(statcache::now_ns, |h| h.stamped_at_ns);
+        let (key_inputs, stamps) = self.key_inputs(unit, &set, hashed);
         // The set is this build's only if no changed file changed its shape (imports, build
         // constraints, embed patterns, cgo directives, includes) since it was listed. Files
         // equal to the last build's (made with this very set) are known to keep theirs.

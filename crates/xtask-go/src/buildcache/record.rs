@@ -2,7 +2,6 @@
 //! the input set stored under the manifest key, and the depfile written; nothing is stored when
 //! an input moved after the build began.
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result};
@@ -13,7 +12,7 @@ use crate::buildcache::inputs::InputSet;
 use crate::buildcache::key::{CacheKey, KeyInputs};
 use crate::buildcache::statcache::{self, FileStamp};
 use crate::buildcache::storage::{BlobSource, CacheEntry, OutputRecord};
-use crate::buildcache::{fastpath, BuildCache, FileDigests, UnitKey};
+use crate::buildcache::{fastpath, BuildCache, HashedInputs, UnitKey};
 use crate::util::crash::{self, CrashPoint};
 use crate::util::fsutil;
 
@@ -123,29 +122,6 @@ impl BuildCache {
             }
         }
         result.is_ok()
-    }
-}
-
-/// Input files hashed and stat'ed once for several units (`BuildCache::hash_inputs`): the 40
-/// mains of one module share ~3,000 files, which each unit's `record` stat'ed again. Every
-/// stamp here was taken after the build ended, as a record's own would be; the earliest moment
-/// they were taken is the last build's `stamped_at` (the racy rule counts from it).
-pub struct HashedInputs {
-    pub(super) files: HashMap<String, (String, Option<FileStamp>)>,
-    pub(super) stamped_at_ns: i128,
-}
-
-impl HashedInputs {
-    /// The digests and stamps of `names`, as `hash_files` gives them; None if one is not here.
-    pub(super) fn of(&self, names: &[String]) -> Option<FileDigests> {
-        let mut digests = BTreeMap::new();
-        let mut stamps = Vec::with_capacity(names.len());
-        for name in names {
-            let (digest, stamp) = self.files.get(name)?;
-            digests.insert(name.clone(), digest.clone());
-            stamps.push(*stamp);
-        }
-        Some((digests, stamps))
     }
 }
 

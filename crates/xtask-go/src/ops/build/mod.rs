@@ -252,7 +252,12 @@ fn run_units(ctx: &RunContext<'_>, units: &[BuildUnit], jobs: usize) -> Vec<Unit
         results.lock().unwrap()[index] = Some(result);
     };
     let indices: Vec<usize> = (0..units.len()).collect();
-    let looked = on_threads(jobs, &indices, |&i| unit::look_up(ctx, &units[i]));
+    // The lookups share their stats: the mains of one module read mostly the same files.
+    let hashed = ctx.cache.map(|c| c.hashed_inputs());
+    let looked = on_threads(jobs, &indices, |&i| {
+        unit::look_up(ctx, &units[i], hashed.as_ref())
+    });
+    drop(hashed);
     let mut missed = Vec::new();
     for (index, looked) in looked.into_iter().enumerate() {
         match looked {

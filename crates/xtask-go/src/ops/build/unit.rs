@@ -33,7 +33,11 @@ pub(super) enum Looked {
 }
 
 /// Asks the cache for one unit; a hit is reported and finished here.
-pub(super) fn look_up(ctx: &RunContext<'_>, unit: &BuildUnit) -> Looked {
+pub(super) fn look_up(
+    ctx: &RunContext<'_>,
+    unit: &BuildUnit,
+    hashed: Option<&HashedInputs>,
+) -> Looked {
     let session = ctx.session;
     let start = Instant::now();
     let env = unit.rust_libs.iter().fold(
@@ -43,7 +47,7 @@ pub(super) fn look_up(ctx: &RunContext<'_>, unit: &BuildUnit) -> Looked {
     let unit_key = super::unit_key::unit_key(session, ctx.request.release, unit, &env);
     let (explanation, known) = ctx
         .cache
-        .map(|cache| cache.lookup(&unit_key))
+        .map(|cache| cache.lookup(&unit_key, hashed))
         .map_or((None, None), |(explanation, set)| (Some(explanation), set));
     let verdict = explanation.as_ref().map(|e| e.verdict.clone());
     if verdict == Some(Verdict::Fresh) || verdict == Some(Verdict::Restored) {
