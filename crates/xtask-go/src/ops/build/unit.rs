@@ -296,20 +296,12 @@ fn run_go(
         )
     });
     let out = out?;
-    if !out.success() {
-        return Ok(GoRun {
-            success: false,
-            stderr: out.stderr_str(),
-            set: None,
-            started,
-            hashed: None,
-        });
-    }
-    place_outputs(&staged_dir, unit_key)?;
-    let set = match listed {
-        None => known,
-        Some(Ok(set)) => Some(set),
-        Some(Err(e)) => {
+    // A failed build leaves the outputs in place alone, and its set unused.
+    let set = match (out.success(), listed) {
+        (false, _) => None,
+        (true, None) => known,
+        (true, Some(Ok(set))) => Some(set),
+        (true, Some(Err(e))) => {
             ctx.reporter.warn(&format!(
                 "not caching `{}`: listing its inputs failed: {e:#}",
                 unit.target.name
@@ -317,8 +309,11 @@ fn run_go(
             None
         }
     };
+    if out.success() {
+        place_outputs(&staged_dir, unit_key)?;
+    }
     Ok(GoRun {
-        success: true,
+        success: out.success(),
         stderr: out.stderr_str(),
         set,
         started,
