@@ -275,6 +275,15 @@ impl Toolchain {
             .unwrap_or(&self.info.version)
     }
 
+    /// `26` of `go1.26.8`; None for a version go does not spell so (a devel build).
+    pub fn minor_version(&self) -> Option<u32> {
+        let rest = self.version_number().strip_prefix("1.")?;
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    }
+
     /// Whether this go is older than a module's `go` directive requires.
     pub fn check_supports(&self, required: &str, what: &Utf8Path) -> Result<()> {
         if self.info.version.starts_with("devel") {

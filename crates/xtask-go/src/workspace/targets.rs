@@ -133,7 +133,7 @@ pub fn discover_targets(
         goos: host.goos,
         goarch: host.goarch,
         cgo: project.config.cgo,
-        go_minor: go_minor(&toolchain.info.version),
+        go_minor: toolchain.minor_version(),
     };
     // The package clauses decide most trees (no go process, ~0.5 s less on a cold run); go's own
     // listing decides the modules they cannot.
@@ -169,13 +169,6 @@ pub fn discover_targets(
     }
     target_names::disambiguate(&mut targets);
     Ok(targets)
-}
-
-/// `26` of `go1.26.8` (None for a version go does not spell so, like a devel build).
-fn go_minor(version: &str) -> Option<u32> {
-    let rest = version.strip_prefix("go1.")?;
-    let digits = rest.split(|c: char| !c.is_ascii_digit()).next()?;
-    digits.parse().ok()
 }
 
 /// The main packages of `module` by go's own listing.
