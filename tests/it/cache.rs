@@ -381,6 +381,16 @@ fn a_replaced_output_is_restored_not_trusted() {
 }
 
 #[test]
+fn a_script_in_place_of_an_output_the_store_lost_is_built_over() {
+    let repo = warm_repo();
+    std::fs::write(repo.path(APP), b"#!/bin/sh\necho tampered\n").unwrap();
+    std::fs::remove_dir_all(repo.scratch("store")).unwrap();
+    // go refuses to write over a file that is not an object file: it must never see this one.
+    assert_eq!(build(&repo, &[], &[]).1, "miss");
+    assert_eq!(repo.run_app(), "hello! Hi cache, from alpha v1.2.0");
+}
+
+#[test]
 fn a_symlinked_input_outside_the_repo_is_hashed_through_the_link() {
     let repo = Repo::copy_of("cache");
     let outside = repo.scratch("outside").join("linked.go");

@@ -16,13 +16,15 @@ use crate::workspace::project::BuildMode;
 /// a ~400 ms one-edit build); a stale one is relinked by go as always. A hard link is safe
 /// because go never writes into an existing output: it renames its new file over it, or removes
 /// it before copying (`moveOrCopyFile`, `mayberemovefile` in cmd/go/internal/work/shell.go).
+/// Only an object file seeds: go refuses to replace any other non-empty file ("already exists
+/// and is not an object file"), and a user may have put a script where the program was.
 /// Best effort: without a seed go just links.
 pub(super) fn seed_staged_output(unit: &BuildUnit, unit_key: &UnitKey, staged: &Utf8Path) {
     if !matches!(unit.target.buildmode, BuildMode::Exe | BuildMode::Pie) {
         return;
     }
     let in_place = unit_key.output_dir.join(&unit_key.output_names[0]);
-    if in_place.is_file() {
+    if in_place.is_file() && is_object_file(&in_place) {
         if let Some(dir) = staged.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
@@ -30,6 +32,32 @@ pub(super) fn seed_staged_output(unit: &BuildUnit, unit_key: &UnitKey, staged: &
             let _ = std::fs::copy(&in_place, staged);
         }
     }
+}
+
+/// Whether `path` starts as go's `isObject` (cmd/go/internal/work/shell.go) requires of a file
+/// it writes over: an archive, ELF, Mach-O, PE, Plan 9, wasm or XCOFF header.
+fn is_object_file(path: &Utf8Path) -> bool {
+    const MAGIC: &[&[u8]] = &[
+        b"!<arch>\n",
+        b"<bigaf>\n",
+        b"\x7FELF",
+        &[0xFE, 0xED, 0xFA, 0xCE],
+        &[0xFE, 0xED, 0xFA, 0xCF],
+        &[0xCE, 0xFA, 0xED, 0xFE],
+        &[0xCF, 0xFA, 0xED, 0xFE],
+        b"MZ",
+        &[0x00, 0x00, 0x01, 0xEB],
+        &[0x00, 0x00, 0x8a, 0x97],
+        &[0x00, 0x00, 0x06, 0x47],
+        &[0x00, 0x61, 0x73, 0x6D],
+        &[0x01, 0xDF],
+        &[0x01, 0xF7],
+    ];
+    let mut head = [0u8; 8];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    MAGIC.iter().any(|m| head[..n].starts_with(m))
 }
 
 /// Renames go's outputs from the scratch dir into place: a failed build never gets here.
