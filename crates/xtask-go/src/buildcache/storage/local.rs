@@ -165,13 +165,15 @@ impl Storage for LocalStore {
 }
 
 impl LocalStore {
-    /// Stores `src`, which the caller has just hashed, as the blob `sha256`: a kernel copy (kept
-    /// if already there). Not a hard link: an output later changed in place would change the blob with it.
-    /// Not fsynced: every read of a blob verifies its content (restore, GOCACHEPROG, upload), so
-    /// a blob a crash truncated is only a miss.
+    /// Stores `src`, which the caller has just hashed, as the blob `sha256`: a kernel copy, or
+    /// nothing when a blob of that name and size is there (an edit go compiled to the same
+    /// program: not hashed again, 15 MB each). Not a hard link: an output later changed in place
+    /// would change the blob with it. Not fsynced: every read of a blob verifies its content
+    /// (restore, GOCACHEPROG, upload), so a blob a crash truncated or a disk flipped is a miss.
     pub fn put_blob(&self, sha256: &str, src: &Utf8Path) -> Result<()> {
         let blob = self.blob_path(sha256);
-        if crate::buildcache::statcache::sha256_file(&blob).is_ok_and(|actual| actual == sha256) {
+        let size = |path: &Utf8Path| std::fs::metadata(path).map(|m| m.len()).ok();
+        if size(&blob).is_some_and(|stored| Some(stored) == size(src)) {
             return Ok(());
         }
         self.sweep_shard_of(&blob);
@@ -251,5 +253,25 @@ mod tests {
         assert!(!store.blob_path(&sha).exists());
         assert!(!dir.join("restored2").exists());
         assert!(dir.join("cache/CACHEDIR.TAG").is_file());
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn storing_over_a_cut_blob_replaces_it_and_over_a_whole_one_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(dir.path()).unwrap();
+        let store = LocalStore::open(&dir.join("cache"));
+        let src = dir.join("out");
+        std::fs::write(&src, b"binary").unwrap();
+        let sha = crate::buildcache::statcache::sha256_file(&src).unwrap();
+        std::fs::create_dir_all(store.blob_path(&sha).parent().unwrap()).unwrap();
+        std::fs::write(store.blob_path(&sha), b"bin").unwrap();
+        store.put_blob(&sha, &src).unwrap();
+        assert_eq!(std::fs::read(store.blob_path(&sha)).unwrap(), b"binary");
+        let kept = std::fs::metadata(store.blob_path(&sha)).unwrap();
+        store.put_blob(&sha, &src).unwrap();
+        let again = std::fs::metadata(store.blob_path(&sha)).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(kept.ino(), again.ino(), "a whole blob is not written again");
     }
 }
