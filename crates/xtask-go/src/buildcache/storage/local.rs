@@ -238,14 +238,20 @@ mod tests {
         assert!(CacheEntry::parse(json("/abs").as_bytes(), &key).is_err());
     }
 
-    #[test]
-    fn a_corrupt_blob_is_a_miss_and_is_removed() {
-        let dir = tempfile::tempdir().unwrap();
-        let dir = Utf8Path::from_path(dir.path()).unwrap();
+    /// A store in a temp dir, and an output `out` there holding `binary`, with its sha256.
+    fn store_and_output() -> (tempfile::TempDir, Utf8PathBuf, LocalStore, Utf8PathBuf, String) {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(temp.path()).unwrap().to_owned();
         let store = LocalStore::open(&dir.join("cache"));
         let src = dir.join("out");
         std::fs::write(&src, b"binary").unwrap();
         let sha = crate::buildcache::statcache::sha256_file(&src).unwrap();
+        (temp, dir, store, src, sha)
+    }
+
+    #[test]
+    fn a_corrupt_blob_is_a_miss_and_is_removed() {
+        let (_temp, dir, store, src, sha) = store_and_output();
         store.put_blob(&sha, &src).unwrap();
         assert!(store.get_blob(&sha, 6, &dir.join("restored"), 0o755));
         std::fs::write(store.blob_path(&sha), b"binarz").unwrap();
@@ -258,12 +264,7 @@ mod tests {
     #[test]
     #[cfg(unix)]
     fn storing_over_a_cut_blob_replaces_it_and_over_a_whole_one_keeps_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let dir = Utf8Path::from_path(dir.path()).unwrap();
-        let store = LocalStore::open(&dir.join("cache"));
-        let src = dir.join("out");
-        std::fs::write(&src, b"binary").unwrap();
-        let sha = crate::buildcache::statcache::sha256_file(&src).unwrap();
+        let (_temp, _dir, store, src, sha) = store_and_output();
         std::fs::create_dir_all(store.blob_path(&sha).parent().unwrap()).unwrap();
         std::fs::write(store.blob_path(&sha), b"bin").unwrap();
         store.put_blob(&sha, &src).unwrap();
