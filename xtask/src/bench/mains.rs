@@ -286,13 +286,19 @@ fn report(s: &[&Stats; 6], stats_per_noop: Option<usize>, inputs: usize, runs: u
         // a build that keeps every core busy spends its wall time in proportion to it.
         vec![
             "cold CPU time: xtask-go / go (context)".into(),
-            ratio(Some(x_cold.cpu_stats().median()), Some(g_cold.cpu_stats().median())),
+            ratio(
+                Some(x_cold.cpu_stats().median()),
+                Some(g_cold.cpu_stats().median()),
+            ),
             paired(&x_cold.cpu_stats(), &g_cold.cpu_stats()),
             "-".into(),
         ],
         vec![
             "shared edit CPU time: xtask-go / go (context)".into(),
-            ratio(Some(x_edit.cpu_stats().median()), Some(g_edit.cpu_stats().median())),
+            ratio(
+                Some(x_edit.cpu_stats().median()),
+                Some(g_edit.cpu_stats().median()),
+            ),
             paired(&x_edit.cpu_stats(), &g_edit.cpu_stats()),
             "-".into(),
         ],

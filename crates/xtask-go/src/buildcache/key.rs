@@ -175,7 +175,11 @@ mod tests {
         let base = inputs();
         assert_eq!(base.key(), inputs().key());
         let hashed = crate::buildcache::statcache::hex(&Sha256::digest(base.encode().as_bytes()));
-        assert_eq!(base.key().as_str(), hashed, "the key is the sha256 of the encoding");
+        assert_eq!(
+            base.key().as_str(),
+            hashed,
+            "the key is the sha256 of the encoding"
+        );
         assert!(base
             .encode()
             .starts_with("xtask-go cache key 1\n[\"env\",\"GOOS\",\"linux\"]\n"));

@@ -239,7 +239,13 @@ mod tests {
     }
 
     /// A store in a temp dir, and an output `out` there holding `binary`, with its sha256.
-    fn store_and_output() -> (tempfile::TempDir, Utf8PathBuf, LocalStore, Utf8PathBuf, String) {
+    fn store_and_output() -> (
+        tempfile::TempDir,
+        Utf8PathBuf,
+        LocalStore,
+        Utf8PathBuf,
+        String,
+    ) {
         let temp = tempfile::tempdir().unwrap();
         let dir = Utf8Path::from_path(temp.path()).unwrap().to_owned();
         let store = LocalStore::open(&dir.join("cache"));
