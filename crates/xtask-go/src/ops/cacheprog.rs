@@ -176,12 +176,25 @@ impl Backend {
             sha256: sha256.clone(),
             path: staged.clone(),
         };
-        let stored = self.store.put_entry_with_blobs(&key, &bytes, &[blob]);
+        let verified = |path: &Utf8PathBuf| statcache::sha256_file(path).is_ok_and(|s| s == sha256);
+        let mut stored = self
+            .store
+            .put_entry_with_blobs(&key, &bytes, std::slice::from_ref(&blob));
+        // The store keeps a blob of the right size unread; go reads what it is handed unverified.
+        if let Some(bad) = self
+            .store
+            .local_path(&sha256, body.len() as u64)
+            .filter(|p| stored.is_ok() && !verified(p))
+        {
+            let _ = std::fs::remove_file(&bad);
+            stored = self.store.put_entry_with_blobs(&key, &bytes, &[blob]);
+        }
         let _ = std::fs::remove_file(&staged);
         stored?;
         self.store
             .local_path(&sha256, body.len() as u64)
-            .with_context(|| format!("the store at {} kept no blob {sha256}", self.dir))
+            .filter(verified)
+            .with_context(|| format!("the store at {} kept no good blob {sha256}", self.dir))
     }
 }
 
@@ -384,5 +397,27 @@ mod tests {
         assert_eq!(by_id(2)["Miss"], true);
         // go's index entries live under keys of their own.
         assert_ne!(prog_key(&[7u8; 32]).as_str(), statcache::hex(&[7u8; 32]));
+    }
+
+    #[test]
+    fn a_put_over_a_flipped_blob_of_the_same_size_hands_go_the_right_bytes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Utf8PathBuf::from_path_buf(tmp.path().join("store")).unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let body = b"compiled package";
+        let blob =
+            crate::buildcache::storage::blob_path(&dir, &statcache::hex(&Sha256::digest(body)));
+        std::fs::create_dir_all(blob.parent().unwrap()).unwrap();
+        std::fs::write(&blob, b"compiled packagf").unwrap();
+        let put = format!(
+            "{{\"ID\":1,\"Command\":\"put\",\"ActionID\":\"{}\",\"OutputID\":\"{}\",\"BodySize\":{}}}\n\n\"{}\"\n\n{{\"ID\":2,\"Command\":\"close\"}}\n",
+            b64.encode([7u8; 32]),
+            b64.encode(Sha256::digest(body)),
+            body.len(),
+            b64.encode(body)
+        );
+        let replies = session(&dir, &put);
+        let path = replies[1]["DiskPath"].as_str().unwrap();
+        assert_eq!(std::fs::read(path).unwrap(), body);
     }
 }
