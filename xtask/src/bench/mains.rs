@@ -51,11 +51,9 @@ pub fn run(sh: &Shell, runs: usize) -> Result<()> {
         &mut || g(sh),
     )?;
     eprintln!(
-        "bench: cold: xtask-go {} ms (CPU {}), go {} ms (CPU {})",
-        x_cold.summary(),
-        x_cold.cpu_stats().summary(),
-        g_cold.summary(),
-        g_cold.cpu_stats().summary()
+        "bench: cold: xtask-go {}, go {}",
+        with_cpu(&x_cold),
+        with_cpu(&g_cold)
     );
     let mut floor = Stats::default();
     let noop = util::time_runs(
@@ -89,11 +87,9 @@ pub fn run(sh: &Shell, runs: usize) -> Result<()> {
         &mut || g(sh),
     )?;
     eprintln!(
-        "bench: shared edit: xtask-go {} ms (CPU {}), go {} ms (CPU {})",
-        x_edit.summary(),
-        x_edit.cpu_stats().summary(),
-        g_edit.summary(),
-        g_edit.cpu_stats().summary()
+        "bench: shared edit: xtask-go {}, go {}",
+        with_cpu(&x_edit),
+        with_cpu(&g_edit)
     );
     let md = report(
         &[&x_cold, &g_cold, &noop, &floor, &x_edit, &g_edit],
@@ -257,13 +253,22 @@ fn report(s: &[&Stats; 6], stats_per_noop: Option<usize>, inputs: usize, runs: u
         md,
         "\nfile-status calls of one no-op: {calls} (distinct inputs: {inputs})\n"
     );
-    // Each cold and edit run alternates with go's, and each no-op follows a floor: the median
-    // of each round's ratio is beside the ratio of the medians (a drift of this machine's load
-    // moves both sides of one round).
+    md.push_str(&markdown_table(
+        &["ratio", "of medians", "median of paired rounds", "goal"].map(String::from),
+        &ratio_rows(s),
+    ));
+    md
+}
+
+/// Each cold and edit run alternates with go's, and each no-op follows a floor: the median of
+/// each round's ratio is beside the ratio of the medians (a drift of this machine's load moves
+/// both sides of one round).
+fn ratio_rows(s: &[&Stats; 6]) -> Vec<Vec<String>> {
+    let [x_cold, g_cold, noop, floor, x_edit, g_edit] = *s;
     let paired = |a: &Stats, b: &Stats| {
         util::paired_ratio(a, b).map_or("n/a".into(), |r| format!("{r:.2}x"))
     };
-    let ratios = vec![
+    vec![
         vec![
             "cold: xtask-go / go".into(),
             ratio(Some(x_cold.median()), Some(g_cold.median())),
@@ -282,8 +287,9 @@ fn report(s: &[&Stats; 6], stats_per_noop: Option<usize>, inputs: usize, runs: u
             paired(x_edit, g_edit),
             "<= 1.10".into(),
         ],
-        // Wall time on a shared machine spreads wider than the goals; CPU time much less, and
-        // a build that keeps every core busy spends its wall time in proportion to it.
+        // Wall time on a shared machine spreads wider than the goals; CPU time less (±5% on
+        // the bench's machine), and a build that keeps every core busy spends wall time in
+        // proportion to it.
         vec![
             "cold CPU time: xtask-go / go (context)".into(),
             ratio(
@@ -302,10 +308,14 @@ fn report(s: &[&Stats; 6], stats_per_noop: Option<usize>, inputs: usize, runs: u
             paired(&x_edit.cpu_stats(), &g_edit.cpu_stats()),
             "-".into(),
         ],
-    ];
-    md.push_str(&markdown_table(
-        &["ratio", "of medians", "median of paired rounds", "goal"].map(String::from),
-        &ratios,
-    ));
-    md
+    ]
+}
+
+/// `median (min-max) ms (CPU median (min-max))`.
+fn with_cpu(stats: &Stats) -> String {
+    format!(
+        "{} ms (CPU {})",
+        stats.summary(),
+        stats.cpu_stats().summary()
+    )
 }

@@ -96,7 +96,7 @@ impl PinnedEnv {
         }
         // GOEXPERIMENT is pinned empty: a leaked experiment changes the compiler.
         set("GOEXPERIMENT", "");
-        // go's own cache through `cacheprog` when the config asks (ops/cacheprog.rs).
+        // go's own cache through `cacheprog` when the config asks (ops/cacheprog/).
         if let Some(prog) = crate::workspace::settings::gocacheprog_command_line(project) {
             set("GOCACHEPROG", &prog);
             for name in EnvVars::CACHEPROG_PASSTHROUGH {
