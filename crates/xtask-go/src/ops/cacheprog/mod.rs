@@ -176,25 +176,21 @@ impl Backend {
             sha256: sha256.clone(),
             path: staged.clone(),
         };
-        let verified = |path: &Utf8PathBuf| statcache::sha256_file(path).is_ok_and(|s| s == sha256);
-        let mut stored = self
-            .store
-            .put_entry_with_blobs(&key, &bytes, std::slice::from_ref(&blob));
-        // The store keeps a blob of the right size unread; go reads what it is handed unverified.
-        if let Some(bad) = self
-            .store
-            .local_path(&sha256, body.len() as u64)
-            .filter(|p| stored.is_ok() && !verified(p))
-        {
-            let _ = std::fs::remove_file(&bad);
-            stored = self.store.put_entry_with_blobs(&key, &bytes, &[blob]);
+        // The store keeps a blob already there with the right size unread, and go reads what it
+        // is handed unverified: one already there is checked first, and dropped if bad, so that
+        // the put writes it anew (a new blob is a copy of the bytes hashed above).
+        let size = body.len() as u64;
+        if let Some(old) = self.store.local_path(&sha256, size) {
+            if !statcache::sha256_file(&old).is_ok_and(|s| s == sha256) {
+                let _ = std::fs::remove_file(&old);
+            }
         }
+        let stored = self.store.put_entry_with_blobs(&key, &bytes, &[blob]);
         let _ = std::fs::remove_file(&staged);
         stored?;
         self.store
-            .local_path(&sha256, body.len() as u64)
-            .filter(verified)
-            .with_context(|| format!("the store at {} kept no good blob {sha256}", self.dir))
+            .local_path(&sha256, size)
+            .with_context(|| format!("the store at {} kept no blob {sha256}", self.dir))
     }
 }
 
