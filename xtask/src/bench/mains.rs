@@ -265,49 +265,30 @@ fn report(s: &[&Stats; 6], stats_per_noop: Option<usize>, inputs: usize, runs: u
 /// both sides of one round).
 fn ratio_rows(s: &[&Stats; 6]) -> Vec<Vec<String>> {
     let [x_cold, g_cold, noop, floor, x_edit, g_edit] = *s;
-    let paired = |a: &Stats, b: &Stats| {
-        util::paired_ratio(a, b).map_or("n/a".into(), |r| format!("{r:.2}x"))
+    let row = |label: &str, a: &Stats, b: &Stats, goal: &str| {
+        let paired = util::paired_ratio(a, b).map_or("n/a".into(), |r| format!("{r:.2}x"));
+        let by_medians = ratio(Some(a.median()), Some(b.median()));
+        vec![label.into(), by_medians, paired, goal.into()]
     };
     vec![
-        vec![
-            "cold: xtask-go / go".into(),
-            ratio(Some(x_cold.median()), Some(g_cold.median())),
-            paired(x_cold, g_cold),
-            "<= 1.02".into(),
-        ],
-        vec![
-            "no-op: xtask-go / floor".into(),
-            ratio(Some(noop.median()), Some(floor.median())),
-            paired(noop, floor),
-            "<= 2.0".into(),
-        ],
-        vec![
-            "shared edit: xtask-go / go".into(),
-            ratio(Some(x_edit.median()), Some(g_edit.median())),
-            paired(x_edit, g_edit),
-            "<= 1.10".into(),
-        ],
+        row("cold: xtask-go / go", x_cold, g_cold, "<= 1.02"),
+        row("no-op: xtask-go / floor", noop, floor, "<= 2.0"),
+        row("shared edit: xtask-go / go", x_edit, g_edit, "<= 1.10"),
         // Wall time on a shared machine spreads wider than the goals; CPU time less (±5% on
         // the bench's machine), and a build that keeps every core busy spends wall time in
         // proportion to it.
-        vec![
-            "cold CPU time: xtask-go / go (context)".into(),
-            ratio(
-                Some(x_cold.cpu_stats().median()),
-                Some(g_cold.cpu_stats().median()),
-            ),
-            paired(&x_cold.cpu_stats(), &g_cold.cpu_stats()),
-            "-".into(),
-        ],
-        vec![
-            "shared edit CPU time: xtask-go / go (context)".into(),
-            ratio(
-                Some(x_edit.cpu_stats().median()),
-                Some(g_edit.cpu_stats().median()),
-            ),
-            paired(&x_edit.cpu_stats(), &g_edit.cpu_stats()),
-            "-".into(),
-        ],
+        row(
+            "cold CPU time: xtask-go / go (context)",
+            &x_cold.cpu_stats(),
+            &g_cold.cpu_stats(),
+            "-",
+        ),
+        row(
+            "shared edit CPU time: xtask-go / go (context)",
+            &x_edit.cpu_stats(),
+            &g_edit.cpu_stats(),
+            "-",
+        ),
     ]
 }
 
