@@ -211,28 +211,36 @@ fn run_batch(
     let hashed = ctx
         .cache
         .map(|c| Arc::new(c.hash_inputs(sets.iter().flatten())));
-    let mut runs = Vec::new();
-    for (k, (((_, m), started), set)) in batch.iter().zip(started).zip(sets).enumerate() {
-        let staged = scratch.0.join(format!("placed-{k}"));
-        std::fs::create_dir_all(&staged)?;
-        std::fs::rename(
-            out_dir.join(&names[k]),
-            staged.join(&m.unit_key.output_names[0]),
-        )?;
-        staging::place_outputs(&staged, &m.unit_key)?;
-        runs.push(GoRun {
-            success: true,
-            // go's warnings once, with the first unit.
-            stderr: if k == 0 {
-                out.stderr_str()
-            } else {
-                String::new()
-            },
-            set,
-            started,
-            hashed: hashed.clone(),
-        });
-    }
+    // Placed in parallel: each rename over an output drops the previous program's pages
+    // (15 MB each in the many-mains bench), which one thread took ~0.15 s to do for 40.
+    let stderr = out.stderr_str();
+    let runs = batch
+        .par_iter()
+        .zip(started)
+        .zip(sets)
+        .enumerate()
+        .map(|(k, (((_, m), started), set))| {
+            let staged = scratch.0.join(format!("placed-{k}"));
+            std::fs::create_dir_all(&staged)?;
+            std::fs::rename(
+                out_dir.join(&names[k]),
+                staged.join(&m.unit_key.output_names[0]),
+            )?;
+            staging::place_outputs(&staged, &m.unit_key)?;
+            Ok(GoRun {
+                success: true,
+                // go's warnings once, with the first unit.
+                stderr: if k == 0 {
+                    stderr.clone()
+                } else {
+                    String::new()
+                },
+                set,
+                started,
+                hashed: hashed.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
     Ok(Some(runs))
 }
 
