@@ -212,7 +212,7 @@ fn run_batch(
         .cache
         .map(|c| Arc::new(c.hash_inputs(sets.iter().flatten())));
     // Placed in parallel: each rename over an output drops the previous program's pages
-    // (15 MB each in the many-mains bench), which one thread took ~0.15 s to do for 40.
+    // (15 MB each in the many-mains bench), which one thread did for all 40 (~0.1 s in perf).
     let stderr = out.stderr_str();
     let runs = batch
         .par_iter()
