@@ -8,6 +8,8 @@ use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use sha2::{Digest, Sha256};
 
+use crate::util::uncached_copy::{self, MIN_UNCACHED_BYTES};
+
 /// Prefix of every temp file this crate writes; `clean_temp_files` removes stale ones.
 pub const TEMP_PREFIX: &str = ".xtask-go-tmp-";
 
@@ -117,6 +119,23 @@ pub fn copy_atomic(
 ) -> Result<()> {
     replace_via_temp(to, temp_written, |temp| {
         std::fs::copy(from, temp).with_context(|| format!("copying {from} to {temp}"))?;
+        set_mode(temp, mode)
+    })
+}
+
+/// `copy_atomic` for a large file that is read rarely (a store's blob): written past the page
+/// cache where the file system takes it (`uncached_copy`), with the kernel's copy otherwise.
+pub fn copy_atomic_uncached(
+    from: &Utf8Path,
+    to: &Utf8Path,
+    mode: Option<u32>,
+    temp_written: &dyn Fn(),
+) -> Result<()> {
+    replace_via_temp(to, temp_written, |temp| {
+        let large = std::fs::metadata(from).is_ok_and(|m| m.len() >= MIN_UNCACHED_BYTES);
+        if !(large && uncached_copy::copy(from, temp).is_ok()) {
+            std::fs::copy(from, temp).with_context(|| format!("copying {from} to {temp}"))?;
+        }
         set_mode(temp, mode)
     })
 }

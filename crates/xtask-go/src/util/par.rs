@@ -17,6 +17,14 @@ pub fn io_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + Send) 
     io_pool().install(|| items.par_iter().map(f).collect())
 }
 
+/// `io_map` over owned items, for work that takes each item by value.
+pub fn io_map_owned<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync + Send) -> Vec<R> {
+    if items.len() <= 1 {
+        return items.into_iter().map(f).collect();
+    }
+    io_pool().install(|| items.into_par_iter().map(f).collect())
+}
+
 /// The I/O pool, built on first use and kept for the process.
 fn io_pool() -> &'static rayon::ThreadPool {
     static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
