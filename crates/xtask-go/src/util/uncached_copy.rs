@@ -15,8 +15,9 @@ use std::io::{Read, Write};
 use camino::Utf8Path;
 
 /// Below this size a buffered copy is cheap whatever the machine, and a direct write's wait
-/// for the disk is not worth it.
-pub const MIN_UNCACHED_BYTES: u64 = 4 << 20;
+/// for the disk is not worth it. Every Go program is above it (a hello world is ~1.5 MB), so
+/// the tests' programs take this path too.
+pub const MIN_UNCACHED_BYTES: u64 = 1 << 20;
 
 /// The alignment of a direct write's buffer, offset and length (the largest logical block size
 /// of common disks).
