@@ -108,32 +108,31 @@ pub fn write_atomic_then(
     })
 }
 
-/// Copies `from` to `to` atomically with the kernel's copy (no read into user space, no hash):
-/// for a caller that hashed `from` just before and a store whose every read verifies. `mode` is
-/// applied on unix; `temp_written` runs between the temp file's write and its rename.
+/// Whether a copy's bytes stay in the page cache on their way to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageCache {
+    /// A file read soon after (a library go links next).
+    Fill,
+    /// A file read rarely (a store's blob): written past the page cache where the file system
+    /// takes it and the file is large (`uncached_copy`), with the kernel's copy otherwise.
+    Bypass,
+}
+
+/// Copies `from` to `to` atomically with no hash: for a caller that hashed `from` just before
+/// and a store whose every read verifies, or one that needs no hash. `mode` is applied on unix;
+/// `temp_written` runs between the temp file's write and its rename.
 pub fn copy_atomic(
     from: &Utf8Path,
     to: &Utf8Path,
     mode: Option<u32>,
+    page_cache: PageCache,
     temp_written: &dyn Fn(),
 ) -> Result<()> {
     replace_via_temp(to, temp_written, |temp| {
-        std::fs::copy(from, temp).with_context(|| format!("copying {from} to {temp}"))?;
-        set_mode(temp, mode)
-    })
-}
-
-/// `copy_atomic` for a large file that is read rarely (a store's blob): written past the page
-/// cache where the file system takes it (`uncached_copy`), with the kernel's copy otherwise.
-pub fn copy_atomic_uncached(
-    from: &Utf8Path,
-    to: &Utf8Path,
-    mode: Option<u32>,
-    temp_written: &dyn Fn(),
-) -> Result<()> {
-    replace_via_temp(to, temp_written, |temp| {
-        let large = std::fs::metadata(from).is_ok_and(|m| m.len() >= MIN_UNCACHED_BYTES);
-        if !(large && uncached_copy::copy(from, temp).is_ok()) {
+        let large = || std::fs::metadata(from).is_ok_and(|m| m.len() >= MIN_UNCACHED_BYTES);
+        let bypassed =
+            page_cache == PageCache::Bypass && large() && uncached_copy::copy(from, temp).is_ok();
+        if !bypassed {
             std::fs::copy(from, temp).with_context(|| format!("copying {from} to {temp}"))?;
         }
         set_mode(temp, mode)

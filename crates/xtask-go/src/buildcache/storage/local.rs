@@ -12,7 +12,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::buildcache::key::CacheKey;
 use crate::buildcache::storage::{blob_path, BlobSource, Storage, BUCKET};
 use crate::util::crash::{self, CrashAt, CrashPoint};
-use crate::util::fsutil::{self, Durability};
+use crate::util::fsutil::{self, Durability, PageCache};
 use crate::util::report::Reporter;
 
 /// A temp file with no pid in its name is another machine's (a shared store): stale after this.
@@ -181,7 +181,7 @@ impl LocalStore {
         // The caller hashed `src` a moment ago, and every read of a blob verifies it, so a copy
         // with no second hash can at worst cost a miss. Past the page cache: a blob is read
         // rarely, and filling fresh pages with it was most of an edit's cost after go on a VM.
-        fsutil::copy_atomic_uncached(src, &blob, Some(0o644), &temp_written)
+        fsutil::copy_atomic(src, &blob, Some(0o644), PageCache::Bypass, &temp_written)
             .with_context(|| format!("storing {src} in the cache"))
     }
 }

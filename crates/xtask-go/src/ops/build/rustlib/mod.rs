@@ -170,7 +170,7 @@ fn place(from: &Utf8Path, to: &Utf8Path) -> Result<()> {
         _ => false,
     };
     if !same {
-        fsutil::copy_atomic(from, to, None, &|| {})
+        fsutil::copy_atomic(from, to, None, fsutil::PageCache::Fill, &|| {})
             .with_context(|| format!("placing {from} for cgo"))?;
     }
     Ok(())
