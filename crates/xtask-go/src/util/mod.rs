@@ -1,5 +1,6 @@
-//! Layer 0, what every other layer may use: atomic and verified file writes, copies past the page cache, hex, the
-//! environment variables read by name, byte sizes, order-keeping parallel maps (rayon), the reporter, and the test-only crash points.
+//! Layer 0, what every other layer may use: atomic and verified file writes, copies past the
+//! page cache, hex, the environment variables read by name, byte sizes, order-keeping parallel
+//! maps (rayon), the reporter, and the test-only crash points.
 
 pub mod crash;
 pub mod env_vars;

@@ -4,8 +4,8 @@
 //! fresh page-cache pages with it. On a VM that hands freed memory back to its host (free page
 //! reporting: Firecracker, cloud VMs with a balloon) each fresh page is faulted back in from the
 //! host, and the copy of the 40 programs of one many-mains edit (628 MB) took 1.6–1.9 s of CPU
-//! against 0.3–0.5 s for a direct write of the same bytes (BENCHMARKS.md, "Where the shared
-//! edit's copy goes"). A direct write waits for the disk instead, so it is kept to large files.
+//! against 0.3–0.5 s for a direct write of the same bytes (BENCHMARKS.md, "Latest: the store's
+//! copy past the page cache"). A direct write waits for the disk instead, so it is kept to large files.
 //!
 //! Must not: be used for a file that is read soon after (an output, a library go links): those
 //! belong in the page cache.

@@ -284,7 +284,7 @@ mod tests {
     }
 
     /// A program above the size written past the page cache: stored and restored byte for
-    /// byte, with the mode the entry gives, whether or not the file system takes direct writes.
+    /// byte, whether or not the file system takes direct writes.
     #[test]
     fn a_large_blob_round_trips_exactly() {
         let (_temp, dir, store, src, _) = store_and_output();
